@@ -1,0 +1,39 @@
+# stainworth: make setup | submit | test | compile | bench | lint
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIPELINE ?= simulate
+PROFILE ?=
+SET ?=
+
+PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE))
+SET_ARGS := $(foreach item,$(SET),--set $(item))
+
+.PHONY: setup submit test compile bench lint clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	touch $@
+
+submit: setup
+	$(PY) -m stainworth.cli submit $(PIPELINE) $(PROFILE_ARG) $(SET_ARGS)
+
+compile: setup
+	$(PY) -m stainworth.cli compile $(PROFILE_ARG) $(SET_ARGS)
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m stainworth.cli bench
+
+lint: setup
+	$(VENV)/bin/ruff check shared components pipelines tests
+	$(VENV)/bin/mypy shared/stainworth
+
+clean:
+	rm -rf runs dist .pytest_cache

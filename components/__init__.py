@@ -1,0 +1,1 @@
+"""KFP component definitions: thin bodies over :mod:`stainworth` (installed as ``stainworth.components``)."""

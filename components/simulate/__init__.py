@@ -1,0 +1,3 @@
+from stainworth.components.simulate.component import simulate
+
+__all__ = ["simulate"]

@@ -1,0 +1,22 @@
+"""Pipeline definitions (installed as ``stainworth.pipelines``) and their registry."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from stainworth.contracts.profile import Profile
+from stainworth.errors import PipelineError
+
+PIPELINES: dict[str, str] = {
+    "simulate": "stainworth.pipelines.simulate",
+}
+"""Pipeline name → module defining ``build(profile)``."""
+
+
+def build_pipeline(name: str, profile: Profile) -> Any:
+    """Build the named pipeline with the profile's values as its parameter defaults."""
+    if name not in PIPELINES:
+        raise PipelineError(f"pipeline '{name}': unknown; expected one of {sorted(PIPELINES)}")
+    module = importlib.import_module(PIPELINES[name])
+    return module.build(profile)

@@ -1,0 +1,1 @@
+"""Typed contracts: every stage's configuration and every output's manifest."""

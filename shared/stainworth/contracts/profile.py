@@ -1,0 +1,22 @@
+"""Profiles: named, validated bundles of every stage's configuration and the cluster settings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from stainworth.contracts.base import StrictModel
+from stainworth.contracts.cluster import ClusterConfig
+from stainworth.contracts.simulate import SimulateConfig
+
+
+class Profile(StrictModel):
+    """A run profile (``smoke``, ``mini``, ``paper`` or a user's own file)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    """Profile name, recorded with every run."""
+    description: str = ""
+    """What the profile is for."""
+    simulate: SimulateConfig = Field(default_factory=SimulateConfig)
+    """Phantom acquisitions."""
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    """Cluster-only settings (ignored by local runs)."""

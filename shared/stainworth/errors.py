@@ -1,0 +1,45 @@
+"""User-facing errors.
+
+Every error a user can cause is a :class:`StainworthError` whose message is one line naming the
+file or field, what was found, and what was expected. Entry points (CLI, component bodies) print
+that line and exit non-zero; they never show a traceback for these.
+"""
+
+from __future__ import annotations
+
+
+class StainworthError(Exception):
+    """An error the user can fix; its message is a single line."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+class ConfigError(StainworthError):
+    """A configuration value, profile or parameter is invalid."""
+
+
+class StoreError(StainworthError):
+    """The object store failed or cannot be reached."""
+
+
+class MissingKeyError(StoreError):
+    """A key (or a complete output under a prefix) does not exist in the store."""
+
+
+class StoreUnreachableError(StoreError):
+    """The store endpoint did not answer after bounded retries."""
+
+
+class CredentialsError(StoreError):
+    """Store credentials are missing or rejected."""
+
+
+class InputDataError(StainworthError):
+    """An input file or artifact is missing, malformed or inconsistent."""
+
+
+class PipelineError(StainworthError):
+    """A pipeline name is unknown or a pipeline run failed."""

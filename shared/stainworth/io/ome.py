@@ -1,0 +1,105 @@
+"""OME-TIFF reading and writing with physical pixel size and channel names."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from stainworth.errors import InputDataError
+
+
+@dataclass(frozen=True)
+class OmeImage:
+    """An image read from an OME-TIFF file."""
+
+    data: np.ndarray
+    axes: str
+    pixel_size_um: float | None
+    channel_names: list[str]
+
+
+def write_ome_tiff(
+    path: str | Path,
+    data: np.ndarray,
+    *,
+    axes: str,
+    pixel_size_um: float,
+    channel_names: list[str] | None = None,
+    compress: bool = False,
+) -> Path:
+    """Write an array as OME-TIFF with pixel size metadata, atomically.
+
+    Parameters
+    ----------
+    path
+        Target file (``*.ome.tif``); written to a temporary name first, then renamed.
+    data
+        Array of shape matching ``axes`` (``"YX"`` or ``"CYX"``).
+    axes
+        OME axes string.
+    pixel_size_um
+        Physical pixel size in micrometres (same in X and Y).
+    channel_names
+        One name per channel when ``axes`` starts with ``C``.
+    compress
+        Use zlib compression (worth it for label images, not for noisy floats).
+    """
+    if data.ndim != len(axes):
+        raise ValueError(f"data has {data.ndim} dimensions but axes '{axes}' has {len(axes)}")
+    metadata: dict[str, object] = {
+        "axes": axes,
+        "PhysicalSizeX": float(pixel_size_um),
+        "PhysicalSizeXUnit": "µm",
+        "PhysicalSizeY": float(pixel_size_um),
+        "PhysicalSizeYUnit": "µm",
+    }
+    if channel_names is not None:
+        if not axes.startswith("C") or len(channel_names) != data.shape[0]:
+            raise ValueError(f"{len(channel_names)} channel names for data of shape {data.shape}")
+        metadata["Channel"] = {"Name": list(channel_names)}
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(target.name + ".tmp")
+    tifffile.imwrite(
+        temporary,
+        data,
+        ome=True,
+        photometric="minisblack",
+        metadata=metadata,
+        compression="zlib" if compress else None,
+    )
+    os.replace(temporary, target)
+    return target
+
+
+def read_ome_tiff(path: str | Path) -> OmeImage:
+    """Read an OME-TIFF file with its axes, pixel size and channel names."""
+    source = Path(path)
+    if not source.is_file():
+        raise InputDataError(f"{source}: no such image file")
+    try:
+        with tifffile.TiffFile(source) as tif:
+            series = tif.series[0]
+            data = series.asarray()
+            axes = series.axes
+            pixel_size, names = _ome_metadata(tif)
+    except (tifffile.TiffFileError, ValueError) as error:
+        raise InputDataError(f"{source}: not a readable TIFF ({error})") from None
+    return OmeImage(data=data, axes=axes, pixel_size_um=pixel_size, channel_names=names)
+
+
+def _ome_metadata(tif: tifffile.TiffFile) -> tuple[float | None, list[str]]:
+    if not tif.is_ome or tif.ome_metadata is None:
+        return None, []
+    pixels = tifffile.xml2dict(tif.ome_metadata)["OME"]["Image"]
+    pixels = pixels[0] if isinstance(pixels, list) else pixels
+    pixels = pixels["Pixels"]
+    size = pixels.get("PhysicalSizeX")
+    channels = pixels.get("Channel", [])
+    channels = channels if isinstance(channels, list) else [channels]
+    names = [str(channel.get("Name", "")) for channel in channels if channel.get("Name")]
+    return (float(size) if size is not None else None), names

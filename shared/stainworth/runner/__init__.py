@@ -1,0 +1,1 @@
+"""Running pipelines: locally through kfp.local, or on a Kubeflow cluster."""

@@ -1,0 +1,108 @@
+"""Local target: run a pipeline through kfp.local in a child process, logs kept.
+
+Layout of a run: ``runs/<run-id>/`` is the KFP pipeline root; beside the task outputs it holds
+``profile.yaml`` (the resolved profile), ``run.log`` (everything the run printed) and
+``result.json`` (where the outputs are).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stainworth.contracts.profile import Profile
+from stainworth.errors import PipelineError
+from stainworth.profiles import save_profile
+from stainworth.runner.stage_entry import ERROR_PREFIX
+from stainworth.store import open_store
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """A finished local run."""
+
+    run_id: str
+    run_dir: Path
+    store_uri: str
+    outputs: dict[str, str]
+    seconds: float
+
+
+def new_run_id(pipeline: str) -> str:
+    """``<pipeline>-<UTC timestamp>-<4 hex>``: unique, sortable, readable."""
+    return f"{pipeline}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(2)}"
+
+
+def run_local(
+    pipeline: str,
+    profile: Profile,
+    *,
+    runs_dir: str | Path = "runs",
+    store_uri: str | None = None,
+    run_id: str | None = None,
+    arguments: dict[str, Any] | None = None,
+    echo: bool = True,
+) -> LocalRun:
+    """Run ``pipeline`` locally on ``profile`` and return where its outputs are.
+
+    ``arguments`` overrides pipeline parameters as the Kubeflow dashboard would (the profile
+    supplies the defaults).
+
+    Raises
+    ------
+    PipelineError
+        When any task fails; the message quotes the task's own error line and names the log.
+    """
+    run_id = run_id or new_run_id(pipeline)
+    run_dir = (Path(runs_dir) / run_id).resolve()
+    run_dir.mkdir(parents=True, exist_ok=False)
+    store = open_store(store_uri or os.environ.get("STAINWORTH_STORE") or f"file://{Path(runs_dir).resolve()}/store")
+    spec = {
+        "pipeline": pipeline,
+        "profile_file": str(save_profile(profile, run_dir / "profile.yaml")),
+        "pipeline_root": str(run_dir),
+        "arguments": {"store_uri": store.uri, **(arguments or {})},
+        "result_file": str(run_dir / "result.json"),
+    }
+    spec_file = run_dir / "run_spec.json"
+    spec_file.write_text(json.dumps(spec, indent=2))
+    started = time.perf_counter()
+    code, errors = _run_child(spec_file, run_dir / "run.log", echo=echo)
+    seconds = time.perf_counter() - started
+    if code != 0:
+        reason = errors[-1] if errors else f"the local runner exited with code {code}"
+        raise PipelineError(f"pipeline '{pipeline}' failed: {reason} (log: {run_dir / 'run.log'})")
+    outputs = json.loads((run_dir / "result.json").read_text())["outputs"]
+    return LocalRun(run_id=run_id, run_dir=run_dir, store_uri=store.uri, outputs=outputs, seconds=seconds)
+
+
+def _run_child(spec_file: Path, log_file: Path, *, echo: bool) -> tuple[int, list[str]]:
+    """Run the child, tee its output to the console and the log, collect task error lines."""
+    command = [sys.executable, "-u", "-m", "stainworth.runner.local_child", str(spec_file)]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    errors: list[str] = []
+    with open(log_file, "w") as log, subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    ) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            plain = _ANSI.sub("", line)
+            log.write(plain)
+            log.flush()
+            if echo:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            if ERROR_PREFIX in plain:
+                errors.append(plain.split(ERROR_PREFIX, 1)[1].strip())
+        code = child.wait()
+    return code, errors

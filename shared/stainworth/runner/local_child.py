@@ -1,0 +1,52 @@
+"""Child process of a local run: kfp.local executes the pipeline here.
+
+kfp.local patches ``print`` and the root logger, so it runs in a process of its own. The parent
+(:mod:`stainworth.runner.local`) streams this process's output into the run log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _artifact_paths(outputs: Any) -> dict[str, str]:
+    if outputs is None:
+        return {}
+    if isinstance(outputs, dict):
+        return {name: getattr(value, "path", str(value)) for name, value in outputs.items()}
+    return {"output": getattr(outputs, "path", str(outputs))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stainworth-local-child")
+    parser.add_argument("spec", type=Path, help="JSON run specification written by the parent")
+    spec = json.loads(parser.parse_args(argv).spec.read_text())
+
+    from kfp import local
+
+    from stainworth.pipelines import build_pipeline
+    from stainworth.profiles import load_profile
+
+    profile = load_profile(spec["profile_file"])
+    pipeline = build_pipeline(spec["pipeline"], profile)
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=spec["pipeline_root"],
+        raise_on_error=True,
+    )
+    try:
+        task = pipeline(**spec["arguments"])
+    except RuntimeError as error:
+        print(f"local run failed: {error}", file=sys.stderr, flush=True)
+        return 1
+    outputs = getattr(task, "outputs", None)
+    Path(spec["result_file"]).write_text(json.dumps({"outputs": _artifact_paths(outputs)}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Cluster-only task settings, applied in one place from the profile.
+
+Resources, GPU accelerator, GPU node-pool selector and toleration, the MinIO secret as
+environment and retries end up in the compiled pipeline YAML (the container spec and the
+``kubernetes`` platform section). The local runner ignores them.
+"""
+
+from __future__ import annotations
+
+from kfp import kubernetes
+from kfp.dsl import PipelineTask
+
+from stainworth.contracts.cluster import ClusterConfig
+
+SECRET_KEYS = {"accesskey": "MINIO_ACCESS_KEY", "secretkey": "MINIO_SECRET_KEY"}
+"""Keys of the MinIO Secret and the environment variables they become in the pods."""
+
+
+def configure_task(task: PipelineTask, cluster: ClusterConfig, *, gpu: bool) -> PipelineTask:
+    """Apply the profile's cluster settings to one task.
+
+    Parameters
+    ----------
+    task
+        A task inside a pipeline definition.
+    cluster
+        The profile's cluster section.
+    gpu
+        True for training tasks: GPU limit, node selector and toleration of the GPU pool.
+    """
+    resources = cluster.gpu_task if gpu else cluster.cpu_task
+    task.set_cpu_request(resources.cpu).set_cpu_limit(resources.cpu)
+    task.set_memory_request(resources.memory).set_memory_limit(resources.memory)
+    if gpu and resources.gpus > 0:
+        task.set_accelerator_type(cluster.accelerator_type)
+        task.set_accelerator_limit(resources.gpus)
+        for key, value in cluster.gpu_node_selector.items():
+            kubernetes.add_node_selector(task, label_key=key, label_value=value)
+        if cluster.gpu_toleration is not None:
+            toleration = cluster.gpu_toleration
+            kubernetes.add_toleration(task, key=toleration.key, operator=toleration.operator,
+                                      value=toleration.value, effect=toleration.effect)
+    kubernetes.use_secret_as_env(task, secret_name=cluster.minio_secret, secret_key_to_env=SECRET_KEYS)
+    task.set_env_variable("MINIO_ENDPOINT", cluster.minio_endpoint)
+    if cluster.retries:
+        task.set_retry(num_retries=cluster.retries, backoff_duration="30s", backoff_factor=2.0)
+    return task

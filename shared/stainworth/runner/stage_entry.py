@@ -1,0 +1,60 @@
+"""What every component body calls: validate the dict parameter, run the stage, record metadata.
+
+A validation failure or any :class:`~stainworth.errors.StainworthError` ends the task with one
+line on standard error (prefixed ``stainworth-error:`` so runners can quote it) and exit code 2,
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from stainworth.contracts.base import validate_model
+from stainworth.contracts.manifest import OutputManifest
+from stainworth.errors import StainworthError
+
+C = TypeVar("C", bound=BaseModel)
+ERROR_PREFIX = "stainworth-error:"
+
+
+class HasMetadata(Protocol):
+    """A KFP output artifact (anything with a ``metadata`` dict)."""
+
+    metadata: dict[str, Any]
+
+
+def run_stage(
+    stage: str,
+    config_model: type[C],
+    config: dict[str, Any],
+    work: Callable[[C], OutputManifest],
+    *,
+    artifact: HasMetadata | None = None,
+) -> OutputManifest:
+    """Validate ``config`` into ``config_model``, call ``work`` and copy the manifest summary.
+
+    Parameters
+    ----------
+    stage
+        Stage name, used in error lines (``"simulate config: field ..."``).
+    config_model
+        The stage's Pydantic configuration model.
+    config
+        The dict parameter as KFP passed it.
+    work
+        The library function doing the stage's work; returns the written manifest.
+    artifact
+        Output artifact whose metadata receives the manifest summary (shown in the Kubeflow UI).
+    """
+    try:
+        validated = validate_model(config_model, config, where=f"{stage} config")
+        manifest = work(validated)
+    except StainworthError as error:
+        print(f"{ERROR_PREFIX} {error}", file=sys.stderr, flush=True)
+        raise SystemExit(error.exit_code) from None
+    if artifact is not None:
+        artifact.metadata.update(manifest.summary())
+    return manifest

@@ -1,0 +1,1 @@
+"""Stage functions: one per pipeline component, each validating nothing but doing the work."""

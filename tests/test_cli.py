@@ -1,0 +1,68 @@
+"""The command line: one-line errors with exit code 2; the final line of a local run."""
+
+import subprocess
+import sys
+
+import pytest
+
+from stainworth.cli import main
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["submit", "nosuch", "--profile", "smoke"], r"pipeline 'nosuch': unknown; expected one of \['simulate'"),
+        (["submit", "simulate", "--profile", "tiny"], r"profile 'tiny': unknown"),
+        (["submit", "simulate", "--profile", "smoke", "--set", "simulate.seed=x"], r"field 'simulate.seed'"),
+        (["compile", "--profile", "smoke", "--set", "cluster.retries=99"], r"field 'cluster.retries'"),
+    ],
+)
+def test_bad_input_one_line_exit_2(argv, pattern, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KFP_HOST", raising=False)
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("stainworth: error: ")
+    assert __import__("re").search(pattern, error)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_unreachable_store_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STAINWORTH_STORE", "s3://bucket/prefix")
+    monkeypatch.setenv("MINIO_ENDPOINT", "127.0.0.1:9")
+    monkeypatch.setenv("MINIO_ACCESS_KEY", "a")
+    monkeypatch.setenv("MINIO_SECRET_KEY", "b")
+    monkeypatch.delenv("KFP_HOST", raising=False)
+    code = main(["submit", "simulate", "--profile", "smoke", "--runs-dir", str(tmp_path)])
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1
+    assert "unreachable after" in error and "127.0.0.1:9" in error
+
+
+def test_missing_credentials_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("STAINWORTH_STORE", "s3://bucket/prefix")
+    monkeypatch.setenv("MINIO_ENDPOINT", "127.0.0.1:9")
+    monkeypatch.delenv("MINIO_ACCESS_KEY", raising=False)
+    monkeypatch.delenv("MINIO_SECRET_KEY", raising=False)
+    monkeypatch.delenv("KFP_HOST", raising=False)
+    assert main(["submit", "simulate", "--profile", "smoke", "--runs-dir", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "MINIO_ACCESS_KEY" in error
+
+
+def test_compile_writes_every_pipeline(tmp_path):
+    assert main(["compile", "--profile", "smoke", "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["simulate.yaml"]
+
+
+def test_submit_local_end_to_end_last_line_names_outputs(tmp_path):
+    env_store = f"file://{tmp_path}/store"
+    result = subprocess.run(
+        [sys.executable, "-m", "stainworth.cli", "submit", "simulate", "--profile", "smoke",
+         "--runs-dir", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**__import__("os").environ, "STAINWORTH_STORE": env_store, "KFP_HOST": ""},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("done in ") and f"store: {env_store}" in last and "outputs: output: " in last
