@@ -11,7 +11,8 @@ from stainworth.cli import main
 @pytest.mark.parametrize(
     ("argv", "pattern"),
     [
-        (["submit", "nosuch", "--profile", "smoke"], r"pipeline 'nosuch': unknown; expected one of \['simulate'"),
+        (["submit", "nosuch", "--profile", "smoke"],
+         r"pipeline 'nosuch': unknown; expected one of \['simulate'"),
         (["submit", "simulate", "--profile", "tiny"], r"profile 'tiny': unknown"),
         (["submit", "simulate", "--profile", "smoke", "--set", "simulate.seed=x"], r"field 'simulate.seed'"),
         (["compile", "--profile", "smoke", "--set", "cluster.retries=99"], r"field 'cluster.retries'"),

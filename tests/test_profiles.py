@@ -6,7 +6,8 @@ from stainworth.profiles import apply_overrides, available_profiles, load_profil
 
 def test_shipped_profiles_validate():
     assert available_profiles() == ["mini", "paper", "smoke"]
-    sizes = {name: load_profile(name).simulate.phantom.acquisition.tile_size_px for name in available_profiles()}
+    sizes = {name: load_profile(name).simulate.phantom.acquisition.tile_size_px
+             for name in available_profiles()}
     assert sizes["smoke"] < sizes["mini"] < sizes["paper"]
 
 
@@ -27,9 +28,11 @@ def test_override_does_not_mutate_input():
 @pytest.mark.parametrize(
     ("overrides", "pattern"),
     [
-        (["simulate.seed=-1"], r"field 'simulate.seed': Input should be greater than or equal to 0; found -1"),
+        (["simulate.seed=-1"],
+         r"field 'simulate.seed': Input should be greater than or equal to 0; found -1"),
         (["simulate.sed=1"], r"unknown field 'simulate.sed'"),
-        (["simulate.phantom.acquisition.tile_size_px=16"], r"field 'simulate.phantom.acquisition.tile_size_px'"),
+        (["simulate.phantom.acquisition.tile_size_px=16"],
+         r"field 'simulate.phantom.acquisition.tile_size_px'"),
         (["cluster.cpu_task.memory=lots"], r"field 'cluster.cpu_task.memory'.*not a Kubernetes quantity"),
         (["cluster.store_uri=file:///tmp/x"], r"field 'cluster.store_uri'.*must be s3://"),
         (["simulate.conditions=[control, control]"], r"field 'simulate.conditions'.*distinct"),

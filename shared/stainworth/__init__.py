@@ -1,3 +1,3 @@
-"""stainworth: does virtual staining help my downstream task, given the task network I can afford?"""
+"""stainworth: does virtual staining help a downstream task, given the task network one can afford."""
 
 __version__ = "0.1.0"

@@ -49,7 +49,9 @@ def connect(host: str):  # noqa: ANN201 - kfp.Client is imported lazily
         ) from None
 
 
-def run_cluster(name: str, profile: Profile, *, host: str, dist_dir: str | Path = "dist/pipelines") -> ClusterRun:
+def run_cluster(
+    name: str, profile: Profile, *, host: str, dist_dir: str | Path = "dist/pipelines"
+) -> ClusterRun:
     """Compile ``name`` with ``profile``, upload it as a pipeline version, start a run.
 
     The pipeline is filed as ``stainworth-<name>-<profile>`` in the Kubeflow pipeline registry

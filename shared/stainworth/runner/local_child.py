@@ -22,6 +22,7 @@ def _artifact_paths(outputs: Any) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the pipeline described by the spec file; exit 0 on success, 1 on a failed task."""
     parser = argparse.ArgumentParser(prog="stainworth-local-child")
     parser.add_argument("spec", type=Path, help="JSON run specification written by the parent")
     spec = json.loads(parser.parse_args(argv).spec.read_text())

@@ -8,7 +8,8 @@ without a traceback.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
