@@ -66,4 +66,4 @@ def test_submit_local_end_to_end_last_line_names_outputs(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     last = result.stdout.strip().splitlines()[-1]
-    assert last.startswith("done in ") and f"store: {env_store}" in last and "outputs: output: " in last
+    assert last.startswith("done in ") and f"store: {env_store}" in last and "outputs: acquisitions: " in last

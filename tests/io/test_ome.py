@@ -37,3 +37,12 @@ def test_missing_and_corrupt_files(tmp_path):
     bad.write_bytes(b"not a tiff at all")
     with pytest.raises(InputDataError, match="bad.ome.tif: not a readable TIFF"):
         read_ome_tiff(bad)
+
+
+def test_same_data_same_bytes(tmp_path):
+    data = np.random.default_rng(0).random((16, 16), dtype=np.float32)
+    first = write_ome_tiff(tmp_path / "a" / "x.ome.tif", data, axes="YX", pixel_size_um=0.5).read_bytes()
+    second = write_ome_tiff(tmp_path / "b" / "x.ome.tif", data, axes="YX", pixel_size_um=0.5).read_bytes()
+    assert first == second
+    data[0, 0] += 1
+    assert write_ome_tiff(tmp_path / "c" / "x.ome.tif", data, axes="YX", pixel_size_um=0.5).read_bytes() != first

@@ -69,7 +69,7 @@ def test_run_local_writes_acquisitions_log_and_profile(tmp_path):
     log = (run.run_dir / "run.log").read_text()
     assert "simulate 2/2" in log and "\x1b[" not in log
     assert load_profile(str(run.run_dir / "profile.yaml")) == load_profile("smoke")
-    manifest = read_manifest(SimulateManifest, run.outputs["output"])
+    manifest = read_manifest(SimulateManifest, run.outputs["acquisitions"])
     store = open_store(store_uri)
     keys = sorted(manifest.acquisitions)
     assert [key.split("-")[-2] for key in keys] == ["control", "treated"]

@@ -104,7 +104,18 @@ def _counts(acquisition: Acquisition) -> dict[str, int]:
 
 
 def _cell_records(cells: Any) -> list[dict[str, Any]]:
-    return [dataclasses.asdict(cell) if dataclasses.is_dataclass(cell) else dict(cell) for cell in cells]
+    """One flat dict per cell; ``(y, x)`` pairs become ``*_y`` and ``*_x`` columns."""
+    records = []
+    for cell in cells:
+        record = dataclasses.asdict(cell) if dataclasses.is_dataclass(cell) else dict(cell)
+        flat: dict[str, Any] = {}
+        for key, value in record.items():
+            if key.endswith("_yx") and isinstance(value, (tuple, list)) and len(value) == 2:
+                flat[f"{key[:-3]}_y"], flat[f"{key[:-3]}_x"] = float(value[0]), float(value[1])
+            else:
+                flat[key] = value
+        records.append(flat)
+    return records
 
 
 def _write_ground_truth(acquisition: Acquisition, root: Path, pixel: float) -> dict[str, str]:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
+from stainworth import __version__
 from stainworth.errors import InputDataError
+
+_UUID_NAMESPACE = uuid.UUID("6f1c2a8e-3b1d-4f0e-9a57-5d1e2c0b7a41")
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,11 @@ def write_ome_tiff(
         One name per channel when ``axes`` starts with ``C``.
     compress
         Use zlib compression (worth it for label images, not for noisy floats).
+
+    Notes
+    -----
+    The OME UUID is derived from the file name and the pixel data, so writing the same data
+    twice gives the same bytes (content hashes of outputs are reproducible).
     """
     if data.ndim != len(axes):
         raise ValueError(f"data has {data.ndim} dimensions but axes '{axes}' has {len(axes)}")
@@ -56,12 +66,15 @@ def write_ome_tiff(
         "PhysicalSizeXUnit": "µm",
         "PhysicalSizeY": float(pixel_size_um),
         "PhysicalSizeYUnit": "µm",
+        "Creator": f"stainworth {__version__}",
     }
     if channel_names is not None:
         if not axes.startswith("C") or len(channel_names) != data.shape[0]:
             raise ValueError(f"{len(channel_names)} channel names for data of shape {data.shape}")
         metadata["Channel"] = {"Name": list(channel_names)}
     target = Path(path)
+    digest = hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()
+    metadata["UUID"] = str(uuid.uuid5(_UUID_NAMESPACE, f"{target.name}:{data.dtype}:{data.shape}:{digest}"))
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(target.name + ".tmp")
     tifffile.imwrite(

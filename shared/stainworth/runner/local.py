@@ -63,10 +63,11 @@ def run_local(
     PipelineError
         When any task fails; the message quotes the task's own error line and names the log.
     """
+    store = open_store(store_uri or os.environ.get("STAINWORTH_STORE") or f"file://{Path(runs_dir).resolve()}/store")
+    store.probe()  # an unreachable store or bad credentials stop the run before it starts
     run_id = run_id or new_run_id(pipeline)
     run_dir = (Path(runs_dir) / run_id).resolve()
     run_dir.mkdir(parents=True, exist_ok=False)
-    store = open_store(store_uri or os.environ.get("STAINWORTH_STORE") or f"file://{Path(runs_dir).resolve()}/store")
     spec = {
         "pipeline": pipeline,
         "profile_file": str(save_profile(profile, run_dir / "profile.yaml")),

@@ -14,11 +14,11 @@ from typing import Any
 
 
 def _artifact_paths(outputs: Any) -> dict[str, str]:
-    if outputs is None:
+    """Output artifacts by the name of the task output that produced them."""
+    if not isinstance(outputs, dict):
         return {}
-    if isinstance(outputs, dict):
-        return {name: getattr(value, "path", str(value)) for name, value in outputs.items()}
-    return {"output": getattr(outputs, "path", str(outputs))}
+    paths = [getattr(value, "path", None) for value in outputs.values()]
+    return {Path(path).name: path for path in paths if path}
 
 
 def main(argv: list[str] | None = None) -> int:
