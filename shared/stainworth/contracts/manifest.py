@@ -92,7 +92,7 @@ def directory_content_hash(directory: str | Path) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(manifest: OutputManifest, directory: str | Path) -> OutputManifest:
+def write_manifest(manifest: T, directory: str | Path) -> T:
     """Fill in the content hash and write ``manifest.json`` atomically, last.
 
     Returns the manifest with its ``content_hash`` set.

@@ -17,7 +17,7 @@ class SimulateConfig(StrictModel):
     """Seed of the whole simulation; every acquisition derives its own seed from it."""
     fields_per_condition: int = Field(default=2, ge=1, le=10_000)
     """Number of acquisitions (fields of view) rendered for each condition."""
-    conditions: list[Condition] = Field(default_factory=lambda: ["control", "treated"])
+    conditions: list[Condition] = Field(default=["control", "treated"])
     """Conditions to render (control: untreated; treated: long 5-FU exposure)."""
     store_prefix: str = Field(default="acquisitions", pattern=r"^[A-Za-z0-9._/-]+$")
     """Store prefix under which each acquisition is published as its own folder."""

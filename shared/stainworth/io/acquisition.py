@@ -107,7 +107,8 @@ def _cell_records(cells: Any) -> list[dict[str, Any]]:
     """One flat dict per cell; ``(y, x)`` pairs become ``*_y`` and ``*_x`` columns."""
     records = []
     for cell in cells:
-        record = dataclasses.asdict(cell) if dataclasses.is_dataclass(cell) else dict(cell)
+        is_record = dataclasses.is_dataclass(cell) and not isinstance(cell, type)
+        record = dataclasses.asdict(cell) if is_record else dict(cell)
         flat: dict[str, Any] = {}
         for key, value in record.items():
             if key.endswith("_yx") and isinstance(value, (tuple, list)) and len(value) == 2:

@@ -6,6 +6,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,8 @@ def simulate_acquisitions(
     jobs = [(c, condition, f) for c, condition in enumerate(config.conditions)
             for f in range(config.fields_per_condition)]
     progress = Progress("simulate", len(jobs))
-    rows, published = [], {}
+    rows: list[dict[str, Any]] = []
+    published: dict[str, str] = {}
     started = time.perf_counter()
     megapixels = 0.0
     with tempfile.TemporaryDirectory(prefix="stainworth-simulate-") as scratch:
@@ -60,18 +62,18 @@ def simulate_acquisitions(
                 seed=field_seed(config.seed, condition_index, field_index),
             )
             folder = Path(scratch) / acquisition_id
-            manifest = write_phantom_acquisition(
+            written = write_phantom_acquisition(
                 acquisition, folder, acquisition_id=acquisition_id, config=config.phantom,
                 overlap=config.phantom.acquisition.overlap,
             )
             key = f"{config.store_prefix}/{acquisition_id}"
             store.publish_dir(folder, key)
             shutil.rmtree(folder)
-            published[key] = manifest.content_hash
+            published[key] = written.content_hash
             megapixels += sum(tile.size for tile in acquisition.qpi_tiles) / 1e6
             rows.append({"acquisition_id": acquisition_id, "condition": condition, "store_key": key,
-                         "content_hash": manifest.content_hash, **manifest.counts})
-            progress.step(f"{acquisition_id}: {manifest.counts['cells']} cells")
+                         "content_hash": written.content_hash, **written.counts})
+            progress.step(f"{acquisition_id}: {written.counts['cells']} cells")
     seconds = time.perf_counter() - started
     pd.DataFrame(rows).to_csv(out / "acquisitions.csv", index=False)
     manifest = SimulateManifest(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 import shutil
 import tempfile
@@ -82,7 +83,7 @@ class Store(ABC):
         """Whether the output under ``prefix`` has its manifest (is complete)."""
         return self.exists(join_key(prefix, MANIFEST_NAME))
 
-    def publish_dir(self, local_dir: str | Path, prefix: str) -> list[str]:
+    def publish_dir(self, local_dir: str | Path, prefix: str) -> builtins.list[str]:
         """Upload a complete output folder under ``prefix``: data first, manifest last.
 
         Returns the keys written, in upload order.
