@@ -34,10 +34,11 @@ def test_unreachable_store_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MINIO_ACCESS_KEY", "a")
     monkeypatch.setenv("MINIO_SECRET_KEY", "b")
     monkeypatch.delenv("KFP_HOST", raising=False)
-    code = main(["submit", "simulate", "--profile", "smoke", "--runs-dir", str(tmp_path)])
+    code = main(["submit", "simulate", "--profile", "smoke", "--runs-dir", str(tmp_path / "runs")])
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1
     assert "unreachable after" in error and "127.0.0.1:9" in error
+    assert not (tmp_path / "runs").exists()
 
 
 def test_missing_credentials_one_line(tmp_path, monkeypatch, capsys):
