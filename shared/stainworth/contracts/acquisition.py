@@ -50,7 +50,8 @@ class AcquisitionManifest(OutputManifest):
 
     stage: str = "acquisition"
     acquisition_id: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
-    condition: Condition
+    condition: Condition | None = None
+    """Experimental condition; None when the acquisition has none (usable for segmentation only)."""
     source: Literal["phantom", "ingested"]
     pixel_size_um: float = Field(gt=0)
     label_free_modality: LabelFreeModality
