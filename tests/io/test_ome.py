@@ -46,3 +46,12 @@ def test_same_data_same_bytes(tmp_path):
     assert first == second
     data[0, 0] += 1
     assert write_ome_tiff(tmp_path / "c" / "x.ome.tif", data, axes="YX", pixel_size_um=0.5).read_bytes() != first
+
+
+def test_single_channel_stack_keeps_its_channel_axis(tmp_path):
+    data = np.arange(12, dtype=np.uint16).reshape(1, 3, 4)
+    image = read_ome_tiff(write_ome_tiff(tmp_path / "c.ome.tif", data, axes="CYX", pixel_size_um=1.0,
+                                         channel_names=["dapi"]))
+    assert image.axes == "CYX" and image.data.shape == (1, 3, 4)
+    plain = read_ome_tiff(write_ome_tiff(tmp_path / "p.ome.tif", data[0], axes="YX", pixel_size_um=1.0))
+    assert plain.axes == "YX" and plain.data.shape == (3, 4)

@@ -97,12 +97,21 @@ def read_ome_tiff(path: str | Path) -> OmeImage:
     try:
         with tifffile.TiffFile(source) as tif:
             series = tif.series[0]
-            data = series.asarray()
-            axes = series.axes
+            data = series.asarray(squeeze=False)
+            full_axes = series.get_axes(False)
             pixel_size, names = _ome_metadata(tif)
+            data, axes = _drop_singleton_axes(data, full_axes, keep="C" if names else "")
     except (tifffile.TiffFileError, ValueError) as error:
         raise InputDataError(f"{source}: not a readable TIFF ({error})") from None
     return OmeImage(data=data, axes=axes, pixel_size_um=pixel_size, channel_names=names)
+
+
+def _drop_singleton_axes(data: np.ndarray, axes: str, *, keep: str) -> tuple[np.ndarray, str]:
+    """Squeeze length-1 axes except Y, X and those in ``keep`` (a one-channel CYX stays CYX)."""
+    drop = [i for i, (axis, size) in enumerate(zip(axes, data.shape, strict=True))
+            if size == 1 and axis not in "YX" + keep]
+    kept = "".join(axis for i, axis in enumerate(axes) if i not in drop)
+    return data.squeeze(axis=tuple(drop)) if drop else data, kept
 
 
 def _ome_metadata(tif: tifffile.TiffFile) -> tuple[float | None, list[str]]:
