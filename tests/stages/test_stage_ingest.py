@@ -27,3 +27,11 @@ def test_isl_field_published(tmp_path):
 def test_without_spec_one_line(tmp_path):
     with pytest.raises(ConfigError, match="ingest_spec is not set"):
         ingest_to_store(SourceConfig(), tmp_path / "out", store_uri=f"file://{tmp_path}/s")
+
+
+def test_nothing_requested_records_nothing(tmp_path):
+    from stainworth.stages.ingest import ingest_if_requested
+
+    manifest = ingest_if_requested(SourceConfig(), tmp_path / "out", store_uri=f"file://{tmp_path}/s")
+    assert manifest.counts == {"acquisitions": 0, "tiles": 0}
+    assert (tmp_path / "out" / "manifest.json").is_file()

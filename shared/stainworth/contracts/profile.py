@@ -6,6 +6,7 @@ from pydantic import Field
 
 from stainworth.contracts.base import StrictModel
 from stainworth.contracts.cluster import ClusterConfig
+from stainworth.contracts.prepare import PrepareConfig
 from stainworth.contracts.simulate import SimulateConfig
 
 
@@ -18,5 +19,7 @@ class Profile(StrictModel):
     """What the profile is for."""
     simulate: SimulateConfig = Field(default_factory=SimulateConfig)
     """Phantom acquisitions."""
+    prepare: PrepareConfig = Field(default_factory=PrepareConfig)
+    """Acquisitions to datasets: ingest, stitch, register, label, extract."""
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     """Cluster-only settings (ignored by local runs)."""

@@ -39,3 +39,14 @@ def ingest_to_store(config: SourceConfig, output_dir: str | Path, *, store_uri: 
         paths={"acquisition": ["acquisition.json"]},
     )
     return write_manifest(manifest, out)
+
+
+def ingest_if_requested(config: SourceConfig, output_dir: str | Path, *, store_uri: str | None = None) -> OutputManifest:
+    """Ingest when ``config.ingest_spec`` is set; otherwise record that there was nothing to ingest."""
+    if config.ingest_spec:
+        return ingest_to_store(config, output_dir, store_uri=store_uri)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = OutputManifest(stage="ingest", config=config.model_dump(mode="json"), config_hash=config_hash(config),
+                              counts={"acquisitions": 0, "tiles": 0})
+    return write_manifest(manifest, out)
