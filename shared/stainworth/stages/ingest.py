@@ -41,7 +41,9 @@ def ingest_to_store(config: SourceConfig, output_dir: str | Path, *, store_uri: 
     return write_manifest(manifest, out)
 
 
-def ingest_if_requested(config: SourceConfig, output_dir: str | Path, *, store_uri: str | None = None) -> OutputManifest:
+def ingest_if_requested(
+    config: SourceConfig, output_dir: str | Path, *, store_uri: str | None = None
+) -> OutputManifest:
     """Ingest when ``config.ingest_spec`` is set; otherwise record that there was nothing to ingest."""
     if config.ingest_spec:
         return ingest_to_store(config, output_dir, store_uri=store_uri)
