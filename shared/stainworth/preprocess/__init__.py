@@ -1,0 +1,1 @@
+"""Mosaic pre-processing: stitching tiles and registering fluorescence onto label-free."""
