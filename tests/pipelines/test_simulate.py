@@ -36,7 +36,7 @@ def compiled(tmp_path_factory):
 def test_compiled_yaml_carries_cluster_settings_and_profile_defaults(compiled):
     spec, platform = list(yaml.safe_load_all(compiled.read_text()))
     defaults = spec["root"]["inputDefinitions"]["parameters"]
-    assert defaults["simulate_config"]["defaultValue"]["phantom"]["acquisition"]["tile_size_px"] == 256
+    assert defaults["simulate_config"]["defaultValue"]["phantom"]["acquisition"]["tile_size_px"] == 384
     assert defaults["store_uri"]["defaultValue"] == "s3://stainworth/store"
     executor = next(iter(platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"].values()))
     assert executor["secretAsEnv"][0]["secretName"] == "stainworth-minio"

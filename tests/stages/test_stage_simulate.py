@@ -43,11 +43,11 @@ def test_published_acquisition_is_complete_and_readable(smoke_run, tmp_path):
     assert isinstance(acquisition, AcquisitionManifest) and acquisition.condition == "treated"
     assert acquisition.label_free_modality == "qpi"
     assert [c.name for c in acquisition.channels] == ["label_free", "lamin_a_c", "h3k27me3"]
-    assert acquisition.tile_size_yx == (256, 256) and len(acquisition.tiles) == 4
+    assert acquisition.tile_size_yx == (384, 384) and len(acquisition.tiles) == 4
     qpi = load_tile(folder, acquisition.tiles[0], "label_free")
     fluorescence = load_tile(folder, acquisition.tiles[0], "fluorescence")
-    assert qpi.shape == (256, 256) and qpi.dtype == np.float32
-    assert fluorescence.shape == (2, 256, 256) and fluorescence.dtype == np.uint16
+    assert qpi.shape == (384, 384) and qpi.dtype == np.float32
+    assert fluorescence.shape == (2, 384, 384) and fluorescence.dtype == np.uint16
     labels = read_ome_tiff(folder / acquisition.ground_truth["nuclei_labels"])
     assert labels.pixel_size_um == pytest.approx(0.32) and labels.data.max() > 0
     cells = pd.read_csv(folder / acquisition.ground_truth["cells"])

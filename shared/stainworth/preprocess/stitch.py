@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
+import cv2
 import numpy as np
-from scipy import ndimage
 from skimage.registration import phase_cross_correlation
 
 from stainworth.errors import InputDataError
@@ -87,7 +88,7 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
 def high_pass(image: np.ndarray, *, sigma: float = 8.0) -> np.ndarray:
     """Remove slowly varying background (e.g. the cloudy low frequencies of TIE phase)."""
     image = np.asarray(image, dtype=np.float32)
-    return image - ndimage.gaussian_filter(image, sigma)
+    return image - cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
 
 def _taper(shape: tuple[int, ...]) -> np.ndarray:
@@ -258,7 +259,7 @@ def feather_weights(shape: tuple[int, ...], *, ramp: int) -> np.ndarray:
 def assemble_mosaic(
     load_tile: TileLoader,
     positions: np.ndarray,
-    out: np.ndarray,
+    out: Any,
     *,
     block: int = 1024,
     ramp: int = 64,
