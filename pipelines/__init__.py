@@ -10,6 +10,7 @@ from stainworth.errors import PipelineError
 
 PIPELINES: dict[str, str] = {
     "simulate": "stainworth.pipelines.simulate",
+    "prepare": "stainworth.pipelines.prepare",
 }
 """Pipeline name → module defining ``build(profile)``."""
 

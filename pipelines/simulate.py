@@ -15,7 +15,7 @@ def build(profile: Profile):
         description="Render phantom QPI + fluorescence acquisitions and publish them to the store.",
     )
     def simulate(
-        simulate_config: dict = profile.simulate.model_dump(mode="json"),
+        simulate_config: dict = profile.simulate.model_dump(mode="json", exclude_none=True),
         store_uri: str = profile.cluster.store_uri,
     ) -> dsl.Dataset:
         task = simulate_component(config=simulate_config, store_uri=store_uri)

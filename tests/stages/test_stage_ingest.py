@@ -29,9 +29,18 @@ def test_without_spec_one_line(tmp_path):
         ingest_to_store(SourceConfig(), tmp_path / "out", store_uri=f"file://{tmp_path}/s")
 
 
-def test_nothing_requested_records_nothing(tmp_path):
-    from stainworth.stages.ingest import ingest_if_requested
+def test_acquire_without_spec_or_phantom_uses_the_store(tmp_path):
+    from stainworth.contracts.simulate import SimulateConfig
+    from stainworth.stages.ingest import acquire
 
-    manifest = ingest_if_requested(SourceConfig(), tmp_path / "out", store_uri=f"file://{tmp_path}/s")
-    assert manifest.counts == {"acquisitions": 0, "tiles": 0}
-    assert (tmp_path / "out" / "manifest.json").is_file()
+    manifest = acquire(SourceConfig(phantom=False), SimulateConfig(), tmp_path / "out", store_uri=f"file://{tmp_path}/s")
+    assert manifest.counts == {"acquisitions": 0}
+    assert json.loads((tmp_path / "out" / "acquisitions.json").read_text()) == []
+
+
+def test_acquire_with_a_spec_ingests_it(tmp_path):
+    from stainworth.contracts.simulate import SimulateConfig
+    from stainworth.stages.ingest import acquire
+
+    acquire(SourceConfig(ingest_spec=str(ISL)), SimulateConfig(), tmp_path / "out", store_uri=f"file://{tmp_path}/s")
+    assert json.loads((tmp_path / "out" / "acquisitions.json").read_text()) == ["isl-rat-neurons-a4"]

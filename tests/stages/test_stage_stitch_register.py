@@ -8,9 +8,8 @@ from stainworth.contracts.manifest import read_manifest
 from stainworth.errors import InputDataError
 from stainworth.profiles import load_profile
 from stainworth.stages.fields import MOSAIC, REGISTERED, TRUTH, open_field_array
-from stainworth.stages.ingest import ingest_if_requested
+from stainworth.stages.ingest import acquire
 from stainworth.stages.register import register_fields
-from stainworth.stages.simulate import simulate_acquisitions
 from stainworth.stages.stitch import stitch_fields
 
 
@@ -19,8 +18,7 @@ def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("prepare")
     profile = load_profile("smoke")
     store = f"file://{root}/store"
-    simulate_acquisitions(profile.simulate, root / "simulated", store_uri=store)
-    ingest_if_requested(profile.prepare.source, root / "ingested", store_uri=store)
+    acquire(profile.prepare.source, profile.simulate, root / "ingested", store_uri=store)
     stitched = stitch_fields(profile.prepare, root / "ingested", root / "stitched", store_uri=store)
     registered = register_fields(profile.prepare.registration, root / "stitched", root / "registered")
     return root, profile, stitched, registered
@@ -52,12 +50,15 @@ def test_register_aligns_fluorescence_with_the_truth(prepared):
 
 def test_no_acquisitions_in_the_store(prepared, tmp_path):
     root, profile, _, _ = prepared
+    nothing = tmp_path / "nothing"
+    acquire(profile.prepare.source.model_copy(update={"phantom": False}), profile.simulate, nothing,
+            store_uri=f"file://{tmp_path}/empty")
     with pytest.raises(InputDataError, match=r"no complete acquisitions under file://.*/empty/acquisitions"):
-        stitch_fields(profile.prepare, root / "ingested", tmp_path / "out", store_uri=f"file://{tmp_path}/empty")
+        stitch_fields(profile.prepare, nothing, tmp_path / "out", store_uri=f"file://{tmp_path}/empty")
     listed = profile.prepare.model_copy(deep=True)
     listed.source.acquisition_ids = ["nope"]
     with pytest.raises(InputDataError, match=r"acquisitions \['nope'\] are not complete"):
-        stitch_fields(listed, root / "ingested", tmp_path / "out", store_uri=f"file://{root}/store")
+        stitch_fields(listed, nothing, tmp_path / "out", store_uri=f"file://{root}/store")
 
 
 def test_unknown_moving_channel(prepared, tmp_path):
@@ -65,3 +66,39 @@ def test_unknown_moving_channel(prepared, tmp_path):
     config = profile.prepare.registration.model_copy(update={"moving_channel": "dapi"})
     with pytest.raises(InputDataError, match=r"moving_channel 'dapi' is not among .*\['lamin_a_c', 'h3k27me3'\]"):
         register_fields(config, root / "stitched", tmp_path / "out")
+
+
+@pytest.fixture(scope="module")
+def labelled(prepared):
+    from stainworth.stages.label import label_fields
+
+    root, profile, _, _ = prepared
+    return label_fields(profile.prepare.label, root / "stitched", root / "registered", root / "labelled")
+
+
+def test_label_scores_against_truth(prepared, labelled):
+    root, _, _, _ = prepared
+    assert labelled.counts["nuclei"] > 20
+    assert labelled.metrics["mean_dice"] > 0.7 and labelled.metrics["mean_ap50"] > 0.4
+    for field_id in labelled.fields:
+        labels = open_field_array(root / "labelled", field_id, "labels.zarr", "nuclei")
+        assert labels.dtype == np.uint32
+
+
+def test_label_refuses_a_missing_cellpose_file(prepared, tmp_path):
+    from stainworth.stages.label import label_fields
+
+    root, profile, _, _ = prepared
+    config = profile.prepare.label.model_copy(update={"method": "cellpose", "model_uri": str(tmp_path / "no.pt")})
+    with pytest.raises(InputDataError, match=r"label.model_uri: .*no.pt does not exist"):
+        label_fields(config, root / "stitched", root / "registered", tmp_path / "out")
+
+
+def test_extract_from_real_stage_outputs(prepared, labelled, tmp_path):
+    from stainworth.stages.extract import extract_datasets
+
+    root, profile, _, _ = prepared
+    manifest = extract_datasets(profile.prepare.extract, root / "stitched", root / "registered", root / "labelled",
+                                tmp_path / "datasets", store_uri=f"file://{root}/store")
+    assert manifest.counts["segmentation_train"] == profile.prepare.extract.segmentation.counts.train
+    assert manifest.counts["classification_test"] == profile.prepare.extract.classification.counts.test

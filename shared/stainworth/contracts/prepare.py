@@ -30,6 +30,9 @@ class SourceConfig(StrictModel):
     """Acquisitions to use; empty: every complete acquisition under the prefix."""
     ingest_spec: str | None = None
     """Path of an ingest YAML (a lab's own files); when set, it is ingested first and used alone."""
+    phantom: bool = True
+    """Without an ingest spec: render phantom acquisitions first (the profile's ``simulate``
+    section) and use those; False: use what is already in the store."""
 
 
 class StitchConfig(StrictModel):

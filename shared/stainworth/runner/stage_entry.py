@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -25,6 +25,20 @@ class HasMetadata(Protocol):
     """A KFP output artifact (anything with a ``metadata`` dict)."""
 
     metadata: dict[str, Any]
+
+
+def fail(error: StainworthError) -> NoReturn:
+    """End the task with the error's one line on standard error and its exit code."""
+    print(f"{ERROR_PREFIX} {error}", file=sys.stderr, flush=True)
+    raise SystemExit(error.exit_code) from None
+
+
+def parse_config(stage: str, config_model: type[C], config: dict[str, Any]) -> C:
+    """Validate a dict parameter into its model, or end the task with one line naming the field."""
+    try:
+        return validate_model(config_model, config, where=f"{stage} config")
+    except StainworthError as error:
+        fail(error)
 
 
 def run_stage(
@@ -50,12 +64,11 @@ def run_stage(
     artifact
         Output artifact whose metadata receives the manifest summary (shown in the Kubeflow UI).
     """
+    validated = parse_config(stage, config_model, config)
     try:
-        validated = validate_model(config_model, config, where=f"{stage} config")
         manifest = work(validated)
     except StainworthError as error:
-        print(f"{ERROR_PREFIX} {error}", file=sys.stderr, flush=True)
-        raise SystemExit(error.exit_code) from None
+        fail(error)
     if artifact is not None:
         artifact.metadata.update(manifest.summary())
     return manifest

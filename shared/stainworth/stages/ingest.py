@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -9,10 +10,15 @@ from pathlib import Path
 from stainworth.contracts.base import config_hash
 from stainworth.contracts.manifest import OutputManifest, write_manifest
 from stainworth.contracts.prepare import SourceConfig
+from stainworth.contracts.simulate import SimulateConfig
 from stainworth.errors import ConfigError
 from stainworth.ingest import ingest_acquisition
 from stainworth.progress import Progress
+from stainworth.stages.simulate import simulate_acquisitions
 from stainworth.store import open_store
+
+ACQUIRED = "acquisitions.json"
+"""Acquisition ids published by the first step of ``prepare`` (empty: use the store's)."""
 
 
 def ingest_to_store(config: SourceConfig, output_dir: str | Path, *, store_uri: str | None = None) -> OutputManifest:
@@ -41,14 +47,29 @@ def ingest_to_store(config: SourceConfig, output_dir: str | Path, *, store_uri: 
     return write_manifest(manifest, out)
 
 
-def ingest_if_requested(
-    config: SourceConfig, output_dir: str | Path, *, store_uri: str | None = None
-) -> OutputManifest:
-    """Ingest when ``config.ingest_spec`` is set; otherwise record that there was nothing to ingest."""
-    if config.ingest_spec:
-        return ingest_to_store(config, output_dir, store_uri=store_uri)
+def acquire(config: SourceConfig, simulate: SimulateConfig, output_dir: str | Path, *,
+            store_uri: str | None = None) -> OutputManifest:
+    """First step of ``prepare``: ingest a lab's files, or render phantom acquisitions, or neither.
+
+    The output lists the acquisitions it published (``acquisitions.json``), which ``stitch`` then
+    uses; with neither, ``stitch`` takes what is already in the store.
+    """
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    manifest = OutputManifest(stage="ingest", config=config.model_dump(mode="json"), config_hash=config_hash(config),
-                              counts={"acquisitions": 0, "tiles": 0})
+    if config.ingest_spec:
+        manifest = ingest_to_store(config, out, store_uri=store_uri)
+        published = [json.loads((out / "acquisition.json").read_text())["acquisition_id"]]
+    elif config.phantom:
+        simulated = simulate_acquisitions(simulate.model_copy(update={"store_prefix": config.store_prefix}),
+                                          out / "simulate", store_uri=store_uri)
+        published = sorted(key.rsplit("/", 1)[-1] for key in simulated.acquisitions)
+        manifest = OutputManifest(stage="acquire", config=simulate.model_dump(mode="json"),
+                                  config_hash=config_hash(simulate), counts=dict(simulated.counts),
+                                  metrics=dict(simulated.metrics), paths={"simulate": ["simulate/manifest.json"]})
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        published = []
+        manifest = OutputManifest(stage="acquire", config=config.model_dump(mode="json"),
+                                  config_hash=config_hash(config), counts={"acquisitions": 0})
+    (out / ACQUIRED).write_text(json.dumps(published))
+    manifest.paths["acquired"] = [ACQUIRED]
     return write_manifest(manifest, out)

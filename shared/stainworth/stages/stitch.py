@@ -20,6 +20,7 @@ from stainworth.io.ome import read_ome_tiff
 from stainworth.preprocess.stitch import StitchResult, assemble_mosaic, estimate_tile_positions
 from stainworth.progress import Progress
 from stainworth.stages.fields import MOSAIC, TRUTH, field_path
+from stainworth.stages.ingest import ACQUIRED
 from stainworth.store import Store, open_store
 
 CHUNK = 1024
@@ -27,9 +28,10 @@ CHUNK = 1024
 
 def select_acquisitions(config: PrepareConfig, ingested_dir: str | Path, store: Store) -> list[str]:
     """Acquisition ids to prepare: the ingested one, the listed ones, or every complete one."""
-    ingested = read_manifest(OutputManifest, ingested_dir)
-    if ingested.counts.get("acquisitions"):
-        return [json.loads((Path(ingested_dir) / "acquisition.json").read_text())["acquisition_id"]]
+    read_manifest(OutputManifest, ingested_dir)  # the first step finished
+    acquired = json.loads((Path(ingested_dir) / ACQUIRED).read_text())
+    if acquired:
+        return list(acquired)
     prefix = config.source.store_prefix
     if config.source.acquisition_ids:
         missing = [a for a in config.source.acquisition_ids if not store.is_complete(f"{prefix}/{a}")]

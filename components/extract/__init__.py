@@ -1,0 +1,3 @@
+from stainworth.components.extract.component import extract
+
+__all__ = ["extract"]

@@ -1,0 +1,3 @@
+from stainworth.components.ingest.component import ingest
+
+__all__ = ["ingest"]

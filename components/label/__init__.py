@@ -1,0 +1,3 @@
+from stainworth.components.label.component import label
+
+__all__ = ["label"]

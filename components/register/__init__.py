@@ -1,0 +1,3 @@
+from stainworth.components.register.component import register
+
+__all__ = ["register"]

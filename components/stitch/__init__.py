@@ -1,0 +1,3 @@
+from stainworth.components.stitch.component import stitch
+
+__all__ = ["stitch"]

@@ -1,0 +1,41 @@
+"""Pipeline ``prepare``: acquisitions → stitched, registered, labelled fields → the two task datasets."""
+
+from kfp import dsl
+
+from stainworth.components.extract import extract
+from stainworth.components.ingest import ingest
+from stainworth.components.label import label
+from stainworth.components.register import register
+from stainworth.components.stitch import stitch
+from stainworth.contracts.profile import Profile
+from stainworth.runner.platform import configure_task
+
+
+def build(profile: Profile):
+    """The ``prepare`` pipeline with the profile's values as parameter defaults."""
+
+    @dsl.pipeline(
+        name="stainworth-prepare",
+        description="Ingest, stitch, register and label acquisitions; extract the segmentation and "
+        "classification datasets into the store.",
+    )
+    def prepare(
+        prepare_config: dict = profile.prepare.model_dump(mode="json", exclude_none=True),
+        simulate_config: dict = profile.simulate.model_dump(mode="json", exclude_none=True),
+        store_uri: str = profile.cluster.store_uri,
+    ) -> dsl.Dataset:
+        ingested = ingest(config=prepare_config, simulate_config=simulate_config,
+                          store_uri=store_uri).set_display_name("ingest")
+        stitched = stitch(config=prepare_config, store_uri=store_uri,
+                          ingested=ingested.outputs["ingested"]).set_display_name("stitch")
+        registered = register(config=prepare_config, stitched=stitched.outputs["stitched"]).set_display_name("register")
+        labelled = label(config=prepare_config, store_uri=store_uri, stitched=stitched.outputs["stitched"],
+                         registered=registered.outputs["registered"]).set_display_name("label")
+        datasets = extract(config=prepare_config, store_uri=store_uri, stitched=stitched.outputs["stitched"],
+                           registered=registered.outputs["registered"],
+                           labelled=labelled.outputs["labelled"]).set_display_name("extract")
+        for task in (ingested, stitched, registered, labelled, datasets):
+            configure_task(task, profile.cluster, gpu=False)
+        return datasets.outputs["datasets"]
+
+    return prepare

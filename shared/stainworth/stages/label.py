@@ -1,0 +1,108 @@
+"""The ``label`` stage: nuclei instance masks from each field's registered nuclear marker."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from stainworth.contracts.base import config_hash
+from stainworth.contracts.fields import FieldInfo, FieldsManifest
+from stainworth.contracts.manifest import write_manifest
+from stainworth.contracts.prepare import LabelConfig
+from stainworth.errors import InputDataError
+from stainworth.labels import clean_labels, label_nuclei_classical, label_quality, require_nuclei
+from stainworth.progress import Progress
+from stainworth.stages.fields import LABELS, REGISTERED, TRUTH, field_path, open_field_array, read_fields
+from stainworth.store import open_store
+
+CHUNK = 1024
+
+
+def fetch_model_file(uri: str, scratch: Path) -> Path:
+    """A local path for ``uri``: a plain path, ``file://`` path, or ``s3://bucket/key`` (downloaded)."""
+    if uri.startswith("s3://"):
+        bucket_key = uri[len("s3://"):]
+        if "/" not in bucket_key:
+            raise InputDataError(f"label.model_uri '{uri}': expected s3://bucket/key/of/model")
+        folder, _, name = bucket_key.rpartition("/")
+        target = scratch / name
+        open_store(f"s3://{folder}").get_file(name, target)
+        return target
+    path = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
+    if not path.is_file():
+        raise InputDataError(f"label.model_uri: {path} does not exist")
+    return path
+
+
+class Labeler:
+    """Labels one marker image with the configured method (the Cellpose model loaded once)."""
+
+    def __init__(self, config: LabelConfig, scratch: Path) -> None:
+        self.config = config
+        self.model: Any = None
+        if config.method == "cellpose":
+            from stainworth.labels.cellpose_labeler import load_cellpose_model
+
+            self.model = load_cellpose_model(fetch_model_file(str(config.model_uri), scratch))
+
+    def __call__(self, image: np.ndarray, pixel_size_um: float) -> np.ndarray:
+        """Raw instance labels of ``image``."""
+        if self.model is not None:
+            from stainworth.labels.cellpose_labeler import label_nuclei_cellpose
+
+            return label_nuclei_cellpose(image, self.model,
+                                         diameter_px=self.config.nucleus_diameter_um / pixel_size_um)
+        return label_nuclei_classical(image, pixel_size_um=pixel_size_um, marker=self.config.marker,
+                                      nucleus_diameter_um=self.config.nucleus_diameter_um)
+
+
+def label_field(config: LabelConfig, labeler: Labeler, stitched: Path, registered: Path, field: FieldInfo,
+                out_root: Path) -> FieldInfo:
+    """Label one field, clean up, check, write ``labels.zarr``; score against truth if known."""
+    field_id = field.acquisition_id
+    if config.channel not in field.fluorescence_channels:
+        raise InputDataError(f"field '{field_id}': label.channel '{config.channel}' is not among its fluorescence "
+                             f"channels {field.fluorescence_channels}")
+    marker = open_field_array(registered, field_id, REGISTERED, "fluorescence")
+    image = np.asarray(marker[field.fluorescence_channels.index(config.channel)])
+    raw = labeler(image, field.pixel_size_um)
+    min_area_px = int(round(config.min_area_um2 / field.pixel_size_um**2))
+    labels = require_nuclei(clean_labels(raw, min_area_px=min_area_px), where=f"field '{field_id}'")
+    zarr.open_group(str(field_path(out_root, field_id, LABELS)), mode="w").create_array(
+        "nuclei", data=labels.astype(np.uint32), chunks=(CHUNK, CHUNK))
+    metrics = {"nuclei": float(labels.max())}
+    if field.has_truth:
+        truth = np.asarray(open_field_array(stitched, field_id, TRUTH, "nuclei")[:])
+        quality = label_quality(labels, truth)
+        metrics |= {"dice": float(quality["dice"]), "ap50": float(quality["ap"])}
+    return field.model_copy(update={"metrics": metrics})
+
+
+def label_fields(config: LabelConfig, stitched_dir: str | Path, registered_dir: str | Path, output_dir: str | Path,
+                 *, store_uri: str | None = None) -> FieldsManifest:
+    """Label every registered field; one ``labels.zarr`` per field, manifest last."""
+    stitched, registered, out = Path(stitched_dir), Path(registered_dir), Path(output_dir)
+    upstream = read_fields(registered)
+    progress = Progress("label", len(upstream.fields))
+    fields = {}
+    with tempfile.TemporaryDirectory(prefix="stainworth-label-") as scratch:
+        labeler = Labeler(config, Path(scratch))
+        for field_id, field in sorted(upstream.fields.items()):
+            fields[field_id] = label_field(config, labeler, stitched, registered, field, out)
+            metrics = fields[field_id].metrics
+            detail = f"{field_id}: {metrics['nuclei']:.0f} nuclei"
+            if "dice" in metrics:
+                detail += f", Dice {metrics['dice']:.3f}, AP@0.5 {metrics['ap50']:.3f}"
+            progress.step(detail)
+    means = {f"mean_{name}": float(np.mean([f.metrics[name] for f in fields.values()]))
+             for name in ("dice", "ap50") if all(name in f.metrics for f in fields.values())}
+    manifest = FieldsManifest(stage="label", config=config.model_dump(mode="json"), config_hash=config_hash(config),
+                              input_hashes={"register": upstream.content_hash},
+                              counts={"fields": len(fields), "nuclei": int(sum(f.metrics["nuclei"]
+                                                                               for f in fields.values()))},
+                              metrics=means, fields=fields)
+    return write_manifest(manifest, out)
