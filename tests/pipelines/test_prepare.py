@@ -24,3 +24,29 @@ def test_prepare_smoke_publishes_both_datasets(tmp_path):
     log = (run.run_dir / "run.log").read_text()
     for line in ("stitch 2/2", "register 2/2", "label 2/2", "Dice", "AP@0.5"):
         assert line in log
+
+
+ISL_OVERRIDES = [
+    "prepare.source.ingest_spec={spec}",
+    "prepare.registration.method=translation", "prepare.registration.moving_channel=dapi",
+    "prepare.label.channel=dapi", "prepare.label.marker=fill",
+    "prepare.extract.segmentation.channel=dapi", "prepare.extract.classification.enabled=false",
+    "prepare.extract.segmentation.patch_px=128", "prepare.extract.segmentation.counts={{train: 20, val: 4, test: 6}}",
+]
+
+
+def test_prepare_runs_on_the_real_isl_field(tmp_path):
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[1] / "data" / "isl_rat_neurons_a4" / "ingest.yaml"
+    profile = load_profile("smoke", [item.format(spec=spec) for item in ISL_OVERRIDES])
+    store_uri = f"file://{tmp_path}/store"
+    run = run_local("prepare", profile, runs_dir=tmp_path / "runs", store_uri=store_uri, echo=False)
+    published = json.loads(open(f"{run.outputs['datasets']}/published.json").read())
+    assert set(published) == {"segmentation"}
+    manifest = DatasetManifest.model_validate(open_store(store_uri).read_json(f"{published['segmentation']}/manifest.json"))
+    assert manifest.sources == ["isl-rat-neurons-a4"] and manifest.label_free_modality == "phase_contrast"
+    assert manifest.splits == {"train": 20, "val": 4, "test": 6}
+    log = (run.run_dir / "run.log").read_text()
+    count = int(log.split("isl-rat-neurons-a4: ")[-1].split(" nuclei")[0])
+    assert 30 <= count <= 80  # the field holds about 44 nuclei

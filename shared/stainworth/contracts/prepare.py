@@ -47,6 +47,10 @@ class StitchConfig(StrictModel):
 class RegisterConfig(StrictModel):
     """Fluorescence onto label-free: SIFT + RANSAC affine."""
 
+    method: Literal["affine", "translation"] = "affine"
+    """``affine``: SIFT + RANSAC, refined at full resolution (the study's method).
+    ``translation``: phase correlation only, for channels already co-registered up to a shift
+    or modality pairs whose keypoints do not match (e.g. phase contrast against DAPI)."""
     moving_channel: str = Field(default="h3k27me3", pattern=r"^[a-z0-9_]+$")
     """Fluorescence channel matched against the label-free mosaic."""
     max_side_px: int = Field(default=2048, ge=256, le=16384)

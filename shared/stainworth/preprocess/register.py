@@ -24,6 +24,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from scipy import ndimage
 from skimage.registration import phase_cross_correlation
 
 from stainworth.errors import InputDataError
@@ -44,6 +45,8 @@ class RegistrationResult:
     """RMS residual of the full-resolution window correspondences, px."""
     windows_used: int
     """Full-resolution windows agreeing with the final affine."""
+    correlation: float = float("nan")
+    """Correlation of the feature images after alignment (translation method)."""
 
 
 def _downsampled(image: Any, factor: int) -> np.ndarray:
@@ -220,6 +223,40 @@ def register_affine(
     residual = np.linalg.norm(apply_affine(matrix, moving_xy[inliers]) - fixed_xy[inliers], axis=1)
     return RegistrationResult(matrix=matrix, n_matches=coarse_matches, n_inliers=coarse_inliers,
                               residual_px_rms=float(np.sqrt(np.mean(residual**2))), windows_used=int(inliers.sum()))
+
+
+def register_translation(fixed: Any, moving: Any, *, max_side: int = 2048,
+                         nucleus_diameter_px: float = 30.0) -> RegistrationResult:
+    """Translation only, by sub-pixel phase correlation of the two feature images.
+
+    For channels that are already co-registered up to a shift, and for modality pairs on which
+    keypoints do not match (e.g. phase contrast against DAPI, where nuclei are halos in one image
+    and filled blobs in the other, but their centres coincide).
+
+    Raises
+    ------
+    InputDataError
+        When the images differ in size.
+    """
+    if tuple(fixed.shape) != tuple(moving.shape):
+        raise InputDataError(f"registration (translation): fixed {fixed.shape[0]}x{fixed.shape[1]} and moving "
+                             f"{moving.shape[0]}x{moving.shape[1]} differ in size; use method 'affine'")
+    factor = max(int(np.ceil(max(*fixed.shape) / max_side)), 1)
+    sigma = 2.0 * nucleus_diameter_px / factor
+    fixed_small = _downsampled(fixed, factor)
+    moving_small = feature_image(_downsampled(moving, factor), background_sigma=sigma).astype(np.float32)
+    best: tuple[float, np.ndarray] = (-2.0, np.zeros(2))
+    for polarity in (1.0, -1.0):  # nuclei are bright in QPI, dark in phase contrast
+        fixed_features = feature_image(polarity * fixed_small, background_sigma=sigma).astype(np.float32)
+        shift, _, _ = phase_cross_correlation(fixed_features, moving_small, upsample_factor=10)
+        moved = ndimage.shift(moving_small, shift, order=1)
+        score = float(np.corrcoef(fixed_features.ravel(), moved.ravel())[0, 1])
+        if score > best[0]:
+            best = (score, np.asarray(shift, dtype=np.float64))
+    dy, dx = (float(v) * factor for v in best[1])
+    matrix = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
+    return RegistrationResult(matrix=matrix, n_matches=0, n_inliers=0, residual_px_rms=float("nan"),
+                              windows_used=1, correlation=best[0])
 
 
 def warp_to_fixed(moving: Any, matrix: np.ndarray, out: Any, *, block: int = 1024,

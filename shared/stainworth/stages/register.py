@@ -13,7 +13,13 @@ from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import write_manifest
 from stainworth.contracts.prepare import RegisterConfig
 from stainworth.errors import InputDataError
-from stainworth.preprocess.register import RegistrationResult, apply_affine, register_affine, warp_to_fixed
+from stainworth.preprocess.register import (
+    RegistrationResult,
+    apply_affine,
+    register_affine,
+    register_translation,
+    warp_to_fixed,
+)
 from stainworth.progress import Progress
 from stainworth.stages.fields import MOSAIC, REGISTERED, TRUTH, field_path, open_field_array, read_fields
 
@@ -61,9 +67,13 @@ def register_field(config: RegisterConfig, stitched: Path, field: FieldInfo, out
     label_free = open_field_array(stitched, field_id, MOSAIC, "label_free")
     fluorescence = open_field_array(stitched, field_id, MOSAIC, "fluorescence")
     moving = ChannelView(fluorescence, field.fluorescence_channels.index(config.moving_channel))
-    result = register_affine(label_free, moving, max_side=config.max_side_px, min_inliers=config.min_inliers,
-                             nucleus_diameter_px=nucleus_diameter_px)
-    _check(config, field_id, result)
+    if config.method == "translation":
+        result = register_translation(label_free, moving, max_side=config.max_side_px,
+                                      nucleus_diameter_px=nucleus_diameter_px)
+    else:
+        result = register_affine(label_free, moving, max_side=config.max_side_px, min_inliers=config.min_inliers,
+                                 nucleus_diameter_px=nucleus_diameter_px)
+        _check(config, field_id, result)
     group = zarr.open_group(str(field_path(out_root, field_id, REGISTERED)), mode="w")
     registered = group.create_array("fluorescence", shape=(fluorescence.shape[0], *label_free.shape),
                                     chunks=(1, CHUNK, CHUNK), dtype="float32")
@@ -74,9 +84,13 @@ def register_field(config: RegisterConfig, stitched: Path, field: FieldInfo, out
         raise InputDataError(f"field '{field_id}': after registration the fluorescence covers {covered:.0%} of the "
                              f"label-free mosaic ({label_free.shape[0]}x{label_free.shape[1]} px), at least "
                              f"{MIN_OVERLAP:.0%} needed")
-    metrics = {"matches": float(result.n_matches), "inliers": float(result.n_inliers),
-               "residual_px_rms": result.residual_px_rms, "windows_used": float(result.windows_used),
+    metrics = {"shift_x_px": float(result.matrix[0, 2]), "shift_y_px": float(result.matrix[1, 2]),
                "coverage": covered}
+    if config.method == "translation":
+        metrics["correlation"] = result.correlation
+    else:
+        metrics |= {"matches": float(result.n_matches), "inliers": float(result.n_inliers),
+                    "residual_px_rms": result.residual_px_rms, "windows_used": float(result.windows_used)}
     if field.has_truth:
         metrics |= truth_error_px(stitched, field_id, result.matrix, field.shape_yx)
     return field.model_copy(update={"metrics": metrics})
@@ -101,7 +115,8 @@ def register_fields(config: RegisterConfig, stitched_dir: str | Path, output_dir
     for field_id, field in sorted(upstream.fields.items()):
         fields[field_id] = register_field(config, stitched, field, out, nucleus_diameter_um / field.pixel_size_um)
         metrics = fields[field_id].metrics
-        detail = f"{field_id}: {metrics['inliers']:.0f}/{metrics['matches']:.0f} inliers"
+        detail = (f"{field_id}: {metrics['inliers']:.0f}/{metrics['matches']:.0f} inliers" if "inliers" in metrics
+                  else f"{field_id}: shift ({metrics['shift_x_px']:.2f}, {metrics['shift_y_px']:.2f}) px")
         if "registration_error_px_rms" in metrics:
             detail += f", error vs truth {metrics['registration_error_px_rms']:.2f} px RMS"
         progress.step(detail)
