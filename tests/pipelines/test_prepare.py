@@ -44,7 +44,8 @@ def test_prepare_runs_on_the_real_isl_field(tmp_path):
     run = run_local("prepare", profile, runs_dir=tmp_path / "runs", store_uri=store_uri, echo=False)
     published = json.loads(open(f"{run.outputs['datasets']}/published.json").read())
     assert set(published) == {"segmentation"}
-    manifest = DatasetManifest.model_validate(open_store(store_uri).read_json(f"{published['segmentation']}/manifest.json"))
+    key = f"{published['segmentation']}/manifest.json"
+    manifest = DatasetManifest.model_validate(open_store(store_uri).read_json(key))
     assert manifest.sources == ["isl-rat-neurons-a4"] and manifest.label_free_modality == "phase_contrast"
     assert manifest.splits == {"train": 20, "val": 4, "test": 6}
     log = (run.run_dir / "run.log").read_text()
