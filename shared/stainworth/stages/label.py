@@ -77,7 +77,7 @@ def label_field(config: LabelConfig, labeler: Labeler, stitched: Path, registere
     metrics = {"nuclei": float(labels.max())}
     if field.has_truth:
         truth = np.asarray(open_field_array(stitched, field_id, TRUTH, "nuclei")[:])
-        quality = label_quality(labels, truth)
+        quality = label_quality(labels, clean_labels(truth, min_area_px=min_area_px))  # same clean-up on both
         metrics |= {"dice": float(quality["dice"]), "ap50": float(quality["ap"])}
     return field.model_copy(update={"metrics": metrics})
 
