@@ -1,128 +1,399 @@
-"""The store interface, and directory publishing built once on top of its primitives."""
+"""The store interface, key rules, and folder publishing built once on top of the primitives.
+
+Keys are relative POSIX paths (``acquisitions/a1/manifest.json``) under the store's root (a
+local folder or a bucket prefix). A folder published with :meth:`Store.publish_dir` is complete
+only when its ``manifest.json`` exists, and the manifest is always uploaded last.
+"""
 
 from __future__ import annotations
 
 import builtins
 import json
+import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
-from pathlib import Path, PurePosixPath
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from stainworth.contracts.manifest import MANIFEST_NAME
 from stainworth.errors import MissingKeyError, StoreError
 
+TEMP_SUFFIX = ".stainworth-tmp"
+"""Suffix of temporary files written beside their target; never a key, never listed."""
+
+LEFTOVER_SUFFIX = ".tmp"
+"""Local files ending like this are unfinished atomic writes and are not published."""
+
 
 def check_key(key: str) -> str:
-    """Return ``key`` if it is a relative POSIX key inside the store, else raise StoreError."""
-    path = PurePosixPath(key)
-    if not key or key.startswith("/") or ".." in path.parts or key.endswith("/"):
-        raise StoreError(f"store key '{key}': expected a relative path like 'acquisitions/a1/manifest.json'")
+    """Return ``key`` if it names an object inside the store.
+
+    Parameters
+    ----------
+    key : str
+        A relative POSIX path such as ``acquisitions/a1/manifest.json``.
+
+    Returns
+    -------
+    str
+        The key, unchanged.
+
+    Raises
+    ------
+    StoreError
+        When the key is empty, absolute, climbs out with ``..``, has empty or ``.`` parts
+        (``a//b``, ``a/./b``, a trailing ``/``) or ends with the temporary-file suffix.
+    """
+    if not isinstance(key, str) or not key:
+        raise StoreError(f"store key {key!r}: expected a relative path like 'acquisitions/a1/x'")
+    if key.startswith("/"):
+        raise StoreError(f"store key '{key}': expected a relative path, not one starting with '/'")
+    parts = key.split("/")
+    if ".." in parts:
+        raise StoreError(f"store key '{key}': expected a relative path without '..'")
+    if "" in parts or "." in parts:
+        raise StoreError(f"store key '{key}': expected a relative path without empty or '.' parts")
+    if key.endswith(TEMP_SUFFIX):
+        raise StoreError(f"store key '{key}': the suffix '{TEMP_SUFFIX}' is reserved")
     return key
 
 
+def check_prefix(prefix: str) -> str:
+    """Normalise a listing or folder prefix: trailing slashes dropped, ``""`` is the root.
+
+    Parameters
+    ----------
+    prefix : str
+        ``""``, ``"acquisitions"`` or ``"acquisitions/"`` (all but the first mean the same).
+
+    Returns
+    -------
+    str
+        The prefix without trailing ``/``; ``""`` for the store root.
+
+    Raises
+    ------
+    StoreError
+        When the prefix, without its trailing slashes, is not a valid key.
+    """
+    if not isinstance(prefix, str):
+        raise StoreError(f"store prefix {prefix!r}: expected a relative path or ''")
+    stripped = prefix.rstrip("/")
+    return check_key(stripped) if stripped else ""
+
+
 def join_key(*parts: str) -> str:
-    """Join key parts with '/' ignoring empty parts and duplicate slashes."""
+    """Join key parts with ``/``, skipping empty parts and surplus slashes."""
     return "/".join(part.strip("/") for part in parts if part.strip("/"))
 
 
+def relative_key(key: str, prefix: str) -> str:
+    """``key`` relative to the folder ``prefix`` (which must contain it)."""
+    return key[len(prefix) + 1 :] if prefix else key
+
+
+@contextmanager
+def atomic_local_file(target: str | Path) -> Iterator[BinaryIO]:
+    """Write a local file so that readers see the old file or the complete new one.
+
+    The content goes to a temporary file in the target's folder; on success it is flushed,
+    fsynced and renamed over the target. On any error the temporary file is removed and the
+    target is untouched.
+
+    Parameters
+    ----------
+    target : str or Path
+        The file to (re)write; its folder is created if needed.
+
+    Yields
+    ------
+    BinaryIO
+        The open temporary file to write into.
+    """
+    path = Path(target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
+    )
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def output_files(local_dir: Path) -> builtins.list[Path]:
+    """Files of an output folder to publish: data files sorted, ``manifest.json`` last.
+
+    Parameters
+    ----------
+    local_dir : Path
+        A complete output folder.
+
+    Returns
+    -------
+    list of Path
+        Every regular file under ``local_dir`` except leftovers of unfinished writes
+        (``*.tmp``), with the top-level manifest at the end.
+
+    Raises
+    ------
+    StoreError
+        When ``local_dir`` is not a folder or has no ``manifest.json``.
+    """
+    if not local_dir.is_dir():
+        raise StoreError(f"{local_dir}: no such folder to publish")
+    manifest = local_dir / MANIFEST_NAME
+    if not manifest.is_file():
+        raise StoreError(f"{local_dir} is incomplete: no {MANIFEST_NAME}; refusing to publish it")
+    data = sorted(
+        path
+        for path in local_dir.rglob("*")
+        if path.is_file() and path != manifest and not path.name.endswith(LEFTOVER_SUFFIX)
+    )
+    return [*data, manifest]
+
+
+def is_vacant(target: Path) -> bool:
+    """Whether ``target`` is absent or an empty folder (free to be replaced by a rename)."""
+    return not target.exists() or (target.is_dir() and not any(target.iterdir()))
+
+
+def refuse_occupied(target: Path) -> None:
+    """Raise :class:`StoreError` when ``target`` exists and is not an empty folder."""
+    if not is_vacant(target):
+        raise StoreError(
+            f"{target}: destination exists and is not empty; pass replace=True to swap it"
+        )
+
+
+def move_into_place(scratch: Path, target: Path, *, replace: bool) -> None:
+    """Rename the finished folder ``scratch`` to ``target``.
+
+    An absent or empty ``target`` is simply replaced. A non-empty one is swapped out (renamed
+    aside, then removed) when ``replace`` is true, else refused.
+
+    Raises
+    ------
+    StoreError
+        When ``target`` is occupied and ``replace`` is false.
+    """
+    if not replace:
+        refuse_occupied(target)
+    if is_vacant(target):
+        if target.exists():
+            target.rmdir()
+        scratch.rename(target)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+    aside.rmdir()
+    target.rename(aside)
+    scratch.rename(target)
+    if aside.is_dir():
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        aside.unlink(missing_ok=True)
+
+
 class Store(ABC):
-    """A place for stainworth's own data: a folder (``file://``) or a bucket prefix (``s3://``)."""
+    """A place for stainworth's own data: a folder (``file://``) or a bucket prefix (``s3://``).
+
+    Subclasses implement the primitives (``put_bytes`` ... ``delete``); the folder helpers
+    (:meth:`publish_dir`, :meth:`fetch_dir`, :meth:`is_complete`) and the JSON conveniences
+    are implemented here once, on top of them.
+    """
 
     @property
     @abstractmethod
     def uri(self) -> str:
-        """The store's URI (never contains credentials)."""
+        """The store's URI (``file:///abs/path`` or ``s3://bucket/prefix``), never a secret."""
 
     @abstractmethod
     def put_bytes(self, key: str, data: bytes) -> None:
-        """Write ``data`` at ``key`` (replacing what was there), atomically for readers."""
+        """Write ``data`` at ``key``, replacing any object there; readers never see a part."""
 
     @abstractmethod
     def get_bytes(self, key: str) -> bytes:
-        """Read the object at ``key``; :class:`MissingKeyError` when absent."""
+        """Read the object at ``key``; :class:`MissingKeyError` when there is none."""
 
     @abstractmethod
     def put_file(self, key: str, path: str | Path) -> None:
-        """Upload a local file to ``key``."""
+        """Upload the local file ``path`` to ``key``, replacing any object there."""
 
     @abstractmethod
     def get_file(self, key: str, path: str | Path) -> None:
-        """Download ``key`` to a local file."""
+        """Download ``key`` to the local file ``path`` (written atomically, folders created)."""
 
     @abstractmethod
     def exists(self, key: str) -> bool:
         """Whether an object exists at ``key``."""
 
     @abstractmethod
-    def list(self, prefix: str = "") -> list[str]:
-        """Sorted keys under ``prefix`` (recursive), relative to the store root."""
+    def list(self, prefix: str = "", recursive: bool = True) -> builtins.list[str]:
+        """Sorted keys inside the folder ``prefix``, relative to the store root.
+
+        Parameters
+        ----------
+        prefix : str
+            A folder: ``"acq"`` and ``"acq/"`` both list ``acq/...`` but not ``acq10/...``;
+            ``""`` lists the whole store.
+        recursive : bool
+            True: every object below ``prefix``. False: only its direct children, objects as
+            keys and sub-folders as keys ending in ``/``.
+
+        Returns
+        -------
+        list of str
+            Sorted keys; empty when nothing is there.
+        """
 
     @abstractmethod
     def delete(self, key: str) -> None:
-        """Remove the object at ``key`` (no error when absent)."""
+        """Remove the object at ``key``; no error when it is absent."""
 
     def probe(self) -> None:
         """Reach the store once; raise one clear :class:`StoreError` when it cannot be used."""
         self.exists(MANIFEST_NAME)
 
     def read_json(self, key: str) -> Any:
-        """Read and parse a JSON object."""
+        """Read the object at ``key`` and parse it as JSON.
+
+        Raises
+        ------
+        MissingKeyError
+            When there is no such key.
+        StoreError
+            When the object is not valid JSON.
+        """
         data = self.get_bytes(key)
         try:
             return json.loads(data)
-        except json.JSONDecodeError as error:
-            raise StoreError(f"{self.uri}: key '{key}' is not valid JSON ({error.msg})") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            reason = (
+                f"{error.msg} at line {error.lineno}"
+                if isinstance(error, json.JSONDecodeError)
+                else "not UTF-8"
+            )
+            raise StoreError(f"{self.uri}: key '{key}' is not valid JSON ({reason})") from None
 
     def write_json(self, key: str, value: Any) -> None:
-        """Write ``value`` as indented JSON."""
-        self.put_bytes(key, json.dumps(value, indent=2, sort_keys=True).encode())
+        """Write ``value`` at ``key`` as indented JSON with sorted keys.
+
+        Raises
+        ------
+        StoreError
+            When ``value`` cannot be represented as JSON.
+        """
+        try:
+            text = json.dumps(value, indent=2, sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise StoreError(f"{self.uri}: cannot write key '{key}' as JSON ({error})") from None
+        self.put_bytes(key, text.encode())
 
     def is_complete(self, prefix: str) -> bool:
-        """Whether the output under ``prefix`` has its manifest (is complete)."""
-        return self.exists(join_key(prefix, MANIFEST_NAME))
+        """Whether the folder ``prefix`` is a complete output (its manifest exists)."""
+        return self.exists(join_key(check_prefix(prefix), MANIFEST_NAME))
 
     def publish_dir(self, local_dir: str | Path, prefix: str) -> builtins.list[str]:
         """Upload a complete output folder under ``prefix``: data first, manifest last.
 
-        Returns the keys written, in upload order.
+        An existing manifest under ``prefix`` is removed first (so the folder reads as
+        incomplete while it changes) and objects the new folder does not contain are removed
+        before the new manifest is written.
+
+        Parameters
+        ----------
+        local_dir : str or Path
+            Folder with a top-level ``manifest.json``; ``*.tmp`` leftovers are skipped.
+        prefix : str
+            Folder key to publish under (not the store root).
+
+        Returns
+        -------
+        list of str
+            The keys written, in upload order (the manifest last).
+
+        Raises
+        ------
+        StoreError
+            When ``local_dir`` has no ``manifest.json`` or ``prefix`` is not a valid key.
         """
         root = Path(local_dir)
-        if not (root / MANIFEST_NAME).is_file():
-            raise StoreError(f"{root} is incomplete: no {MANIFEST_NAME}; refusing to publish it")
-        check_key(prefix)
-        files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST_NAME)
-        written = []
-        for path in [*files, root / MANIFEST_NAME]:
-            key = join_key(prefix, path.relative_to(root).as_posix())
+        files = output_files(root)
+        folder = check_key(prefix.rstrip("/"))
+        keys = [join_key(folder, path.relative_to(root).as_posix()) for path in files]
+        manifest_key = keys[-1]
+        self.delete(manifest_key)
+        for key, path in zip(keys[:-1], files[:-1], strict=True):
             self.put_file(key, path)
-            written.append(key)
-        return written
+        for stale in sorted(set(self.list(folder)) - set(keys)):
+            self.delete(stale)
+        self.put_file(manifest_key, files[-1])
+        return keys
 
-    def fetch_dir(self, prefix: str, local_dir: str | Path) -> Path:
-        """Download the complete output under ``prefix`` into ``local_dir``.
+    def fetch_dir(self, prefix: str, local_dir: str | Path, *, replace: bool = False) -> Path:
+        """Download the complete output under ``prefix`` into the folder ``local_dir``.
 
-        Refuses (:class:`MissingKeyError`) when the manifest is absent. Files land in a temporary
-        folder beside ``local_dir`` that is renamed into place at the end, so a reader never sees
-        half a folder and a failed fetch leaves nothing behind.
+        Files land in a temporary folder beside ``local_dir`` that is renamed into place at
+        the end, so a reader never sees half a folder and a failed fetch leaves nothing
+        behind. The manifest is read before and after the data; if it changed meanwhile (a
+        concurrent re-publish) the fetch is refused.
+
+        Parameters
+        ----------
+        prefix : str
+            Folder key of a published output.
+        local_dir : str or Path
+            Destination folder; it must be absent or empty unless ``replace`` is true.
+        replace : bool
+            Swap out a non-empty ``local_dir`` instead of refusing.
+
+        Returns
+        -------
+        Path
+            ``local_dir``.
+
+        Raises
+        ------
+        MissingKeyError
+            When ``prefix`` has no manifest (the output is missing or incomplete).
+        StoreError
+            When the destination is not empty, or the output changed during the fetch.
         """
-        check_key(prefix)
-        if not self.is_complete(prefix):
-            raise MissingKeyError(f"{self.uri}: '{prefix}' is missing or incomplete (no {MANIFEST_NAME})")
+        folder = check_key(prefix.rstrip("/"))
+        manifest_key = join_key(folder, MANIFEST_NAME)
+        manifest = self._read_manifest(folder)
         target = Path(local_dir)
-        if target.exists() and any(target.iterdir()):
-            raise StoreError(f"{target}: destination exists and is not empty")
+        if not replace:
+            refuse_occupied(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.fetch-", dir=target.parent))
         try:
-            for key in self.list(prefix + "/"):
-                destination = scratch / PurePosixPath(key).relative_to(prefix)
-                destination.parent.mkdir(parents=True, exist_ok=True)
-                self.get_file(key, destination)
-            if target.exists():
-                target.rmdir()
-            scratch.rename(target)
+            for key in self.list(folder):
+                if key != manifest_key:
+                    self.get_file(key, scratch / relative_key(key, folder))
+            if self._read_manifest(folder) != manifest:
+                raise StoreError(
+                    f"{self.uri}: '{folder}' changed while it was fetched; fetch it again"
+                )
+            (scratch / MANIFEST_NAME).write_bytes(manifest)
+            move_into_place(scratch, target, replace=replace)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return target
+
+    def _read_manifest(self, folder: str) -> bytes:
+        """The manifest bytes of a complete output; :class:`MissingKeyError` when absent."""
+        try:
+            return self.get_bytes(join_key(folder, MANIFEST_NAME))
+        except MissingKeyError:
+            raise MissingKeyError(
+                f"{self.uri}: '{folder}' is missing or incomplete (no {MANIFEST_NAME})"
+            ) from None

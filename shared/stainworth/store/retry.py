@@ -1,53 +1,135 @@
-"""Bounded retries with exponential backoff for transient store failures."""
+"""Bounded retry with deterministic exponential backoff.
+
+A :class:`RetryPolicy` runs an operation up to ``attempts`` times. Between failed attempts it
+sleeps ``min(max_delay, base_delay * 2 ** (failure - 1))`` seconds, without jitter, so the
+total time spent waiting is known in advance. Only errors the caller classifies as transient
+are retried; any other error propagates at once. When every attempt failed transiently,
+:class:`RetriesExhausted` carries the attempt count and the last error.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from stainworth.errors import ConfigError
+
 T = TypeVar("T")
 
-
-class TransientError(Exception):
-    """Wraps a failure worth retrying (connection refused, timeout, HTTP 5xx)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+LOGGER = logging.getLogger("stainworth.store")
 
 
-@dataclass
+class RetriesExhausted(Exception):
+    """Every attempt of an operation failed with a transient error.
+
+    Parameters
+    ----------
+    attempts : int
+        How many attempts were made.
+    last_error : BaseException
+        The error of the last attempt.
+    """
+
+    def __init__(self, attempts: int, last_error: BaseException) -> None:
+        super().__init__(f"gave up after {attempts} attempts: {last_error!r}")
+        self.attempts = attempts
+        self.last_error = last_error
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how patiently to retry.
+    """How often and how patiently to retry a transient failure.
 
-    Delays are ``base_delay * 2**k`` capped at ``max_delay``, without jitter so runs are
-    reproducible. ``sleep`` is injectable for tests.
+    Parameters
+    ----------
+    attempts : int
+        Total number of attempts, at least 1 (1 means no retry).
+    base_delay : float
+        Seconds to wait after the first failed attempt; doubled after each further failure.
+    max_delay : float
+        Upper bound of any single wait, in seconds.
+    sleep : Callable[[float], None]
+        Function used to wait; tests inject a recorder so nothing actually sleeps.
     """
 
     attempts: int = 4
     base_delay: float = 0.25
     max_delay: float = 4.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ConfigError(f"retry attempts {self.attempts!r}: expected an integer >= 1")
+        if self.base_delay < 0:
+            raise ConfigError(f"retry base_delay {self.base_delay!r}: expected seconds >= 0")
+        if self.max_delay < self.base_delay:
+            raise ConfigError(
+                f"retry max_delay {self.max_delay!r}: expected >= base_delay ({self.base_delay})"
+            )
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait after the given number of consecutive failures (1-based).
+
+        Parameters
+        ----------
+        failures : int
+            Failed attempts so far, at least 1.
+
+        Returns
+        -------
+        float
+            ``min(max_delay, base_delay * 2 ** (failures - 1))``.
+        """
+        return float(min(self.max_delay, self.base_delay * 2 ** (failures - 1)))
 
     def delays(self) -> list[float]:
-        """The waits between attempts (one fewer than the attempts)."""
-        return [min(self.base_delay * 2**k, self.max_delay) for k in range(self.attempts - 1)]
+        """All waits a fully failing operation goes through (``attempts - 1`` of them)."""
+        return [self.delay(failures) for failures in range(1, self.attempts)]
 
-    def call(self, operation: Callable[[], T]) -> tuple[T | None, TransientError | None]:
-        """Run ``operation`` until it succeeds or the attempts are spent.
+    def run(
+        self,
+        operation: Callable[[], T],
+        is_transient: Callable[[BaseException], bool],
+        describe: str = "operation",
+    ) -> T:
+        """Run ``operation``, retrying transient failures.
 
-        Returns the result and None, or None and the last transient error. Non-transient
-        exceptions propagate at once.
+        Parameters
+        ----------
+        operation : Callable[[], T]
+            The work to do; called once per attempt, so it must be safe to repeat.
+        is_transient : Callable[[BaseException], bool]
+            Whether an error may go away by itself (connection refused, timeout, HTTP 5xx).
+        describe : str
+            What the operation is, for the warning logged before each retry.
+
+        Returns
+        -------
+        T
+            What ``operation`` returned on the first successful attempt.
+
+        Raises
+        ------
+        RetriesExhausted
+            When all attempts failed with transient errors.
+        Exception
+            The first non-transient error, unchanged.
         """
-        waits = self.delays()
-        last: TransientError | None = None
-        for attempt in range(self.attempts):
+        for attempt in range(1, self.attempts + 1):
             try:
-                return operation(), None
-            except TransientError as error:
-                last = error
-                if attempt < len(waits):
-                    self.sleep(waits[attempt])
-        return None, last
+                return operation()
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                if attempt == self.attempts:
+                    raise RetriesExhausted(attempt, error) from error
+                wait = self.delay(attempt)
+                LOGGER.warning(
+                    "%s: attempt %d/%d failed (%s); retrying in %.2f s",
+                    describe, attempt, self.attempts, type(error).__name__, wait,
+                )
+                self.sleep(wait)
+        raise AssertionError("unreachable: the loop returns or raises")

@@ -1,57 +1,262 @@
 """``s3://bucket/prefix`` store on MinIO (or any S3 server) through the ``minio`` client.
 
-Configuration comes from the environment: ``MINIO_ENDPOINT`` (``host:port`` or a URL),
-``MINIO_ACCESS_KEY``, ``MINIO_SECRET_KEY``, ``MINIO_SECURE`` and ``MINIO_REGION``. Transient
-failures (connection refused, timeouts, HTTP 5xx) are retried a bounded number of times with
-exponential backoff; then one :class:`~stainworth.errors.StoreUnreachableError` line. Secrets
-never appear in messages or ``repr``.
+Configuration comes from the environment: ``MINIO_ENDPOINT`` (``host:port`` or a URL
+``http(s)://host:port``), ``MINIO_ACCESS_KEY``, ``MINIO_SECRET_KEY``, ``MINIO_SECURE``
+(``true``/``false``, default false) and optionally ``MINIO_REGION``. The client's own urllib3
+retries are switched off: transient failures (connection refused, timeouts, HTTP 5xx) are
+retried by a :class:`~stainworth.store.retry.RetryPolicy`, so the total time is bounded, and
+then reported as one :class:`~stainworth.errors.StoreUnreachableError` line. Secrets never
+appear in messages, logs or ``repr``.
 """
 
 from __future__ import annotations
 
+import builtins
+import io
 import os
+import re
 from collections.abc import Callable, Mapping
-from io import BytesIO
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, BinaryIO, TypeVar
 
+import certifi
 import urllib3
 from minio import Minio
-from minio.error import MinioException, S3Error, ServerError
+from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 from stainworth.errors import CredentialsError, MissingKeyError, StoreError, StoreUnreachableError
-from stainworth.store.base import Store, check_key, join_key
-from stainworth.store.retry import RetryPolicy, TransientError
+from stainworth.store.base import Store, atomic_local_file, check_key, check_prefix, join_key
+from stainworth.store.retry import RetriesExhausted, RetryPolicy
 
 T = TypeVar("T")
+
 MIN_PART_SIZE = 5 * 1024 * 1024
-NOT_FOUND = {"NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound", "NoSuchBucket"}
-AUTH_FAILURES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken"}
+"""S3's smallest multipart part (except the last); objects larger than the part size use
+multipart uploads."""
+
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+AUTH_FAILURES = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken"}
+)
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
 
 
-def endpoint_from_env(env: Mapping[str, str]) -> tuple[str, bool]:
-    """``(host:port, secure)`` from ``MINIO_ENDPOINT`` and ``MINIO_SECURE``."""
-    raw = env.get("MINIO_ENDPOINT", "").strip()
-    if not raw:
-        raise CredentialsError("s3 store: MINIO_ENDPOINT is not set (expected host:port, e.g. 127.0.0.1:9000)")
-    secure = env.get("MINIO_SECURE", "false").strip().lower() in {"1", "true", "yes"}
-    for scheme, is_secure in (("https://", True), ("http://", False)):
-        if raw.startswith(scheme):
-            return raw[len(scheme):].rstrip("/"), is_secure
-    return raw.rstrip("/"), secure
+def check_bucket(bucket: str, where: str) -> str:
+    """Return ``bucket`` if it is a valid S3 bucket name, else raise :class:`StoreError`.
+
+    Parameters
+    ----------
+    bucket : str
+        The bucket name.
+    where : str
+        What the name came from (a URI), for the message.
+    """
+    if not BUCKET_NAME.match(bucket) or ".." in bucket:
+        raise StoreError(
+            f"{where}: bucket '{bucket}' is not a valid S3 bucket name "
+            "(3-63 lowercase letters, digits, '.' or '-')"
+        )
+    return bucket
 
 
-def _transient_reason(error: BaseException) -> str:
-    text = str(error)
-    if "Connection refused" in text or "NewConnectionError" in text:
-        return "connection refused"
-    if "timed out" in text.lower() or "timeout" in type(error).__name__.lower():
-        return "timed out"
-    return type(error).__name__
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    """Split ``s3://bucket/prefix`` into the bucket and the (possibly empty) prefix.
+
+    Raises
+    ------
+    StoreError
+        When the bucket name or the prefix is invalid.
+    """
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    check_bucket(bucket, f"store URI '{uri}'")
+    try:
+        return bucket, check_prefix(prefix)
+    except StoreError:
+        raise StoreError(
+            f"store URI '{uri}': prefix '{prefix}' must be a relative path "
+            "without '..' or empty parts"
+        ) from None
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where the S3 server is and how to sign requests; the secret is kept out of ``repr``.
+
+    Parameters
+    ----------
+    endpoint : str
+        ``host:port`` without a scheme.
+    access_key : str
+        Access key id.
+    secret_key : str
+        Secret access key (never shown).
+    secure : bool
+        Use HTTPS.
+    region : str or None
+        Region to sign for; None asks the server per bucket.
+    """
+
+    endpoint: str
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    secure: bool = False
+    region: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> S3Settings:
+        """Read the ``MINIO_*`` variables (default: the process environment).
+
+        Raises
+        ------
+        CredentialsError
+            When ``MINIO_ENDPOINT``, ``MINIO_ACCESS_KEY`` or ``MINIO_SECRET_KEY`` is missing
+            (all missing ones are named), or ``MINIO_SECURE`` is not a boolean word.
+        """
+        env = os.environ if env is None else env
+        names = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")
+        missing = [name for name in names if not env.get(name, "").strip()]
+        if missing:
+            raise CredentialsError(
+                f"s3 store: {', '.join(missing)} not set; expected MINIO_ENDPOINT=host:port "
+                "and the access and secret keys of the store's user"
+            )
+        endpoint, secure = _endpoint_and_security(
+            env["MINIO_ENDPOINT"], env.get("MINIO_SECURE", "")
+        )
+        return cls(
+            endpoint=endpoint,
+            access_key=env["MINIO_ACCESS_KEY"].strip(),
+            secret_key=env["MINIO_SECRET_KEY"].strip(),
+            secure=secure,
+            region=env.get("MINIO_REGION", "").strip() or None,
+        )
+
+
+def _endpoint_and_security(raw_endpoint: str, raw_secure: str) -> tuple[str, bool]:
+    """``(host:port, secure)`` from ``MINIO_ENDPOINT`` (a scheme wins) and ``MINIO_SECURE``."""
+    word = raw_secure.strip().lower()
+    if word not in TRUE_WORDS | FALSE_WORDS:
+        raise CredentialsError(f"MINIO_SECURE '{raw_secure}': expected true or false")
+    raw = raw_endpoint.strip()
+    secure = word in TRUE_WORDS
+    for scheme, scheme_secure in (("https://", True), ("http://", False)):
+        if raw.lower().startswith(scheme):
+            raw, secure = raw[len(scheme) :], scheme_secure
+    host = raw.rstrip("/")
+    if "@" in host:
+        raise CredentialsError(
+            "MINIO_ENDPOINT: expected host:port without user or password in it; "
+            "put the keys in MINIO_ACCESS_KEY and MINIO_SECRET_KEY"
+        )
+    if not host or "/" in host:
+        raise CredentialsError(
+            f"MINIO_ENDPOINT '{host}': expected host:port or http(s)://host:port without a path"
+        )
+    return host, secure
+
+
+def _http_client(connect_timeout: float, read_timeout: float) -> urllib3.PoolManager:
+    """A connection pool that never retries by itself (our policy does) and times out.
+
+    Certificates are checked against ``SSL_CERT_FILE`` if set, else certifi's bundle (as the
+    minio client does by default).
+    """
+    return urllib3.PoolManager(
+        retries=urllib3.Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0),
+        timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+        maxsize=10,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+    )
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The urllib3 reason inside a :class:`MaxRetryError`, else ``error`` itself."""
+    if isinstance(error, MaxRetryError) and error.reason is not None:
+        return error.reason
+    return error
+
+
+def http_status(error: BaseException) -> int | None:
+    """The HTTP status an S3 client error carries, if any."""
+    if isinstance(error, S3Error) and error.response is not None:
+        return int(error.response.status)
+    if isinstance(error, ServerError):
+        return error.status_code
+    if isinstance(error, InvalidResponseError):
+        return int(getattr(error, "_code", 0)) or None
+    return None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` may pass by itself: a connection failure, a timeout or an HTTP 5xx."""
+    cause = _root_cause(error)
+    if isinstance(cause, SSLError):
+        return False
+    if isinstance(cause, (ConnectTimeoutError, ReadTimeoutError, ProtocolError)):
+        return True
+    if isinstance(cause, (ConnectionError, TimeoutError)):
+        return True
+    status = http_status(cause)
+    return status is not None and status >= 500
+
+
+def transient_reason(error: BaseException) -> str:
+    """A few words on why a transient failure happened (never containing a secret)."""
+    cause = _root_cause(error)
+    if isinstance(cause, NameResolutionError):
+        return "host name not resolved"
+    if isinstance(cause, NewConnectionError) or isinstance(cause, ConnectionRefusedError):
+        return "connection refused" if "refused" in str(cause).lower() else "cannot connect"
+    if isinstance(cause, ConnectTimeoutError):
+        return "connect timed out"
+    if isinstance(cause, (ReadTimeoutError, TimeoutError)):
+        return "read timed out"
+    if isinstance(cause, (ProtocolError, ConnectionError)):
+        return "connection dropped"
+    status = http_status(cause)
+    code = cause.code if isinstance(cause, S3Error) else ""
+    return f"HTTP {status} {code}".strip()
 
 
 class S3Store(Store):
-    """A store under ``prefix`` in ``bucket`` on an S3-speaking server."""
+    """A store under ``prefix`` in ``bucket`` on an S3-speaking server.
+
+    The bucket is created by the first write (or :meth:`probe`) if it does not exist and the
+    credentials allow it; reads never create it. Nothing contacts the server before the first
+    operation. An unreachable server costs at most ``retry.attempts * connect_timeout`` plus
+    the retry waits (about 22 s with the defaults) before one
+    :class:`~stainworth.errors.StoreUnreachableError`.
+
+    Parameters
+    ----------
+    bucket : str
+        Bucket name.
+    prefix : str
+        Folder inside the bucket that is the store's root (``""``: the whole bucket).
+    env : Mapping[str, str] or None
+        Where to read the ``MINIO_*`` settings (default: the process environment).
+    settings : S3Settings or None
+        Explicit settings instead of ``env``.
+    retry : RetryPolicy or None
+        Policy for transient failures (default: 4 attempts, 0.25 s doubling, 4 s cap).
+    part_size : int
+        Multipart part size in bytes (at least 5 MiB); larger objects use multipart uploads.
+    connect_timeout, read_timeout : float
+        Seconds to wait for a connection and for each read from it.
+    """
 
     def __init__(
         self,
@@ -59,142 +264,239 @@ class S3Store(Store):
         prefix: str = "",
         *,
         env: Mapping[str, str] | None = None,
+        settings: S3Settings | None = None,
         retry: RetryPolicy | None = None,
         part_size: int = MIN_PART_SIZE,
-        timeout: float = 5.0,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
     ) -> None:
-        env = os.environ if env is None else env
-        self.bucket = bucket
-        self.prefix = prefix.strip("/")
-        self.endpoint, secure = endpoint_from_env(env)
-        missing = [name for name in ("MINIO_ACCESS_KEY", "MINIO_SECRET_KEY") if not env.get(name)]
-        if missing:
-            raise CredentialsError(f"s3 store {self.uri}: {' and '.join(missing)} not set")
+        self.bucket = check_bucket(bucket, f"s3 store bucket '{bucket}'")
+        self.prefix = check_prefix(prefix)
         if part_size < MIN_PART_SIZE:
-            raise StoreError(f"s3 store: part_size {part_size} is below the S3 minimum of {MIN_PART_SIZE}")
+            raise StoreError(
+                f"s3 store part_size {part_size}: expected at least {MIN_PART_SIZE} bytes"
+            )
+        settings = settings or S3Settings.from_env(env)
+        self.endpoint = settings.endpoint
+        self.secure = settings.secure
         self.part_size = part_size
         self.retry = retry or RetryPolicy()
-        http = urllib3.PoolManager(
-            retries=urllib3.Retry(total=0, connect=0, read=0, redirect=0, status=0),
-            timeout=urllib3.Timeout(connect=timeout, read=max(timeout, 60.0)),
+        self._client = Minio(
+            settings.endpoint,
+            access_key=settings.access_key,
+            secret_key=settings.secret_key,
+            secure=settings.secure,
+            region=settings.region,
+            http_client=_http_client(connect_timeout, read_timeout),
         )
-        self._client = Minio(self.endpoint, access_key=env["MINIO_ACCESS_KEY"], secret_key=env["MINIO_SECRET_KEY"],
-                             secure=secure, region=env.get("MINIO_REGION") or None, http_client=http)
         self._bucket_ready = False
 
+    @classmethod
+    def from_uri(cls, uri: str, **options: Any) -> S3Store:
+        """Open ``s3://bucket/prefix``; ``options`` are passed to the constructor."""
+        bucket, prefix = parse_s3_uri(uri)
+        return cls(bucket, prefix, **options)
+
     def __repr__(self) -> str:
-        return f"S3Store({self.uri!r}, endpoint={self.endpoint!r})"
+        return f"S3Store({self.uri!r}, endpoint={self.endpoint!r}, secure={self.secure})"
 
     @property
     def uri(self) -> str:
-        """``s3://bucket/prefix``."""
+        """``s3://bucket/prefix`` (``s3://bucket`` for a whole bucket)."""
         return f"s3://{join_key(self.bucket, self.prefix)}"
 
     def _name(self, key: str) -> str:
         return join_key(self.prefix, check_key(key))
 
-    def _call(self, operation: Callable[[], T], *, key: str = "") -> T:
-        """Run one client operation with retries and error translation."""
+    def _call(
+        self,
+        action: str,
+        key: str,
+        operation: Callable[[], T],
+        translate: Callable[[S3Error, str, str], StoreError] | None = None,
+    ) -> T:
+        """Run one client operation under the retry policy and translate its errors.
 
-        def attempt() -> T:
-            try:
-                return operation()
-            except (urllib3.exceptions.HTTPError, OSError, ServerError) as error:
-                raise TransientError(_transient_reason(error)) from error
-
+        Parameters
+        ----------
+        action, key : str
+            What is done to which key, for messages (``"read"``, ``"a/b.json"``).
+        operation : Callable[[], T]
+            The client call; repeated on transient failures, so it must be idempotent.
+        translate : Callable or None
+            Turns an S3 error answer into a :class:`StoreError` (default: :meth:`_translate`).
+        """
+        where = f"store {self.uri} at {self.endpoint}"
         try:
-            result, failure = self.retry.call(attempt)
+            return self.retry.run(operation, is_transient, describe=f"{where}: {action} '{key}'")
+        except RetriesExhausted as exhausted:
+            raise self._unreachable(exhausted) from None
         except S3Error as error:
-            raise self._translate(error, key) from None
-        except MinioException as error:
-            raise StoreError(f"store {self.uri} at {self.endpoint}: {type(error).__name__}: {error}") from None
-        if failure is not None:
-            raise StoreUnreachableError(
-                f"store {self.uri} at {self.endpoint}: unreachable after {self.retry.attempts} attempts "
-                f"({failure.reason}); check MINIO_ENDPOINT"
-            )
-        return result  # type: ignore[return-value]
+            raise (translate or self._translate)(error, action, key) from None
+        except (MinioException, HTTPError, OSError, ValueError) as error:
+            raise StoreError(f"{where}: {action} '{key}' failed ({_describe(error)})") from None
 
-    def _translate(self, error: S3Error, key: str) -> StoreError:
-        if error.code in NOT_FOUND:
-            return MissingKeyError(f"{self.uri}: no such key '{key}' ({error.code})")
+    def _unreachable(self, exhausted: RetriesExhausted) -> StoreUnreachableError:
+        reason = transient_reason(exhausted.last_error)
+        status = http_status(_root_cause(exhausted.last_error))
+        what, hint = ("unreachable", "check MINIO_ENDPOINT")
+        if status is not None:
+            what, hint = ("still failing", "check the server's health")
+        return StoreUnreachableError(
+            f"store {self.uri} at {self.endpoint}: {what} after {exhausted.attempts} attempts "
+            f"({reason}); {hint}"
+        )
+
+    def _translate(self, error: S3Error, action: str, key: str) -> StoreError:
+        where = f"store {self.uri} at {self.endpoint}"
+        if error.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+            return MissingKeyError(f"{self.uri}: no such key '{key}'")
+        if error.code == "NoSuchBucket":
+            return MissingKeyError(
+                f"{self.uri}: no such key '{key}' (bucket '{self.bucket}' does not exist)"
+            )
+        if error.code == "AccessDenied":
+            return CredentialsError(
+                f"{where}: access denied to {action} '{key}'; check MINIO_ACCESS_KEY, "
+                f"MINIO_SECRET_KEY and that user's permissions on bucket '{self.bucket}'"
+            )
         if error.code in AUTH_FAILURES:
             return CredentialsError(
-                f"store {self.uri} at {self.endpoint}: credentials rejected ({error.code}); "
+                f"{where}: credentials rejected ({error.code}); "
                 "check MINIO_ACCESS_KEY and MINIO_SECRET_KEY"
             )
-        return StoreError(f"store {self.uri} at {self.endpoint}: {error.code} on '{key}'")
+        return StoreError(f"{where}: {action} '{key}' failed ({error.code}: {error.message})")
 
     def _ensure_bucket(self) -> None:
+        """Create the bucket unless it exists (checked once per store object)."""
         if self._bucket_ready:
             return
-        if not self._call(lambda: self._client.bucket_exists(self.bucket)):
-            self._call(lambda: self._client.make_bucket(self.bucket))
+        bucket = self.bucket
+        if not self._call("check bucket", bucket, lambda: self._client.bucket_exists(bucket)):
+            self._call("create bucket", self.bucket, self._create_bucket, self._bucket_failure)
         self._bucket_ready = True
 
-    def put_bytes(self, key: str, data: bytes) -> None:
-        """Upload bytes (multipart above the part size)."""
-        name = self._name(key)
+    def _create_bucket(self) -> None:
+        """Make the bucket; someone else creating it at the same moment is fine."""
+        try:
+            self._client.make_bucket(self.bucket)
+        except S3Error as error:
+            if error.code != "BucketAlreadyOwnedByYou":
+                raise
+
+    def _bucket_failure(self, error: S3Error, action: str, key: str) -> StoreError:
+        """One line for a bucket that is missing and could not be created."""
+        kind = CredentialsError if error.code in AUTH_FAILURES else StoreError
+        return kind(
+            f"store {self.uri} at {self.endpoint}: bucket '{self.bucket}' does not exist and "
+            f"could not be created ({error.code}); create it first "
+            "or let the MINIO_ACCESS_KEY user create buckets"
+        )
+
+    def probe(self) -> None:
+        """Reach the server, check the credentials and make sure the bucket exists."""
         self._ensure_bucket()
-        self._call(lambda: self._client.put_object(self.bucket, name, BytesIO(data), len(data),
-                                                   part_size=self.part_size), key=key)
 
-    def get_bytes(self, key: str) -> bytes:
-        """Download an object's bytes."""
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Upload bytes (multipart when larger than the part size)."""
         name = self._name(key)
-
-        def read() -> bytes:
-            response = self._client.get_object(self.bucket, name)
-            try:
-                return response.read()
-            finally:
-                response.close()
-                response.release_conn()
-
-        return self._call(read, key=key)
+        payload = bytes(data)
+        self._ensure_bucket()
+        self._call("write", key, lambda: self._put_stream(name, io.BytesIO(payload), len(payload)))
 
     def put_file(self, key: str, path: str | Path) -> None:
-        """Upload a file (multipart above the part size)."""
+        """Upload a local file (multipart when larger than the part size)."""
         name = self._name(key)
+        source = Path(path)
+        if not source.is_file():
+            raise StoreError(f"{source}: no such file to store as '{key}'")
         self._ensure_bucket()
-        self._call(lambda: self._client.fput_object(self.bucket, name, str(path), part_size=self.part_size),
-                   key=key)
+
+        def upload() -> None:
+            with open(source, "rb") as stream:
+                self._put_stream(name, stream, os.fstat(stream.fileno()).st_size)
+
+        self._call("upload", key, upload)
+
+    def _put_stream(self, name: str, stream: BinaryIO, length: int) -> None:
+        self._client.put_object(self.bucket, name, stream, length, part_size=self.part_size)
+
+    def get_bytes(self, key: str) -> bytes:
+        """Download an object's bytes; :class:`MissingKeyError` when absent."""
+        name = self._name(key)
+        return self._call("read", key, lambda: self._read(name, None))
 
     def get_file(self, key: str, path: str | Path) -> None:
-        """Download an object to a file."""
+        """Download an object to the local file ``path``, written atomically."""
         name = self._name(key)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._call(lambda: self._client.fget_object(self.bucket, name, str(path)), key=key)
+        self._call("download", key, lambda: self._read(name, Path(path)))
+
+    def _read(self, name: str, target: Path | None) -> bytes:
+        """Read object ``name`` into memory (``target`` None) or into the file ``target``."""
+        response = self._client.get_object(self.bucket, name)
+        try:
+            if target is None:
+                return bytes(response.read())
+            with atomic_local_file(target) as sink:
+                for chunk in response.stream(1 << 20):
+                    sink.write(chunk)
+            return b""
+        finally:
+            response.close()
+            response.release_conn()
 
     def exists(self, key: str) -> bool:
         """Whether the object exists."""
         name = self._name(key)
         try:
-            self._call(lambda: self._client.stat_object(self.bucket, name), key=key)
+            self._call("check", key, lambda: self._client.stat_object(self.bucket, name))
         except MissingKeyError:
             return False
         return True
 
-    def stat_etag(self, key: str) -> str:
-        """The object's ETag (multipart uploads end in ``-<parts>``)."""
+    def etag(self, key: str) -> str:
+        """The object's ETag as the server reports it (multipart uploads end in ``-<parts>``)."""
         name = self._name(key)
-        return str(self._call(lambda: self._client.stat_object(self.bucket, name), key=key).etag)
+        stat = self._call("check", key, lambda: self._client.stat_object(self.bucket, name))
+        return str(stat.etag)
 
-    def list(self, prefix: str = "") -> list[str]:
-        """Sorted keys under ``prefix`` relative to the store root."""
-        full = join_key(self.prefix, prefix) + ("/" if prefix.endswith("/") else "")
+    def list(self, prefix: str = "", recursive: bool = True) -> builtins.list[str]:
+        """Sorted keys inside the folder ``prefix`` (see :meth:`Store.list`)."""
+        folder = join_key(self.prefix, check_prefix(prefix))
+        start = folder + "/" if folder else ""
         strip = len(self.prefix) + 1 if self.prefix else 0
+
+        def names() -> builtins.list[str]:
+            objects = self._client.list_objects(self.bucket, prefix=start, recursive=recursive)
+            return [str(item.object_name) for item in objects]
+
         try:
-            names = self._call(lambda: [o.object_name for o in self._client.list_objects(
-                self.bucket, prefix=full, recursive=True)], key=prefix)
+            found = self._call("list", prefix, names)
         except MissingKeyError:
             return []
-        return sorted(name[strip:] for name in names if name)
+        return sorted(name[strip:] for name in found if name.startswith(start) and name != start)
 
     def delete(self, key: str) -> None:
         """Remove an object (no error when absent)."""
         name = self._name(key)
         try:
-            self._call(lambda: self._client.remove_object(self.bucket, name), key=key)
+            self._call("delete", key, lambda: self._client.remove_object(self.bucket, name))
         except MissingKeyError:
             return
+
+
+def _describe(error: BaseException) -> str:
+    """Short description of an unexpected client error."""
+    cause = _root_cause(error)
+    if isinstance(cause, SSLError):
+        return "TLS handshake failed; check MINIO_SECURE and the scheme of MINIO_ENDPOINT"
+    status = http_status(cause)
+    if isinstance(cause, InvalidResponseError) and status is not None:
+        return f"HTTP {status} without an S3 answer; is MINIO_ENDPOINT an S3 server?"
+    return f"{type(cause).__name__}: {_first_clause(cause)}"
+
+
+def _first_clause(error: BaseException) -> str:
+    """The first line of an error message, without a trailing period."""
+    text = str(error).strip().splitlines()
+    return text[0].rstrip(".") if text else type(error).__name__

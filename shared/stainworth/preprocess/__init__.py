@@ -1,1 +1,0 @@
-"""Mosaic pre-processing: stitching tiles and registering fluorescence onto label-free."""
