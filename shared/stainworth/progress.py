@@ -37,6 +37,7 @@ class Progress:
         self.done = 0
         self.stream = stream or sys.stdout
         self.started = time.perf_counter()
+        self._last_note = float("-inf")
 
     def step(self, detail: str = "") -> None:
         """Count one step as done and print a line."""
@@ -52,3 +53,10 @@ class Progress:
     def note(self, detail: str) -> None:
         """Print an intermediate line without counting a step."""
         print(f"{self.what}: {detail}", file=self.stream, flush=True)
+
+    def throttled_note(self, detail: str, *, every_s: float = 10.0) -> None:
+        """Like :meth:`note`, but print at most one line per ``every_s`` seconds (for inner loops)."""
+        now = time.perf_counter()
+        if now - self._last_note >= every_s:
+            self._last_note = now
+            self.note(detail)

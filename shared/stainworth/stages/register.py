@@ -13,30 +13,13 @@ from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import write_manifest
 from stainworth.contracts.prepare import RegisterConfig
 from stainworth.errors import InputDataError
-from stainworth.preprocess.register import (
-    RegistrationResult,
-    apply_affine,
-    register_affine,
-    register_translation,
-    warp_to_fixed,
-)
+from stainworth.mosaic import ChannelView, RegistrationResult, apply_affine, register_affine, warp_to_fixed
+from stainworth.mosaic.translate import TranslationResult, register_translation
 from stainworth.progress import Progress
 from stainworth.stages.fields import MOSAIC, REGISTERED, TRUTH, field_path, open_field_array, read_fields
 
 CHUNK = 1024
 MIN_OVERLAP = 0.5
-
-
-class ChannelView:
-    """One channel of a (C, Y, X) array, read by windows (slicing never loads the whole plane)."""
-
-    def __init__(self, array: Any, channel: int) -> None:
-        self.array, self.channel = array, channel
-        self.shape = tuple(array.shape[1:])
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        key = key if isinstance(key, tuple) else (key,)
-        return np.asarray(self.array[(self.channel, *key)])
 
 
 def truth_error_px(stitched: Path, field_id: str, matrix: np.ndarray, shape: tuple[int, int]) -> dict[str, float]:
@@ -67,11 +50,12 @@ def register_field(config: RegisterConfig, stitched: Path, field: FieldInfo, out
     label_free = open_field_array(stitched, field_id, MOSAIC, "label_free")
     fluorescence = open_field_array(stitched, field_id, MOSAIC, "fluorescence")
     moving = ChannelView(fluorescence, field.fluorescence_channels.index(config.moving_channel))
+    result: RegistrationResult | TranslationResult
     if config.method == "translation":
         result = register_translation(label_free, moving, max_side=config.max_side_px,
                                       nucleus_diameter_px=nucleus_diameter_px)
     else:
-        result = register_affine(label_free, moving, max_side=config.max_side_px, min_inliers=config.min_inliers,
+        result = register_affine(label_free, moving, max_side=config.max_side_px, min_matches=config.min_inliers,
                                  nucleus_diameter_px=nucleus_diameter_px)
         _check(config, field_id, result)
     group = zarr.open_group(str(field_path(out_root, field_id, REGISTERED)), mode="w")
@@ -86,11 +70,13 @@ def register_field(config: RegisterConfig, stitched: Path, field: FieldInfo, out
                              f"{MIN_OVERLAP:.0%} needed")
     metrics = {"shift_x_px": float(result.matrix[0, 2]), "shift_y_px": float(result.matrix[1, 2]),
                "coverage": covered}
-    if config.method == "translation":
-        metrics["correlation"] = result.correlation
+    if isinstance(result, TranslationResult):
+        metrics |= {"correlation": result.correlation, "label_free_polarity": result.polarity}
     else:
         metrics |= {"matches": float(result.n_matches), "inliers": float(result.n_inliers),
-                    "residual_px_rms": result.residual_px_rms, "windows_used": float(result.windows_used)}
+                    "residual_px_rms": result.residual_px_rms, "coarse_matches": float(result.coarse_matches),
+                    "coarse_inliers": float(result.coarse_inliers), "windows": float(result.n_windows),
+                    "scale": result.scale, "rotation_deg": result.rotation_deg}
     if field.has_truth:
         metrics |= truth_error_px(stitched, field_id, result.matrix, field.shape_yx)
     return field.model_copy(update={"metrics": metrics})

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import tifffile
 import zarr
 
 from stainworth.contracts.acquisition import AcquisitionManifest
@@ -16,8 +18,7 @@ from stainworth.contracts.manifest import MANIFEST_NAME, OutputManifest, read_ma
 from stainworth.contracts.prepare import PrepareConfig, StitchConfig
 from stainworth.errors import InputDataError
 from stainworth.io.acquisition import load_tile, read_acquisition
-from stainworth.io.ome import read_ome_tiff
-from stainworth.preprocess.stitch import StitchResult, assemble_mosaic, estimate_tile_positions
+from stainworth.mosaic import StitchResult, assemble_mosaic, estimate_tile_positions, iter_blocks, read_window
 from stainworth.progress import Progress
 from stainworth.stages.fields import MOSAIC, TRUTH, field_path
 from stainworth.stages.ingest import ACQUIRED
@@ -46,53 +47,73 @@ def select_acquisitions(config: PrepareConfig, ingested_dir: str | Path, store: 
     return found
 
 
-def _positions(config: StitchConfig, folder: Path, acquisition: AcquisitionManifest) -> StitchResult:
-    nominal = np.array([tile.position_yx for tile in acquisition.tiles], dtype=np.int64)
+def _positions(config: StitchConfig, folder: Path, acquisition: AcquisitionManifest,
+               progress: Progress | None = None) -> StitchResult:
+    nominal = np.array([tile.position_yx for tile in acquisition.tiles], dtype=np.float64)
     grid = [(tile.row, tile.col) for tile in acquisition.tiles]
+    tile_shape = (int(acquisition.tile_size_yx[0]), int(acquisition.tile_size_yx[1]))
     if len(acquisition.tiles) == 1:
-        shape = acquisition.tile_size_yx
-        return StitchResult(positions=np.zeros((1, 2), np.int64), pairs=[], rms_residual_px=0.0,
-                            mosaic_shape=(int(shape[0]), int(shape[1])))
+        return StitchResult(positions=np.zeros((1, 2)), pair_table=[], rms_residual_px=0.0, tile_shape=tile_shape)
     return estimate_tile_positions(lambda k: load_tile(folder, acquisition.tiles[k], "label_free"), nominal, grid,
-                                   max_shift_px=config.max_shift_px)
+                                   tile_shape, max_shift_px=config.max_shift_px,
+                                   progress=None if progress is None else progress.throttled_note)
 
 
-def _truth(folder: Path, acquisition: AcquisitionManifest, result: StitchResult, out: Path) -> dict[str, float]:
-    """Move phantom ground-truth labels into the stitched frame; return position errors."""
+def _truth(folder: Path, acquisition: AcquisitionManifest, result: StitchResult, out: Path,
+           block: int) -> dict[str, float]:
+    """Copy phantom ground-truth labels into the stitched frame, block by block; return position errors."""
     geometry = json.loads((folder / acquisition.ground_truth["geometry"]).read_text())
-    true = np.asarray(geometry["true_positions_yx"], dtype=np.int64)
-    offset = np.rint((result.positions - true).mean(axis=0)).astype(np.int64)
-    error = np.linalg.norm(result.positions - true - offset, axis=1)
-    labels = read_ome_tiff(folder / acquisition.ground_truth["nuclei_labels"]).data
-    moved = np.zeros(result.mosaic_shape, np.uint32)
-    (dy, dx), (h, w) = offset, result.mosaic_shape
-    source = labels[max(-dy, 0):max(-dy, 0) + h - max(dy, 0), max(-dx, 0):max(-dx, 0) + w - max(dx, 0)]
-    moved[max(dy, 0):max(dy, 0) + source.shape[0], max(dx, 0):max(dx, 0) + source.shape[1]] = source
-    group = zarr.open_group(str(out), mode="w")
-    group.create_array("nuclei", data=moved, chunks=(CHUNK, CHUNK))
+    true = np.asarray(geometry["true_positions_yx"], dtype=np.float64)
+    difference = result.positions - true
+    error = np.linalg.norm(difference - difference.mean(axis=0), axis=1)
+    offset = np.rint(difference.mean(axis=0)).astype(np.int64)
+    with tifffile.TiffFile(folder / acquisition.ground_truth["nuclei_labels"]) as tif:
+        labels = zarr.open_array(tif.series[0].aszarr(), mode="r")
+        labels_yx = _LastTwoAxes(labels)
+        group = zarr.open_group(str(out), mode="w")
+        moved = group.create_array("nuclei", shape=result.mosaic_shape, chunks=(CHUNK, CHUNK), dtype="uint32")
+        for y0, y1, x0, x1 in iter_blocks(result.mosaic_shape, block):
+            moved[y0:y1, x0:x1] = read_window(labels_yx, y0 - offset[0], y1 - offset[0], x0 - offset[1],
+                                              x1 - offset[1]).astype(np.uint32)
     group.attrs.update({"offset_yx": offset.tolist(),
                         "fluorescence_to_qpi_affine_xy": geometry["fluorescence_to_qpi_affine_xy"]})
     return {"position_error_px_rms": float(np.sqrt(np.mean(error**2))), "position_error_px_max": float(error.max())}
 
 
-def stitch_acquisition(config: StitchConfig, folder: Path, out_root: Path) -> FieldInfo:
+class _LastTwoAxes:
+    """(Y, X) view of a label image stored with leading singleton axes."""
+
+    def __init__(self, array: Any) -> None:
+        self.array = array
+        self.shape = tuple(array.shape[-2:])
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
+        lead = (0,) * (len(self.array.shape) - 2)
+        return np.asarray(self.array[(*lead, *key[-2:])])
+
+
+def stitch_acquisition(config: StitchConfig, folder: Path, out_root: Path,
+                       progress: Progress | None = None) -> FieldInfo:
     """Stitch one fetched acquisition folder into ``<out_root>/fields/<id>/``."""
     acquisition = read_acquisition(folder)
-    result = _positions(config, folder, acquisition)
+    result = _positions(config, folder, acquisition, progress)
     channels = [c.name for c in acquisition.channels if c.role == "fluorescence"]
     group = zarr.open_group(str(field_path(out_root, acquisition.acquisition_id, MOSAIC)), mode="w")
     label_free = group.create_array("label_free", shape=result.mosaic_shape, chunks=(CHUNK, CHUNK), dtype="float32")
     fluorescence = group.create_array("fluorescence", shape=(len(channels), *result.mosaic_shape),
                                       chunks=(1, CHUNK, CHUNK), dtype="float32")
     assemble_mosaic(lambda k: load_tile(folder, acquisition.tiles[k], "label_free"), result.positions, label_free,
-                    block=config.block_px)
+                    tile_shape=result.tile_shape, block=config.block_px)
     assemble_mosaic(lambda k: load_tile(folder, acquisition.tiles[k], "fluorescence").reshape(len(channels),
-                    *acquisition.tile_size_yx), result.positions, fluorescence, block=config.block_px)
+                    *result.tile_shape), result.positions, fluorescence, tile_shape=result.tile_shape,
+                    block=config.block_px)
     metrics = {"tiles": float(len(acquisition.tiles)), "pair_residual_px_rms": result.rms_residual_px,
-               "pairs_used": float(sum(p.used for p in result.pairs)), "pairs": float(len(result.pairs))}
+               "pairs_used": float(sum(bool(p["used"]) for p in result.pair_table)),
+               "pairs": float(len(result.pair_table))}
     has_truth = "nuclei_labels" in acquisition.ground_truth
     if has_truth:
-        metrics |= _truth(folder, acquisition, result, field_path(out_root, acquisition.acquisition_id, TRUTH))
+        metrics |= _truth(folder, acquisition, result, field_path(out_root, acquisition.acquisition_id, TRUTH),
+                          config.block_px)
     return FieldInfo(acquisition_id=acquisition.acquisition_id, condition=acquisition.condition,
                      pixel_size_um=acquisition.pixel_size_um, label_free_modality=acquisition.label_free_modality,
                      fluorescence_channels=channels, shape_yx=result.mosaic_shape, has_truth=has_truth,
@@ -112,7 +133,7 @@ def stitch_fields(config: PrepareConfig, ingested_dir: str | Path, output_dir: s
         with tempfile.TemporaryDirectory(prefix="stainworth-stitch-") as scratch:
             folder = store.fetch_dir(key, Path(scratch) / acquisition_id)
             inputs[acquisition_id] = read_manifest(AcquisitionManifest, folder).content_hash
-            fields[acquisition_id] = stitch_acquisition(config.stitch, folder, out)
+            fields[acquisition_id] = stitch_acquisition(config.stitch, folder, out, progress)
         metrics = fields[acquisition_id].metrics
         detail = f"{acquisition_id}: residual {metrics['pair_residual_px_rms']:.2f} px"
         if "position_error_px_max" in metrics:

@@ -1,0 +1,47 @@
+"""``make bench``: speed measured side by side in one run, printed as a table.
+
+Rows so far:
+
+- phantom generation throughput (tile megapixels per second, all channels and ground truth) and
+  the projected time of the ``mini`` profile's data against its one-minute goal;
+- the local runner's overhead: the same ``simulate`` configuration run as a bare library call and
+  through ``kfp.local`` (child process, executor, artifact bookkeeping), as a share of the run;
+- stitch + register of phantom mosaics of about 4096² and 8192² px, each in a fresh process:
+  wall time, peak memory (should not grow with the area), tile position error and registration
+  error against the phantom's ground truth;
+- stainworth's stitcher against ASHLAR on the same phantom tiles: position error and time;
+- the ``prepare`` stages run as library calls on a profile's phantom data (``mini`` by default):
+  seconds per stage, and label and extract throughput in nuclei per second.
+"""
+
+from __future__ import annotations
+
+from stainworth.bench.table import Row, format_table, timed
+
+__all__ = ["Row", "format_table", "run_benchmarks", "timed"]
+
+
+def run_benchmarks(*, quick: bool = False) -> list[Row]:
+    """Run every benchmark and print the table; ``quick`` uses the smoke profile only."""
+    from stainworth.bench.mosaic import bench_stitch_register
+    from stainworth.bench.phantom import bench_phantom
+    from stainworth.bench.prepare import bench_prepare
+    from stainworth.bench.runner import bench_runner_overhead
+    from stainworth.bench.stitchers import bench_stitchers
+
+    profiles = ["smoke"] if quick else ["smoke", "mini"]
+    rows: list[Row] = []
+    for name in profiles:
+        print(f"bench: phantom ({name})", flush=True)
+        rows += bench_phantom(name)
+    for name in profiles:
+        print(f"bench: local runner overhead ({name})", flush=True)
+        rows += bench_runner_overhead(name)
+    print("bench: prepare stages", flush=True)
+    rows += bench_prepare(profiles[-1])
+    print("bench: stitch + register", flush=True)
+    rows += bench_stitch_register((2048, 4096) if quick else (4096, 8192))
+    print("bench: stainworth's stitcher and ASHLAR on the same tiles", flush=True)
+    rows += bench_stitchers(2048 if quick else 4096)
+    print(format_table(rows), flush=True)
+    return rows
