@@ -43,3 +43,7 @@ class InputDataError(StainworthError):
 
 class PipelineError(StainworthError):
     """A pipeline name is unknown or a pipeline run failed."""
+
+
+class TrainingError(StainworthError):
+    """Training cannot go on (a NaN/Inf loss, an unusable checkpoint)."""

@@ -8,6 +8,7 @@ from stainworth.contracts.base import StrictModel
 from stainworth.contracts.cluster import ClusterConfig
 from stainworth.contracts.prepare import PrepareConfig
 from stainworth.contracts.simulate import SimulateConfig
+from stainworth.contracts.stainer import StainConfig
 
 
 class Profile(StrictModel):
@@ -21,5 +22,7 @@ class Profile(StrictModel):
     """Phantom acquisitions."""
     prepare: PrepareConfig = Field(default_factory=PrepareConfig)
     """Acquisitions to datasets: ingest, stitch, register, label, extract."""
+    stain: StainConfig = Field(default_factory=StainConfig)
+    """Virtual stainers: training, virtual datasets, image-quality report."""
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     """Cluster-only settings (ignored by local runs)."""

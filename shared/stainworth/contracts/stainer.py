@@ -1,0 +1,96 @@
+"""Configuration of the virtual stainers (EfficientUNet, Pix2pixHD) and their training."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from stainworth.contracts.base import StrictModel
+
+Encoder = Literal["efficientnet-b0", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3",
+                  "efficientnet-b4", "efficientnet-b5", "efficientnet-b6", "efficientnet-b7"]
+
+
+class EfficientUNetConfig(StrictModel):
+    """U-Net with an EfficientNet encoder and the hybrid loss ``alpha * MSE + (1 - alpha) * (1 - SSIM)``."""
+
+    encoder: Encoder = "efficientnet-b0"
+    encoder_weights_uri: str | None = None
+    """ImageNet encoder weights: a local file or a store URI; ``None`` trains from scratch."""
+    alpha: float = Field(default=0.9, ge=0.0, le=1.0)
+    alpha_grid: list[float] = Field(default_factory=list)
+    """When not empty, one model per alpha; the one with the best validation SSIM is kept."""
+    learning_rate: float = Field(default=3e-4, gt=0, le=1)
+
+    @field_validator("alpha_grid")
+    @classmethod
+    def _alphas_in_range(cls, values: list[float]) -> list[float]:
+        if any(not 0.0 <= v <= 1.0 for v in values):
+            raise ValueError(f"alphas {values}: every alpha must be in [0, 1]")
+        return values
+
+
+class Pix2pixHDConfig(StrictModel):
+    """Coarse-to-fine conditional GAN (Wang et al. 2018) with feature matching (lambda_FM)."""
+
+    generator: Literal["global", "local"] = "local"
+    ngf: int = Field(default=32, ge=4, le=128)
+    """Filters of the first generator layer (the local enhancer's; the global generator has twice as many)."""
+    n_downsampling: int = Field(default=3, ge=1, le=5)
+    n_blocks: int = Field(default=9, ge=1, le=18)
+    n_blocks_local: int = Field(default=3, ge=1, le=9)
+    ndf: int = Field(default=64, ge=4, le=128)
+    n_layers_d: int = Field(default=3, ge=1, le=5)
+    num_d: int = Field(default=3, ge=1, le=4)
+    """Discriminators K, at scales 1, 1/2, 1/4..."""
+    lambda_fm: float = Field(default=10.0, ge=0.0)
+    learning_rate: float = Field(default=2e-4, gt=0, le=1)
+    beta1: float = Field(default=0.5, ge=0.0, lt=1.0)
+
+
+class StainerTrainConfig(StrictModel):
+    """Training of one stainer on one dataset."""
+
+    architecture: Literal["efficientunet", "pix2pixhd"] = "efficientunet"
+    efficientunet: EfficientUNetConfig = Field(default_factory=EfficientUNetConfig)
+    pix2pixhd: Pix2pixHDConfig = Field(default_factory=Pix2pixHDConfig)
+    batch_size: int = Field(default=16, ge=1, le=1024)
+    max_epochs: int = Field(default=100, ge=1, le=10000)
+    patience: int = Field(default=10, ge=1)
+    """Stop when the validation loss has not decreased for this many epochs."""
+    seed: int = 0
+    max_train_items: int | None = Field(default=None, ge=1)
+    """Use only the first n training items (``None``: all)."""
+    max_val_items: int | None = Field(default=None, ge=1)
+    bf16: bool = False
+    """bfloat16 autocast on CPU (see ``make bench`` for its effect on SSIM)."""
+
+
+DatasetKind = Literal["segmentation", "classification"]
+Architecture = Literal["efficientunet", "pix2pixhd"]
+
+
+class ApplyConfig(StrictModel):
+    """Virtual staining of every split, and of whole mosaics."""
+
+    batch_size: int = Field(default=16, ge=1, le=1024)
+    tile_px: int = Field(default=512, ge=32, le=8192)
+    """Whole-mosaic staining: tile side."""
+    overlap_px: int = Field(default=64, ge=0, le=2048)
+    """Whole-mosaic staining: overlap of neighbouring tiles (blended)."""
+    panels: int = Field(default=6, ge=1, le=32)
+    """Test images shown in the report's image panels."""
+
+
+class StainConfig(StrictModel):
+    """The ``stain`` pipeline: train both stainers on each dataset, stain every split, report image quality."""
+
+    datasets: list[DatasetKind] = Field(default_factory=lambda: ["segmentation", "classification"], min_length=1)
+    training: StainerTrainConfig = Field(default_factory=StainerTrainConfig)
+    """Shared training settings; ``architecture`` is set per task."""
+    apply: ApplyConfig = Field(default_factory=ApplyConfig)
+    dataset_prefix: str = Field(default="datasets", pattern=r"^[A-Za-z0-9._/-]+$")
+    """Store prefix of the datasets (as ``prepare.extract.store_prefix``)."""
+    store_prefix: str = Field(default="stainers", pattern=r"^[A-Za-z0-9._/-]+$")
+    """Store prefix the trained stainers and their checkpoints are published under."""

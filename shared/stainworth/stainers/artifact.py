@@ -1,0 +1,106 @@
+"""A trained stainer on disk: generator weights (safetensors), configuration and normalisation.
+
+Layout of a stainer folder::
+
+    model.safetensors    generator weights of the best validation epoch
+    stainer.json         architecture and training configuration, both normalisers, alpha,
+                         best epoch, parameter count, encoder-weight provenance
+
+:func:`load_stainer` rebuilds the generator from ``stainer.json`` and loads the weights; nothing is
+unpickled. :meth:`TrainedStainer.predict` applies the input normalisation, the generator and the
+inverse output normalisation, so it maps label-free intensities to fluorescence intensities.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+
+from stainworth.contracts.stainer import StainerTrainConfig
+from stainworth.errors import InputDataError
+from stainworth.stainers.adapters import autocast, build_stainer
+from stainworth.stainers.normalise import PercentileNormaliser
+
+WEIGHTS = "model.safetensors"
+DESCRIPTION = "stainer.json"
+FORMAT = "stainworth-stainer/1"
+
+
+@dataclass
+class TrainedStainer:
+    """A generator with the normalisation it was trained with."""
+
+    generator: torch.nn.Module
+    config: StainerTrainConfig
+    input_normaliser: PercentileNormaliser
+    output_normaliser: PercentileNormaliser
+    info: dict[str, Any]
+
+    def predict_normalised(self, batch: np.ndarray) -> np.ndarray:
+        """Generator output for a normalised (B, 1, H, W) float32 batch (for tiled staining)."""
+        self.generator.eval()
+        with torch.no_grad(), autocast(self.config.bf16):
+            return self.generator(torch.from_numpy(np.ascontiguousarray(batch, np.float32))).float().numpy()
+
+    def predict(self, label_free: np.ndarray, *, batch_size: int = 16) -> np.ndarray:
+        """Virtual fluorescence of (n, H, W) or (H, W) label-free images, on the fluorescence scale."""
+        images = np.asarray(label_free, dtype=np.float32)
+        single = images.ndim == 2
+        images = images[None] if single else images
+        out = np.empty_like(images)
+        for start in range(0, len(images), batch_size):
+            batch = self.input_normaliser.apply(images[start:start + batch_size])[:, None]
+            out[start:start + batch_size] = self.output_normaliser.invert(self.predict_normalised(batch)[:, 0])
+        return out[0] if single else out
+
+
+def save_stainer(folder: str | Path, best_weights: str | Path, config: StainerTrainConfig,
+                 normalisers: tuple[PercentileNormaliser, PercentileNormaliser], info: dict[str, Any]) -> Path:
+    """Write a stainer folder from the best-epoch weights file of :func:`~stainworth.stainers.fit.fit`."""
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(best_weights, target / WEIGHTS)
+    description = {"format": FORMAT, "config": config.model_dump(mode="json"),
+                   "input_normaliser": normalisers[0].to_dict(), "output_normaliser": normalisers[1].to_dict(),
+                   "info": info}
+    temporary = target / (DESCRIPTION + ".tmp")
+    temporary.write_text(json.dumps(description, indent=2, sort_keys=True, default=float))
+    os.replace(temporary, target / DESCRIPTION)
+    return target
+
+
+def load_stainer(folder: str | Path) -> TrainedStainer:
+    """Rebuild a stainer from its folder.
+
+    Raises
+    ------
+    InputDataError
+        When the folder lacks either file, is of another format, or the weights do not fit.
+    """
+    source = Path(folder)
+    for name in (DESCRIPTION, WEIGHTS):
+        if not (source / name).is_file():
+            raise InputDataError(f"{source}: no {name}; expected a stainer folder written by train_stainer")
+    description = json.loads((source / DESCRIPTION).read_text())
+    if description.get("format") != FORMAT:
+        raise InputDataError(f"{source / DESCRIPTION}: format {description.get('format')!r}; expected '{FORMAT}'")
+    config = StainerTrainConfig.model_validate(description["config"])
+    generator = build_stainer(config).generator
+    try:
+        generator.load_state_dict(load_file(str(source / WEIGHTS)))
+    except (RuntimeError, OSError) as error:
+        raise InputDataError(f"{source / WEIGHTS}: does not fit a {config.architecture} generator "
+                             f"({str(error).splitlines()[0]})") from None
+    generator.eval()
+    return TrainedStainer(generator=generator, config=config,
+                          input_normaliser=PercentileNormaliser.from_dict(description["input_normaliser"]),
+                          output_normaliser=PercentileNormaliser.from_dict(description["output_normaliser"]),
+                          info=dict(description.get("info", {})))

@@ -1,0 +1,78 @@
+"""Training both stainers on a small dataset, the stainer folder, and loading it back."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from stainworth.contracts.stainer import StainerTrainConfig
+from stainworth.datasets.storage import write_dataset
+from stainworth.errors import InputDataError
+from stainworth.stainers.artifact import DESCRIPTION, WEIGHTS, load_stainer
+from stainworth.stainers.train import train_stainer
+
+
+def split(n, seed, size=32):
+    """Label-free blobs; fluorescence = a brighter, blurred version on another intensity scale."""
+    rng = np.random.default_rng(seed)
+    label_free = ndimage.gaussian_filter(rng.random((n, size, size)), (0, 2, 2)).astype(np.float32)
+    fluorescence = (500.0 + 3000.0 * ndimage.gaussian_filter(label_free, (0, 1, 1)) ** 2).astype(np.float32)
+    return {"label_free": label_free, "fluorescence": fluorescence, "mask": np.zeros((n, size, size), np.uint8),
+            "positions": np.zeros((n, 2), np.int64), "source": np.zeros(n, np.uint16)}
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("data") / "set", {"train": split(16, 0), "val": split(4, 1),
+                         "test": split(4, 2)}, None, None, kind="segmentation", sources=["a"], chunk=8)
+
+
+CONFIGS = {
+    "efficientunet": {"architecture": "efficientunet", "batch_size": 4, "max_epochs": 2},
+    "pix2pixhd": {"architecture": "pix2pixhd", "batch_size": 4, "max_epochs": 2,
+                  "pix2pixhd": {"ngf": 8, "n_blocks": 1, "n_blocks_local": 1, "ndf": 8, "num_d": 2,
+                                "n_downsampling": 2}},
+}
+
+
+@pytest.mark.parametrize("architecture", list(CONFIGS))
+def test_training_writes_a_stainer_that_loads_and_predicts_on_the_fluorescence_scale(architecture, dataset,
+                                                                                       tmp_path):
+    config = StainerTrainConfig.model_validate(CONFIGS[architecture])
+    lines = []
+    summary = train_stainer(config, dataset, tmp_path / "work", tmp_path / "stainer", dataset_hash="abc",
+                            log=lines.append)
+    assert summary.fit.epochs_run == 2 and summary.parameters > 0
+    assert (tmp_path / "stainer" / WEIGHTS).is_file()
+    info = json.loads((tmp_path / "stainer" / DESCRIPTION).read_text())["info"]
+    assert info["encoder_weights"] == "none (trained from scratch)" and info["dataset"] == "abc"
+    assert len(info["history"]) == 2 and any(line.startswith("train_stainer epoch 2/2") for line in lines)
+    stainer = load_stainer(tmp_path / "stainer")
+    test = dataset.arrays("test")
+    virtual = stainer.predict(np.asarray(test["label_free"]))
+    assert virtual.shape == (4, 32, 32) and np.all(np.isfinite(virtual))
+    assert np.allclose(stainer.predict(np.asarray(test["label_free"][0])), virtual[0], atol=1e-4)
+    # outputs come back on the fluorescence scale (hundreds to thousands), not the normalised one
+    assert 100.0 < float(np.median(virtual)) < 5000.0
+
+
+def test_alpha_grid_keeps_the_alpha_with_the_best_validation_ssim(dataset, tmp_path):
+    config = StainerTrainConfig.model_validate({"batch_size": 8, "max_epochs": 1,
+                                                "efficientunet": {"alpha_grid": [0.1, 0.9]}})
+    summary = train_stainer(config, dataset, tmp_path / "work", tmp_path / "stainer", log=lambda line: None)
+    assert set(summary.alpha_search) == {"0.1", "0.9"}
+    assert summary.alpha == max((0.1, 0.9), key=lambda a: summary.alpha_search[f"{a:g}"])
+    assert load_stainer(tmp_path / "stainer").config.efficientunet.alpha == summary.alpha
+
+
+def test_a_dataset_without_validation_items_is_refused(tmp_path):
+    empty_val = write_dataset(tmp_path / "set", {"train": split(4, 0), "val": split(0, 1)}, None, None,
+                              kind="segmentation", sources=["a"])
+    with pytest.raises(InputDataError, match="split 'val' has 0 items"):
+        train_stainer(StainerTrainConfig(), empty_val, tmp_path / "work", tmp_path / "out")
+
+
+def test_a_folder_that_is_not_a_stainer_is_refused(tmp_path):
+    with pytest.raises(InputDataError, match="no stainer.json; expected a stainer folder"):
+        load_stainer(tmp_path)
