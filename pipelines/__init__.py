@@ -11,6 +11,7 @@ from stainworth.errors import PipelineError
 PIPELINES: dict[str, str] = {
     "simulate": "stainworth.pipelines.simulate",
     "prepare": "stainworth.pipelines.prepare",
+    "stain": "stainworth.pipelines.stain",
 }
 """Pipeline name → module defining ``build(profile)``."""
 

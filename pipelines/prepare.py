@@ -1,5 +1,7 @@
 """Pipeline ``prepare``: acquisitions → stitched, registered, labelled fields → the two task datasets."""
 
+from typing import Any
+
 from kfp import dsl
 
 from stainworth.components.extract import extract
@@ -9,6 +11,26 @@ from stainworth.components.register import register
 from stainworth.components.stitch import stitch
 from stainworth.contracts.profile import Profile
 from stainworth.runner.platform import configure_task
+
+
+def prepare_tasks(profile: Profile, prepare_config: Any, simulate_config: Any, store_uri: Any) -> Any:
+    """Add the prepare graph (ingest → stitch → register → label → extract) to the current pipeline.
+
+    Returns the ``extract`` task; its output ``datasets`` holds both datasets.
+    """
+    ingested = ingest(config=prepare_config, simulate_config=simulate_config,
+                      store_uri=store_uri).set_display_name("ingest")
+    stitched = stitch(config=prepare_config, store_uri=store_uri,
+                      ingested=ingested.outputs["ingested"]).set_display_name("stitch")
+    registered = register(config=prepare_config, stitched=stitched.outputs["stitched"]).set_display_name("register")
+    labelled = label(config=prepare_config, store_uri=store_uri, stitched=stitched.outputs["stitched"],
+                     registered=registered.outputs["registered"]).set_display_name("label")
+    datasets = extract(config=prepare_config, store_uri=store_uri, stitched=stitched.outputs["stitched"],
+                       registered=registered.outputs["registered"],
+                       labelled=labelled.outputs["labelled"]).set_display_name("extract")
+    for task in (ingested, stitched, registered, labelled, datasets):
+        configure_task(task, profile.cluster, gpu=False)
+    return datasets
 
 
 def build(profile: Profile):
@@ -24,18 +46,6 @@ def build(profile: Profile):
         simulate_config: dict = profile.simulate.model_dump(mode="json", exclude_none=True),
         store_uri: str = profile.cluster.store_uri,
     ) -> dsl.Dataset:
-        ingested = ingest(config=prepare_config, simulate_config=simulate_config,
-                          store_uri=store_uri).set_display_name("ingest")
-        stitched = stitch(config=prepare_config, store_uri=store_uri,
-                          ingested=ingested.outputs["ingested"]).set_display_name("stitch")
-        registered = register(config=prepare_config, stitched=stitched.outputs["stitched"]).set_display_name("register")
-        labelled = label(config=prepare_config, store_uri=store_uri, stitched=stitched.outputs["stitched"],
-                         registered=registered.outputs["registered"]).set_display_name("label")
-        datasets = extract(config=prepare_config, store_uri=store_uri, stitched=stitched.outputs["stitched"],
-                           registered=registered.outputs["registered"],
-                           labelled=labelled.outputs["labelled"]).set_display_name("extract")
-        for task in (ingested, stitched, registered, labelled, datasets):
-            configure_task(task, profile.cluster, gpu=False)
-        return datasets.outputs["datasets"]
+        return prepare_tasks(profile, prepare_config, simulate_config, store_uri).outputs["datasets"]
 
     return prepare

@@ -54,7 +54,7 @@ def test_missing_credentials_one_line(tmp_path, monkeypatch, capsys):
 
 def test_compile_writes_every_pipeline(tmp_path):
     assert main(["compile", "--profile", "smoke", "--out", str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["prepare.yaml", "simulate.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prepare.yaml", "simulate.yaml", "stain.yaml"]
 
 
 def test_submit_local_end_to_end_last_line_names_outputs(tmp_path):

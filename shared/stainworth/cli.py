@@ -1,4 +1,4 @@
-"""Command line: ``stainworth submit | compile | profile | bench``.
+"""Command line: ``stainworth submit | compile | profile | bench | stain-mosaic``.
 
 Every user error ends with one line ``stainworth: error: ...`` and exit code 2.
 """
@@ -39,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = commands.add_parser("bench", help="measure speed and memory; print a table")
     bench.add_argument("--quick", action="store_true", help="small sizes (for a quick look)")
+
+    stain = commands.add_parser("stain-mosaic", help="virtually stain a whole label-free mosaic with a trained stainer")
+    stain.add_argument("stainer", help="stainer folder (the 'stainer' folder of a train_stainer output)")
+    stain.add_argument("input", help="label-free mosaic: .zarr array, .tif/.tiff (read lazily) or .png")
+    stain.add_argument("output", help="output zarr array (float32, fluorescence scale); must not exist")
+    stain.add_argument("--tile", type=int, default=512, help="tile side, px (default 512)")
+    stain.add_argument("--overlap", type=int, default=64, help="overlap of neighbouring tiles, px (default 64)")
+    stain.add_argument("--batch", type=int, default=4, help="tiles per forward pass (default 4)")
     return parser
 
 
@@ -97,7 +105,19 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"submit": _submit, "compile": _compile, "profile": _show_profile, "bench": _bench}
+def _stain_mosaic(args: argparse.Namespace) -> int:
+    from stainworth.progress import Progress
+    from stainworth.stainers.whole import stain_mosaic_file
+
+    progress = Progress("stain-mosaic", 1)
+    written = stain_mosaic_file(args.stainer, args.input, args.output, tile=args.tile, overlap=args.overlap,
+                                batch=args.batch, progress=progress.throttled_note)
+    progress.step(str(written))
+    return 0
+
+
+COMMANDS = {"submit": _submit, "compile": _compile, "profile": _show_profile, "bench": _bench,
+            "stain-mosaic": _stain_mosaic}
 
 
 def main(argv: list[str] | None = None) -> int:

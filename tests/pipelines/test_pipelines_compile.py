@@ -33,3 +33,20 @@ def test_unknown_pipeline_lists_the_known_ones():
 
     with pytest.raises(PipelineError, match=r"pipeline 'nope': unknown; expected one of \['prepare', 'simulate'"):
         build_pipeline("nope", load_profile("smoke"))
+
+
+def test_stain_trains_and_applies_on_the_gpu_pool_and_the_rest_on_cpu(tmp_path):
+    profile = load_profile("paper")
+    spec, platform = list(yaml.safe_load_all(compile_pipeline("stain", profile, tmp_path).read_text()))
+    executors = spec["deploymentSpec"]["executors"]
+    placement = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    names = {name.removeprefix("exec-").rstrip("-0123456789") for name in executors}
+    assert {"train-stainer", "apply-stainer", "stain-report", "extract"} <= names
+    for name, executor in executors.items():
+        resources = executor["container"].get("resources", {})
+        on_gpu = name.startswith(("exec-train-stainer", "exec-apply-stainer"))
+        assert ("accelerator" in resources) == on_gpu, name
+        assert ("nodeSelector" in placement[name]) == on_gpu, name
+        assert executor["container"]["image"].endswith("cuda:0.1.0" if on_gpu else "cpu:0.1.0"), name
+    tasks = spec["root"]["dag"]["tasks"]
+    assert sum(name.startswith("train-stainer") for name in tasks) == 2 * len(profile.stain.datasets)

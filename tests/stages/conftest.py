@@ -57,3 +57,19 @@ def phantom_fields(tmp_path_factory):
     for stage in ("stitched", "registered", "labelled"):
         write_stage(root / stage, fields)
     return root / "stitched", root / "registered", root / "labelled"
+
+
+@pytest.fixture(scope="session")
+def phantom_datasets(phantom_fields, tmp_path_factory):
+    """An ``extract`` output with small segmentation and classification datasets of the phantom fields."""
+    from stainworth.contracts.prepare import ExtractConfig
+    from stainworth.stages.extract import extract_datasets
+
+    root = tmp_path_factory.mktemp("datasets")
+    config = ExtractConfig.model_validate({
+        "seed": 2,
+        "segmentation": {"patch_px": 64, "counts": {"train": 24, "val": 8, "test": 8}},
+        "classification": {"canvas_px": 48, "counts": {"train": 20, "val": 6, "test": 6}},
+    })
+    extract_datasets(config, *phantom_fields, root / "extracted", store_uri=f"file://{root}/store")
+    return root / "extracted"

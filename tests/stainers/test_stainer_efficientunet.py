@@ -14,7 +14,9 @@ def rgb_encoder_file(tmp_path_factory):
     torch.manual_seed(1)
     encoder = smp.Unet("efficientnet-b0", encoder_weights=None, in_channels=3, classes=1).encoder
     path = tmp_path_factory.mktemp("weights") / "efficientnet-b0.safetensors"
-    save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(path))
+    state = {k: v.contiguous() for k, v in encoder.state_dict().items()}
+    state |= {"_fc.weight": torch.zeros(1000, 1280), "_fc.bias": torch.zeros(1000)}  # ImageNet classifier head
+    save_file(state, str(path))
     return path, encoder.state_dict()
 
 

@@ -10,6 +10,9 @@ Rows so far:
   wall time, peak memory (should not grow with the area), tile position error and registration
   error against the phantom's ground truth;
 - stainworth's stitcher against ASHLAR on the same phantom tiles: position error and time;
+- stainer training throughput against a bare PyTorch loop on the same model and data, SSIM with
+  and without bf16 autocast, and whole-mosaic staining (overhead of the tiling against bare
+  forward passes, peak memory at 4096² and 16384²);
 - the ``prepare`` stages run as library calls on a profile's phantom data (``mini`` by default):
   seconds per stage, and label and extract throughput in nuclei per second.
 """
@@ -27,7 +30,9 @@ def run_benchmarks(*, quick: bool = False) -> list[Row]:
     from stainworth.bench.phantom import bench_phantom
     from stainworth.bench.prepare import bench_prepare
     from stainworth.bench.runner import bench_runner_overhead
+    from stainworth.bench.stainers import bench_bf16, bench_training
     from stainworth.bench.stitchers import bench_stitchers
+    from stainworth.bench.tiling import bench_stain_mosaic
 
     profiles = ["smoke"] if quick else ["smoke", "mini"]
     rows: list[Row] = []
@@ -43,5 +48,12 @@ def run_benchmarks(*, quick: bool = False) -> list[Row]:
     rows += bench_stitch_register((2048, 4096) if quick else (4096, 8192))
     print("bench: stainworth's stitcher and ASHLAR on the same tiles", flush=True)
     rows += bench_stitchers(2048 if quick else 4096)
+    for architecture in ("efficientunet", "pix2pixhd"):
+        print(f"bench: {architecture} training loop vs a bare PyTorch loop", flush=True)
+        rows += bench_training(architecture, size=64 if quick else 128)
+    print("bench: bf16 autocast", flush=True)
+    rows += bench_bf16(steps=10 if quick else 60)
+    print("bench: whole-mosaic staining", flush=True)
+    rows += bench_stain_mosaic((1024, 2048) if quick else (4096, 16384))
     print(format_table(rows), flush=True)
     return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from stainworth.bench.table import Row
+from stainworth.bench.table import PEAK_RSS_SNIPPET, Row
 
 
 def phantom_mosaic_case(side: int, folder: Path) -> tuple[int, int]:
@@ -23,8 +23,8 @@ def phantom_mosaic_case(side: int, folder: Path) -> tuple[int, int]:
     return acquisition.mosaic_shape
 
 
-STITCH_REGISTER_CHILD = """
-import json, resource, sys, time
+STITCH_REGISTER_CHILD = PEAK_RSS_SNIPPET + """
+import json, sys, time
 from pathlib import Path
 from stainworth.contracts.fields import FieldsManifest
 from stainworth.contracts.manifest import write_manifest
@@ -41,7 +41,7 @@ registered = register_fields(RegisterConfig(), out / "stitched", out / "register
 done = time.perf_counter()
 metrics = registered.fields[field.acquisition_id].metrics | field.metrics
 print(json.dumps({"stitch_s": stitched - started, "register_s": done - stitched,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **metrics}))
+                  "peak_mb": peak_rss_mb(), **metrics}))
 """
 
 

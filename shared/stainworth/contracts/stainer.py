@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from stainworth.contracts.base import StrictModel
+from stainworth.contracts.manifest import OutputManifest
 
 Encoder = Literal["efficientnet-b0", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3",
                   "efficientnet-b4", "efficientnet-b5", "efficientnet-b6", "efficientnet-b7"]
@@ -68,6 +69,7 @@ class StainerTrainConfig(StrictModel):
 
 
 DatasetKind = Literal["segmentation", "classification"]
+DATASET_KINDS: tuple[DatasetKind, ...] = ("segmentation", "classification")
 Architecture = Literal["efficientunet", "pix2pixhd"]
 
 
@@ -86,11 +88,21 @@ class ApplyConfig(StrictModel):
 class StainConfig(StrictModel):
     """The ``stain`` pipeline: train both stainers on each dataset, stain every split, report image quality."""
 
-    datasets: list[DatasetKind] = Field(default_factory=lambda: ["segmentation", "classification"], min_length=1)
+    datasets: list[DatasetKind] = Field(default_factory=lambda: list(DATASET_KINDS), min_length=1)
     training: StainerTrainConfig = Field(default_factory=StainerTrainConfig)
     """Shared training settings; ``architecture`` is set per task."""
     apply: ApplyConfig = Field(default_factory=ApplyConfig)
-    dataset_prefix: str = Field(default="datasets", pattern=r"^[A-Za-z0-9._/-]+$")
-    """Store prefix of the datasets (as ``prepare.extract.store_prefix``)."""
     store_prefix: str = Field(default="stainers", pattern=r"^[A-Za-z0-9._/-]+$")
     """Store prefix the trained stainers and their checkpoints are published under."""
+
+
+class StainerManifest(OutputManifest):
+    """A trained stainer (folder ``stainer/`` beside the manifest)."""
+
+    architecture: Architecture
+    dataset_kind: DatasetKind
+    alpha: float | None = None
+    """The EfficientUNet's MSE weight (the grid search's choice when there was one)."""
+    alpha_search: dict[str, float] = Field(default_factory=dict)
+    """Validation SSIM of each alpha tried."""
+    stopped_early: bool = False

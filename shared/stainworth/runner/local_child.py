@@ -14,11 +14,11 @@ from typing import Any
 
 
 def _artifact_paths(outputs: Any) -> dict[str, str]:
-    """Output artifacts by the name of the task output that produced them."""
+    """Output artifacts by pipeline output name (a single unnamed output: by its task output's name)."""
     if not isinstance(outputs, dict):
         return {}
-    paths = [getattr(value, "path", None) for value in outputs.values()]
-    return {Path(path).name: path for path in paths if path}
+    paths = {key: getattr(value, "path", None) for key, value in outputs.items()}
+    return {(Path(path).name if key == "Output" else key): path for key, path in paths.items() if path}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,23 @@ class TrainedStainer:
             batch = self.input_normaliser.apply(images[start:start + batch_size])[:, None]
             out[start:start + batch_size] = self.output_normaliser.invert(self.predict_normalised(batch)[:, 0])
         return out[0] if single else out
+
+    def stain_mosaic(self, source: Any, out: Any, *, tile: int = 512, overlap: int = 64, batch: int = 4,
+                     progress: Callable[[str], None] | None = None) -> None:
+        """Stain a label-free mosaic of any size into ``out`` by overlapping, blended tiles.
+
+        ``source`` and ``out`` are (H, W) arrays (numpy or zarr; ``out`` of a float dtype), read and
+        written by windows, so memory does not grow with the mosaic (see
+        :func:`stainworth.stainers.tiling.stain_mosaic`). The normalisations are affine and the
+        blending weights sum to one, so staining tile by tile on the fluorescence scale equals
+        blending first and mapping back after.
+        """
+        from stainworth.stainers.tiling import stain_mosaic
+
+        def predict(tiles: np.ndarray) -> np.ndarray:
+            return self.output_normaliser.invert(self.predict_normalised(self.input_normaliser.apply(tiles)))
+
+        stain_mosaic(predict, source, out, tile=tile, overlap=overlap, batch=batch, progress=progress)
 
 
 def save_stainer(folder: str | Path, best_weights: str | Path, config: StainerTrainConfig,

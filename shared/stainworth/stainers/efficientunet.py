@@ -19,6 +19,8 @@ from stainworth.stainers.padding import PadToMultiple
 
 ENCODERS = tuple(f"efficientnet-b{k}" for k in range(8))
 MULTIPLE = 32
+CLASSIFIER_HEAD = "_fc."
+"""Keys of the ImageNet classifier in EfficientNet checkpoints (the encoder has no classifier)."""
 
 
 def build_efficientunet(encoder: str = "efficientnet-b0", *, encoder_weights: str | Path | None = None
@@ -64,7 +66,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 def load_encoder_weights(encoder: torch.nn.Module, path: Path) -> None:
     """Load RGB ImageNet weights into a one-channel encoder (first convolution summed over RGB)."""
-    state = _read_state_dict(path)
+    state = {k: v for k, v in _read_state_dict(path).items() if not k.startswith(CLASSIFIER_HEAD)}
     own = encoder.state_dict()
     for key, value in state.items():
         if key in own and value.dim() == 4 and value.shape[1] == 3 and own[key].shape[1] == 1:

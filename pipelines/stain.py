@@ -1,0 +1,55 @@
+"""Pipeline ``stain``: prepare the datasets, train both stainers on each, stain every split, report image quality."""
+
+from typing import NamedTuple
+
+from kfp import dsl
+
+from stainworth.components.apply_stainer import apply_stainer
+from stainworth.components.stain_report import stain_report
+from stainworth.components.train_stainer import train_stainer
+from stainworth.contracts.profile import Profile
+from stainworth.pipelines.prepare import prepare_tasks
+from stainworth.runner.platform import configure_task
+
+ARCHITECTURES = ("pix2pixhd", "efficientunet")
+
+
+def build(profile: Profile):
+    """The ``stain`` pipeline with the profile's values as parameter defaults.
+
+    One branch per dataset in ``stain.datasets``; in each, both architectures train in parallel
+    on the GPU pool, stain every split, and one report compares them.
+    """
+    kinds = list(profile.stain.datasets)
+    outputs = NamedTuple("Outputs", [(f"{kind}_report", dsl.Dataset) for kind in kinds])  # type: ignore[misc]
+
+    @dsl.pipeline(
+        name="stainworth-stain",
+        description="Train Pix2pixHD and the EfficientUNet on each dataset, write the virtual datasets and "
+        "the image-quality report (SSIM, PSNR, PCC, MSE, NRMSE; image panels).",
+    )
+    def stain(
+        prepare_config: dict = profile.prepare.model_dump(mode="json", exclude_none=True),
+        simulate_config: dict = profile.simulate.model_dump(mode="json", exclude_none=True),
+        stain_config: dict = profile.stain.model_dump(mode="json", exclude_none=True),
+        store_uri: str = profile.cluster.store_uri,
+    ) -> outputs:
+        datasets = prepare_tasks(profile, prepare_config, simulate_config, store_uri).outputs["datasets"]
+        reports = {}
+        for kind in kinds:
+            virtual = {}
+            for architecture in ARCHITECTURES:
+                trained = train_stainer(config=stain_config, kind=kind, architecture=architecture, store_uri=store_uri,
+                                        datasets=datasets).set_display_name(f"train {architecture} ({kind})")
+                applied = apply_stainer(config=stain_config, kind=kind, stainer=trained.outputs["stainer"],
+                                        datasets=datasets).set_display_name(f"apply {architecture} ({kind})")
+                configure_task(trained, profile.cluster, gpu=True)
+                configure_task(applied, profile.cluster, gpu=True)
+                virtual[architecture] = applied.outputs["virtual"]
+            report = stain_report(config=stain_config, kind=kind, datasets=datasets, **virtual
+                                  ).set_display_name(f"report ({kind})")
+            configure_task(report, profile.cluster, gpu=False)
+            reports[f"{kind}_report"] = report.outputs["report"]
+        return outputs(**reports)
+
+    return stain

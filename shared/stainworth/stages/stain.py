@@ -1,0 +1,189 @@
+"""The ``train_stainer`` and ``apply_stainer`` stages: a stainer per dataset, and its virtual dataset.
+
+``train_stainer`` trains one architecture on one dataset of the ``extract`` output and writes the
+stainer folder with its manifest; checkpoints go to the store after every epoch, so a retried task
+resumes where the failed one stopped. ``apply_stainer`` writes the virtually stained version of
+every split, item for item (same indices, masks, labels and positions as the source, the
+fluorescence replaced by the stainer's output), and scores the test split against the real
+fluorescence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stainworth.contracts.base import canonical_json, config_hash
+from stainworth.contracts.fields import DatasetManifest
+from stainworth.contracts.manifest import read_manifest, write_manifest
+from stainworth.contracts.stainer import Architecture, DatasetKind, StainConfig, StainerManifest
+from stainworth.datasets.storage import Dataset, DatasetWriter, open_dataset
+from stainworth.errors import InputDataError
+from stainworth.progress import Progress
+from stainworth.stages.label import fetch_model_file
+from stainworth.stainers.artifact import TrainedStainer, load_stainer
+from stainworth.stainers.quality import image_quality, summarise
+from stainworth.stainers.train import train_stainer
+from stainworth.store import Store, open_store
+
+DATASET_DIR = "dataset.zarr"
+STAINER_DIR = "stainer"
+QUALITY_TABLE = "quality_test.csv"
+STAIN_CHUNK = 256
+"""Items stained and written at once (a multiple of the dataset chunk)."""
+
+
+def dataset_folder(datasets_dir: str | Path, kind: DatasetKind) -> Path:
+    """The folder of one dataset inside an ``extract`` output (or a fetched store copy)."""
+    folder = Path(datasets_dir) / kind
+    if not (folder / "manifest.json").is_file():
+        folder = Path(datasets_dir)  # a single dataset folder
+    return folder
+
+
+def read_dataset(folder: Path, kind: DatasetKind) -> tuple[DatasetManifest, Dataset]:
+    """Manifest and opened dataset, checked to be of ``kind``."""
+    manifest = read_manifest(DatasetManifest, folder)
+    if manifest.kind != kind:
+        raise InputDataError(f"{folder}: a {manifest.kind} dataset; expected {kind}")
+    return manifest, open_dataset(folder / DATASET_DIR)
+
+
+class _CheckpointSync:
+    """Mirror the training folder's checkpoint files to the store after every epoch."""
+
+    files = ("checkpoint.pt", "best.safetensors")
+
+    def __init__(self, store: Store, prefix: str, folder: Path) -> None:
+        self.store, self.prefix, self.folder = store, prefix, folder
+
+    def restore(self) -> bool:
+        """Fetch a checkpoint left by an earlier attempt; True when there was one."""
+        found = False
+        for sub in sorted({key.split("/")[-2] for key in self.store.list(self.prefix + "/")}):
+            for name in self.files:
+                key = f"{self.prefix}/{sub}/{name}"
+                if self.store.exists(key):
+                    self.store.get_file(key, self.folder / sub / name)
+                    found = True
+        return found
+
+    def push(self) -> None:
+        """Upload every sub-folder's checkpoint files."""
+        for path in sorted(self.folder.glob("*/*")):
+            if path.name in self.files:
+                self.store.put_file(f"{self.prefix}/{path.parent.name}/{path.name}", path)
+
+
+def train_stainer_stage(config: StainConfig, kind: DatasetKind, architecture: Architecture, datasets_dir: str | Path,
+                        output_dir: str | Path, *, store_uri: str | None = None) -> StainerManifest:
+    """Train ``architecture`` on the ``kind`` dataset; write ``<output>/stainer`` and the manifest."""
+    training = config.training.model_copy(update={"architecture": architecture})
+    source = dataset_folder(datasets_dir, kind)
+    data_manifest, dataset = read_dataset(source, kind)
+    store = open_store(store_uri or None)
+    out = Path(output_dir)
+    resumable = hashlib.sha256(canonical_json({"training": training.model_dump(mode="json", exclude={"max_epochs"}),
+                                               "data": data_manifest.content_hash}).encode()).hexdigest()
+    key = f"{config.store_prefix}/checkpoints/{kind}-{architecture}-{resumable[:12]}"
+    with tempfile.TemporaryDirectory(prefix="stainworth-train-") as scratch:
+        work = Path(scratch) / "work"
+        sync = _CheckpointSync(store, key, work)
+        if sync.restore():
+            print(f"train_stainer: checkpoints of an earlier attempt restored from {store.uri}/{key}", flush=True)
+        weights = None
+        if architecture == "efficientunet" and training.efficientunet.encoder_weights_uri:
+            weights = fetch_model_file(training.efficientunet.encoder_weights_uri, Path(scratch))
+        summary = train_stainer(training, dataset, work, out / STAINER_DIR, encoder_weights=weights,
+                                dataset_hash=data_manifest.content_hash, log=_printer(sync))
+    best = summary.fit.best
+    manifest = StainerManifest(
+        stage="train_stainer", config=training.model_dump(mode="json"), config_hash=config_hash(training),
+        input_hashes={kind: data_manifest.content_hash}, paths={"stainer": [STAINER_DIR]},
+        counts={"epochs_run": summary.fit.epochs_run, "best_epoch": summary.fit.best_epoch,
+                "trainable_parameters": summary.parameters, "train_items": dataset.counts["train"]},
+        metrics={"val_loss": best["val_loss"], "val_ssim": best["val_ssim"],
+                 "train_seconds": float(sum(row["seconds"] for row in summary.fit.history))},
+        architecture=architecture, dataset_kind=kind, alpha=summary.alpha, stopped_early=summary.fit.stopped_early,
+        alpha_search=summary.alpha_search)
+    written = write_manifest(manifest, out)
+    store.publish_dir(out, f"{config.store_prefix}/{kind}-{architecture}-{written.content_hash[:12]}")
+    return written
+
+
+def _printer(sync: _CheckpointSync) -> Any:
+    def log(line: str) -> None:
+        print(line, flush=True)
+        if line.startswith("train_stainer epoch"):
+            sync.push()
+
+    return log
+
+
+def apply_stainer_stage(config: StainConfig, kind: DatasetKind, stainer_dir: str | Path, datasets_dir: str | Path,
+                        output_dir: str | Path) -> DatasetManifest:
+    """Virtually stain every split of the ``kind`` dataset; score the test split; manifest last."""
+    stainer_manifest = read_manifest(StainerManifest, stainer_dir)
+    stainer = load_stainer(Path(stainer_dir) / STAINER_DIR)
+    source = dataset_folder(datasets_dir, kind)
+    data_manifest, dataset = read_dataset(source, kind)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    item_shape = tuple(int(v) for v in dataset.attrs["item_shape"])
+    labelled = "label" in dataset.arrays(dataset.splits[0])
+    writer = DatasetWriter(out / DATASET_DIR, kind=kind, item_shape=(item_shape[0], item_shape[1]),
+                           counts=dataset.counts, chunk=64, labelled=labelled)
+    steps = sum(-(-n // STAIN_CHUNK) for n in dataset.counts.values())
+    progress = Progress("apply_stainer", steps)
+    quality: dict[str, list[np.ndarray]] = {}
+    try:
+        for split in dataset.splits:
+            for name, values in _stain_split(stainer, dataset, split, writer, config.apply.batch_size, progress):
+                quality.setdefault(name, []).append(values)
+        virtual_set = writer.publish(sources=list(dataset.attrs.get("sources", [])), stats=dataset.stats,
+                                     attrs={"virtual": True, "stainer": stainer_manifest.content_hash,
+                                            "architecture": stainer_manifest.architecture,
+                                            "source_dataset": data_manifest.content_hash})
+    except BaseException:
+        writer.abort()
+        raise
+    per_image = {name: np.concatenate(values) for name, values in quality.items()}
+    metrics: dict[str, float] = {}
+    if per_image:
+        pd.DataFrame(per_image).to_csv(out / QUALITY_TABLE, index_label="item", lineterminator="\n")
+        metrics = {f"test.{name}.{stat}": value for name, stats in summarise(per_image).items()
+                   for stat, value in stats.items()}
+    manifest = data_manifest.model_copy(update={
+        "stage": "apply_stainer", "input_hashes": {kind: data_manifest.content_hash,
+                                                   "stainer": stainer_manifest.content_hash},
+        "counts": virtual_set.counts, "splits": virtual_set.counts, "metrics": metrics,
+        "paths": {"dataset": [DATASET_DIR], **({"quality": [QUALITY_TABLE]} if per_image else {})},
+        "content_hash": ""})
+    return write_manifest(manifest, out)
+
+
+def _stain_split(stainer: TrainedStainer, dataset: Dataset, split: str, writer: DatasetWriter, batch_size: int,
+                 progress: Progress) -> Iterator[tuple[str, np.ndarray]]:
+    """Stain one split into the writer, chunk by chunk (other fields copied).
+
+    Yields the per-image quality metrics of each chunk of the test split.
+    """
+    arrays = dataset.arrays(split)
+    target = writer.arrays(split)
+    count = int(arrays["label_free"].shape[0])
+    for start in range(0, count, STAIN_CHUNK):
+        stop = min(start + STAIN_CHUNK, count)
+        virtual = stainer.predict(np.asarray(arrays["label_free"][start:stop]), batch_size=batch_size)
+        target["fluorescence"][start:stop] = virtual
+        for name in target:
+            if name != "fluorescence":
+                target[name][start:stop] = np.asarray(arrays[name][start:stop])
+        if split == "test":
+            yield from image_quality(virtual, np.asarray(arrays["fluorescence"][start:stop])).items()
+        progress.step(f"{split} {stop}/{count}")

@@ -1,0 +1,138 @@
+"""The ``stain_report`` stage: image quality of both stainers against two trivial baselines, and image panels.
+
+For one dataset, the test split's virtual stains of Pix2pixHD and the EfficientUNet are scored
+against the real fluorescence (SSIM, PSNR, Pearson correlation, MSE, NRMSE; means and
+distributions) beside two baselines that need no network:
+
+- **identity**: the label-free image itself, mapped onto the fluorescence scale by the two
+  percentile normalisations (its 1st..99.8th percentile span onto the fluorescence's);
+- **linear**: the best global linear map ``a * label_free + b`` (least squares on the training
+  split's pixels).
+
+A stainer that does not beat both has learned nothing beyond the intensity scale. The image
+panels follow the study's Figures 2 (segmentation patches) and 8 (single nuclei): one row per
+test item, columns label-free, Pix2pixHD, EfficientUNet, real fluorescence; the three
+fluorescence columns share the real image's display range.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stainworth.contracts.base import config_hash
+from stainworth.contracts.fields import DatasetManifest
+from stainworth.contracts.manifest import OutputManifest, read_manifest, write_manifest
+from stainworth.contracts.stainer import DatasetKind, StainConfig
+from stainworth.datasets.storage import Dataset, open_dataset
+from stainworth.errors import InputDataError
+from stainworth.stages.stain import DATASET_DIR, dataset_folder, read_dataset
+from stainworth.stainers.quality import image_quality, summarise
+from stainworth.stainers.train import dataset_normalisers
+
+PANELS = "panels.png"
+SUMMARY = "quality_summary.csv"
+TITLES = {"pix2pixhd": "Pix2pixHD", "efficientunet": "EfficientUNet"}
+
+
+def linear_baseline(dataset: Dataset, *, max_pixels: int = 2_000_000, seed: int = 0) -> tuple[float, float]:
+    """Least-squares ``(a, b)`` of ``fluorescence ~ a * label_free + b`` over sampled training pixels."""
+    arrays = dataset.arrays("train")
+    count = int(arrays["label_free"].shape[0])
+    take = min(count, max(1, max_pixels // int(np.prod(arrays["label_free"].shape[1:]))))
+    index = np.unique(np.linspace(0, count - 1, take).round().astype(int))
+    x = np.asarray(arrays["label_free"].get_orthogonal_selection((index,)), np.float64).ravel()
+    y = np.asarray(arrays["fluorescence"].get_orthogonal_selection((index,)), np.float64).ravel()
+    if x.size > max_pixels:
+        keep = np.random.default_rng(seed).choice(x.size, max_pixels, replace=False)
+        x, y = x[keep], y[keep]
+    design = np.stack([x, np.ones_like(x)], axis=1)
+    (a, b), *_ = np.linalg.lstsq(design, y, rcond=None)
+    return float(a), float(b)
+
+
+def _virtual(folder: Path, kind: DatasetKind, source_hash: str) -> tuple[DatasetManifest, np.ndarray]:
+    manifest = read_manifest(DatasetManifest, folder)
+    if manifest.stage != "apply_stainer" or manifest.input_hashes.get(kind) != source_hash:
+        raise InputDataError(f"{folder}: not a virtual {kind} dataset of the given source "
+                             f"(stage '{manifest.stage}', source {manifest.input_hashes.get(kind, 'none')[:12]})")
+    return manifest, np.asarray(open_dataset(folder / DATASET_DIR).arrays("test")["fluorescence"][:])
+
+
+def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Path, virtual_dirs: dict[str, str | Path],
+                 output_dir: str | Path) -> OutputManifest:
+    """Score both stainers and the baselines on the test split; draw the panels; manifest last.
+
+    Parameters
+    ----------
+    config
+        The stain configuration (``apply.panels`` rows are drawn).
+    kind
+        Which dataset.
+    datasets_dir
+        The ``extract`` output (or one dataset folder).
+    virtual_dirs
+        ``{"pix2pixhd": folder, "efficientunet": folder}``: ``apply_stainer`` outputs.
+    output_dir
+        Where ``panels.png``, ``quality_summary.csv`` and the manifest go.
+    """
+    source_manifest, dataset = read_dataset(dataset_folder(datasets_dir, kind), kind)
+    test = dataset.arrays("test")
+    label_free, real = np.asarray(test["label_free"][:]), np.asarray(test["fluorescence"][:])
+    inputs, targets = dataset_normalisers(dataset)
+    a, b = linear_baseline(dataset)
+    predictions: dict[str, np.ndarray] = {"identity": targets.invert(inputs.apply(label_free)),
+                                          "linear": (a * label_free + b).astype(np.float32)}
+    hashes: dict[str, str] = {kind: source_manifest.content_hash}
+    for architecture, folder in virtual_dirs.items():
+        virtual_manifest, predictions[architecture] = _virtual(Path(folder), kind, source_manifest.content_hash)
+        hashes[architecture] = virtual_manifest.content_hash
+    summaries = {name: summarise(image_quality(values, real)) for name, values in predictions.items()}
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [{"method": name, "metric": metric, **stats} for name, summary in summaries.items()
+            for metric, stats in summary.items()]
+    pd.DataFrame(rows).to_csv(out / SUMMARY, index=False, lineterminator="\n")
+    draw_panels(out / PANELS, label_free, {TITLES.get(n, n): predictions[n] for n in virtual_dirs}, real,
+                rows=config.apply.panels, title=f"{kind}: test split")
+    metrics = {f"{name}.{metric}.mean": stats["mean"] for name, summary in summaries.items()
+               for metric, stats in summary.items()}
+    metrics |= {"linear.a": a, "linear.b": b}
+    manifest = OutputManifest(stage="stain_report", config=config.apply.model_dump(mode="json"),
+                              config_hash=config_hash(config.apply), input_hashes=hashes,
+                              counts={"test_items": int(len(real))}, paths={"report": [PANELS, SUMMARY]},
+                              metrics=metrics)
+    return write_manifest(manifest, out)
+
+
+def draw_panels(path: Path, label_free: np.ndarray, virtual: dict[str, np.ndarray], real: np.ndarray, *, rows: int,
+                title: str) -> Path:
+    """One row per item: label-free, each virtual stain, real fluorescence (shared display range)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = min(rows, len(real))
+    columns: list[tuple[str, np.ndarray]] = [("label-free", label_free), *virtual.items(), ("real", real)]
+    figure, axes = plt.subplots(rows, len(columns), figsize=(2.2 * len(columns), 2.2 * rows), squeeze=False)
+    for row in range(rows):
+        low, high = np.percentile(real[row], [1.0, 99.8])
+        for column, (name, images) in enumerate(columns):
+            limits: dict[str, Any] = ({"vmin": float(low), "vmax": float(high)} if name != "label-free"
+                                      else dict(zip(("vmin", "vmax"), np.percentile(images[row], [1.0, 99.8]),
+                                                    strict=True)))
+            axis = axes[row, column]
+            axis.imshow(images[row], cmap="gray", interpolation="nearest", **limits)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row == 0:
+                axis.set_title(name, fontsize=9)
+    figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

@@ -1,0 +1,117 @@
+"""train_stainer and apply_stainer on the phantom datasets: manifests, store, virtual datasets, resume."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stainworth.contracts.fields import DatasetManifest
+from stainworth.contracts.manifest import read_manifest
+from stainworth.contracts.stainer import StainConfig, StainerManifest
+from stainworth.datasets import open_dataset
+from stainworth.errors import InputDataError
+from stainworth.stages.stain import apply_stainer_stage, train_stainer_stage
+from stainworth.store import open_store
+
+TINY_GAN = {"ngf": 8, "n_blocks": 1, "n_blocks_local": 1, "ndf": 8, "num_d": 2, "n_downsampling": 2}
+
+
+def config(epochs=1):
+    return StainConfig.model_validate({"training": {"batch_size": 8, "max_epochs": epochs, "pix2pixhd": TINY_GAN},
+                                       "apply": {"batch_size": 8}})
+
+
+@pytest.fixture(scope="module")
+def trained(phantom_datasets, tmp_path_factory):
+    root = tmp_path_factory.mktemp("stain")
+    store = f"file://{root}/store"
+    outputs = {}
+    for kind, architecture in (("segmentation", "efficientunet"), ("classification", "pix2pixhd")):
+        out = root / f"{kind}-{architecture}"
+        train_stainer_stage(config(), kind, architecture, phantom_datasets, out, store_uri=store)
+        outputs[kind] = out
+    return outputs, store
+
+
+def test_a_stainer_is_written_described_and_published(trained, phantom_datasets):
+    outputs, store = trained
+    manifest = read_manifest(StainerManifest, outputs["segmentation"])
+    source = read_manifest(DatasetManifest, phantom_datasets / "segmentation")
+    assert manifest.architecture == "efficientunet" and manifest.dataset_kind == "segmentation"
+    assert manifest.input_hashes == {"segmentation": source.content_hash} and manifest.alpha == 0.9
+    assert manifest.counts["epochs_run"] == 1 and manifest.counts["trainable_parameters"] > 1_000_000
+    assert 0.0 < manifest.metrics["val_loss"] and -1.0 <= manifest.metrics["val_ssim"] <= 1.0
+    keys = open_store(store).list("stainers/")
+    assert f"stainers/segmentation-efficientunet-{manifest.content_hash[:12]}/manifest.json" in keys
+    assert any(key.startswith("stainers/checkpoints/segmentation-efficientunet-") and key.endswith("checkpoint.pt")
+               for key in keys)
+
+
+def test_a_retried_task_resumes_from_the_checkpoints_in_the_store(trained, phantom_datasets, tmp_path, capsys):
+    _, store = trained
+    manifest = train_stainer_stage(config(epochs=2), "classification", "pix2pixhd", phantom_datasets,
+                                   tmp_path / "again", store_uri=store)
+    out = capsys.readouterr().out
+    assert "checkpoints of an earlier attempt restored" in out and "resuming after epoch 1" in out
+    assert "train_stainer epoch 1/2" not in out and "train_stainer epoch 2/2" in out
+    assert manifest.counts["epochs_run"] == 2
+
+
+def test_the_virtual_dataset_pairs_item_for_item_with_its_source(trained, phantom_datasets, tmp_path):
+    outputs, _ = trained
+    manifest = apply_stainer_stage(config(), "classification", outputs["classification"], phantom_datasets,
+                                   tmp_path / "virtual")
+    virtual = open_dataset(tmp_path / "virtual" / "dataset.zarr")
+    source = open_dataset(phantom_datasets / "classification" / "dataset.zarr")
+    assert virtual.counts == source.counts and virtual.attrs["extra"]["virtual"] is True
+    for split in source.splits:
+        for name in ("label_free", "mask", "positions", "source", "label"):
+            assert np.array_equal(virtual.arrays(split)[name][:], source.arrays(split)[name][:]), (split, name)
+        assert not np.array_equal(virtual.arrays(split)["fluorescence"][:], source.arrays(split)["fluorescence"][:])
+    table = pd.read_csv(tmp_path / "virtual" / "quality_test.csv")
+    assert len(table) == source.counts["test"] and set(table.columns) >= {"ssim", "psnr", "pearson", "mse", "nrmse"}
+    assert manifest.stage == "apply_stainer" and manifest.metrics["test.ssim.mean"] == pytest.approx(
+        table["ssim"].mean(), rel=1e-6)
+
+
+def test_a_dataset_of_the_wrong_kind_is_refused(trained, phantom_datasets, tmp_path):
+    outputs, _ = trained
+    with pytest.raises(InputDataError, match="a classification dataset; expected segmentation"):
+        apply_stainer_stage(config(), "segmentation", outputs["segmentation"], phantom_datasets / "classification",
+                            tmp_path / "virtual")
+    assert not (tmp_path / "virtual" / "manifest.json").exists()
+
+
+def test_the_report_scores_both_stainers_and_the_baselines_and_draws_panels(trained, phantom_datasets, tmp_path):
+    from stainworth.stages.stain_report import linear_baseline, stain_report
+
+    outputs, store = trained
+    train_stainer_stage(config(), "classification", "efficientunet", phantom_datasets, tmp_path / "unet",
+                        store_uri=store)
+    virtual = {}
+    for architecture, folder in (("pix2pixhd", outputs["classification"]), ("efficientunet", tmp_path / "unet")):
+        apply_stainer_stage(config(), "classification", folder, phantom_datasets, tmp_path / f"v-{architecture}")
+        virtual[architecture] = tmp_path / f"v-{architecture}"
+    manifest = stain_report(config(), "classification", phantom_datasets, virtual, tmp_path / "report")
+    for method in ("identity", "linear", "pix2pixhd", "efficientunet"):
+        for metric in ("ssim", "psnr", "pearson", "mse", "nrmse"):
+            assert np.isfinite(manifest.metrics[f"{method}.{metric}.mean"]), (method, metric)
+    summary = pd.read_csv(tmp_path / "report" / "quality_summary.csv")
+    assert len(summary) == 4 * 5 and {"mean", "median", "p5", "p95"} <= set(summary.columns)
+    assert (tmp_path / "report" / "panels.png").stat().st_size > 10_000
+    # the linear map is the least-squares one: no (a, b) nearby does better on the training pixels
+    from stainworth.datasets import open_dataset as open_ds
+    data = open_ds(phantom_datasets / "classification" / "dataset.zarr")
+    a, b = linear_baseline(data)
+    x = np.asarray(data.arrays("train")["label_free"][:], np.float64).ravel()
+    y = np.asarray(data.arrays("train")["fluorescence"][:], np.float64).ravel()
+    best = np.mean((a * x + b - y) ** 2)
+    assert best <= np.mean(((a * 1.01) * x + b - y) ** 2) and best <= np.mean((a * x + b + 0.01 - y) ** 2)
+
+
+def test_a_virtual_dataset_of_another_source_is_refused(trained, phantom_datasets, tmp_path):
+    from stainworth.stages.stain_report import stain_report
+
+    outputs, _ = trained
+    apply_stainer_stage(config(), "classification", outputs["classification"], phantom_datasets, tmp_path / "v")
+    with pytest.raises(InputDataError, match="not a virtual segmentation dataset of the given source"):
+        stain_report(config(), "segmentation", phantom_datasets, {"pix2pixhd": tmp_path / "v"}, tmp_path / "r")
