@@ -41,8 +41,8 @@ def stainer_dir(tmp_path_factory):
     config = StainerTrainConfig.model_validate({"architecture": "pix2pixhd", "batch_size": 4, "max_epochs": 1,
                                                 "pix2pixhd": {"ngf": 8, "n_blocks": 1, "n_blocks_local": 1,
                                                               "ndf": 8, "num_d": 1, "n_downsampling": 2}})
-    train_stainer(config, dataset, root / "work", root / "stainer", log=lambda line: None)
-    return root / "stainer"
+    train_stainer(config, dataset, root / "work", root / "output" / "stainer", log=lambda line: None)
+    return root / "output" / "stainer"
 
 
 def test_a_tiff_mosaic_is_stained_into_a_zarr_array(stainer_dir, tmp_path, capsys):
@@ -57,7 +57,7 @@ def test_a_tiff_mosaic_is_stained_into_a_zarr_array(stainer_dir, tmp_path, capsy
     again = tmp_path / "from-zarr.zarr"
     source = zarr.create_array(str(tmp_path / "mosaic.zarr"), shape=(300, 500), chunks=(128, 128), dtype="float32")
     source[:] = image[0]
-    stain_mosaic_file(stainer_dir, tmp_path / "mosaic.zarr", again, tile=128, overlap=16)
+    stain_mosaic_file(stainer_dir.parent, tmp_path / "mosaic.zarr", again, tile=128, overlap=16)  # the task output
     assert np.array_equal(zarr.open_array(str(again), mode="r")[:], out[:])
 
 

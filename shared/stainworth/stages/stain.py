@@ -27,13 +27,12 @@ from stainworth.datasets.storage import Dataset, DatasetWriter, open_dataset
 from stainworth.errors import InputDataError
 from stainworth.progress import Progress
 from stainworth.stages.label import fetch_model_file
-from stainworth.stainers.artifact import TrainedStainer, load_stainer
+from stainworth.stainers.artifact import FOLDER, TrainedStainer, load_stainer
 from stainworth.stainers.quality import image_quality, summarise
 from stainworth.stainers.train import train_stainer
 from stainworth.store import Store, open_store
 
 DATASET_DIR = "dataset.zarr"
-STAINER_DIR = "stainer"
 QUALITY_TABLE = "quality_test.csv"
 STAIN_CHUNK = 256
 """Items stained and written at once (a multiple of the dataset chunk)."""
@@ -100,12 +99,12 @@ def train_stainer_stage(config: StainConfig, kind: DatasetKind, architecture: Ar
         weights = None
         if architecture == "efficientunet" and training.efficientunet.encoder_weights_uri:
             weights = fetch_model_file(training.efficientunet.encoder_weights_uri, Path(scratch))
-        summary = train_stainer(training, dataset, work, out / STAINER_DIR, encoder_weights=weights,
+        summary = train_stainer(training, dataset, work, out / FOLDER, encoder_weights=weights,
                                 dataset_hash=data_manifest.content_hash, log=_printer(sync))
     best = summary.fit.best
     manifest = StainerManifest(
         stage="train_stainer", config=training.model_dump(mode="json"), config_hash=config_hash(training),
-        input_hashes={kind: data_manifest.content_hash}, paths={"stainer": [STAINER_DIR]},
+        input_hashes={kind: data_manifest.content_hash}, paths={"stainer": [FOLDER]},
         counts={"epochs_run": summary.fit.epochs_run, "best_epoch": summary.fit.best_epoch,
                 "trainable_parameters": summary.parameters, "train_items": dataset.counts["train"]},
         metrics={"val_loss": best["val_loss"], "val_ssim": best["val_ssim"],
@@ -130,7 +129,7 @@ def apply_stainer_stage(config: StainConfig, kind: DatasetKind, stainer_dir: str
                         output_dir: str | Path) -> DatasetManifest:
     """Virtually stain every split of the ``kind`` dataset; score the test split; manifest last."""
     stainer_manifest = read_manifest(StainerManifest, stainer_dir)
-    stainer = load_stainer(Path(stainer_dir) / STAINER_DIR)
+    stainer = load_stainer(Path(stainer_dir) / FOLDER)
     source = dataset_folder(datasets_dir, kind)
     data_manifest, dataset = read_dataset(source, kind)
     out = Path(output_dir)

@@ -33,6 +33,8 @@ from stainworth.stainers.normalise import PercentileNormaliser
 WEIGHTS = "model.safetensors"
 DESCRIPTION = "stainer.json"
 FORMAT = "stainworth-stainer/1"
+FOLDER = "stainer"
+"""Name of the stainer folder inside a ``train_stainer`` output (beside its ``manifest.json``)."""
 
 
 @dataclass
@@ -96,7 +98,7 @@ def save_stainer(folder: str | Path, best_weights: str | Path, config: StainerTr
 
 
 def load_stainer(folder: str | Path) -> TrainedStainer:
-    """Rebuild a stainer from its folder.
+    """Rebuild a stainer from its folder (or from the ``train_stainer`` output holding it).
 
     Raises
     ------
@@ -104,6 +106,8 @@ def load_stainer(folder: str | Path) -> TrainedStainer:
         When the folder lacks either file, is of another format, or the weights do not fit.
     """
     source = Path(folder)
+    if not (source / DESCRIPTION).is_file() and (source / FOLDER / DESCRIPTION).is_file():
+        source = source / FOLDER  # a train_stainer output
     for name in (DESCRIPTION, WEIGHTS):
         if not (source / name).is_file():
             raise InputDataError(f"{source}: no {name}; expected a stainer folder written by train_stainer")
