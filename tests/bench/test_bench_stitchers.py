@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from stainworth.bench.stitchers import position_errors, run_stitchers, stitcher_rows
+from stainworth.bench.stitchers import position_errors, run_stitchers_in_child, stitcher_rows
 from stainworth.contracts.phantom import PhantomConfig
 from stainworth.io.acquisition import write_phantom_acquisition
 from stainworth.phantom import generate_acquisition
@@ -19,7 +19,7 @@ def case(tmp_path_factory):
     folder = tmp_path_factory.mktemp("stitchers") / "acquisition"
     write_phantom_acquisition(generate_acquisition(config, condition="control", seed=3), folder,
                               acquisition_id="stitchers", config=config, overlap=overlap)
-    return run_stitchers(folder)
+    return run_stitchers_in_child(folder)
 
 
 def test_error_removes_the_free_offset():

@@ -140,6 +140,33 @@ def run_stitchers(folder: Path) -> StitchCase:
                                                        StitcherRun("ASHLAR", theirs, theirs_s)])
 
 
+CHILD = """
+import json, sys
+from pathlib import Path
+from stainworth.bench.stitchers import run_stitchers
+case = run_stitchers(Path(sys.argv[1]))
+print(json.dumps({"nominal": case.nominal.tolist(), "true": case.true.tolist(),
+                  "runs": [{"name": r.name, "positions": r.positions.tolist(), "seconds": r.seconds}
+                           for r in case.runs]}))
+"""
+
+
+def run_stitchers_in_child(folder: Path) -> StitchCase:
+    """:func:`run_stitchers` in a fresh interpreter.
+
+    ASHLAR's JVM (and the signal handlers it installs) then never lives in the calling process,
+    where torch runs next.
+    """
+    import subprocess
+    import sys
+
+    output = subprocess.run([sys.executable, "-c", CHILD, str(folder)], capture_output=True, text=True, check=True)
+    data = json.loads(output.stdout.strip().splitlines()[-1])
+    return StitchCase(nominal=np.asarray(data["nominal"]), true=np.asarray(data["true"]),
+                      runs=[StitcherRun(r["name"], np.asarray(r["positions"]), float(r["seconds"]))
+                            for r in data["runs"]])
+
+
 def stitcher_rows(case: StitchCase, label: str) -> list[Row]:
     """Benchmark rows of a :class:`StitchCase`: errors and time per stitcher, then the time ratio."""
     stage = position_errors(case.nominal, case.true)
@@ -165,5 +192,5 @@ def bench_stitchers(side: int = 4096) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="stainworth-bench-") as scratch:
         folder = Path(scratch) / "acquisition"
         shape = phantom_mosaic_case(side, folder)
-        case = run_stitchers(folder)
+        case = run_stitchers_in_child(folder)
     return stitcher_rows(case, f"{shape[0]}x{shape[1]} px")
