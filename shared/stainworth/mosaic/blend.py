@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from stainworth.errors import InputDataError
-from stainworth.mosaic.chunked import cast_to, iter_blocks
+from stainworth.mosaic.chunked import cast_to, checked_tile, iter_blocks
 
 BlendMode = Literal["linear", "nearest"]
 
@@ -56,14 +56,8 @@ class _TileCache:
         if k in self.tiles:
             self.tiles.move_to_end(k)
             return self.tiles[k]
-        tile = np.asarray(self.load_tile(k))
-        if tile.shape != self.shape or not np.issubdtype(tile.dtype, np.number):
-            raise InputDataError(f"assemble: tile {k} has shape {tile.shape} and dtype {tile.dtype}; "
-                                 f"expected real {self.shape} like the output's channels and tile shape")
-        tile = tile.astype(np.float32)
-        bad = int(np.count_nonzero(~np.isfinite(tile)))
-        if bad:
-            raise InputDataError(f"assemble: tile {k} has {bad} NaN/Inf pixels; expected finite values")
+        tile = checked_tile(self.load_tile(k), where="assemble", index=k, shape=self.shape,
+                            wanted=f"{self.shape} like the output's channels and tile shape")
         self.tiles[k] = tile
         while len(self.tiles) > self.size:
             self.tiles.popitem(last=False)

@@ -132,6 +132,36 @@ class ChannelView:
         return np.asarray(self.array[(self.channel, *key)])
 
 
+def checked_tile(tile: Any, *, where: str, index: int, shape: tuple[int, ...], wanted: str) -> np.ndarray:
+    """``tile`` as float32 after checking its shape, that it is real and that every pixel is finite.
+
+    Parameters
+    ----------
+    tile
+        The tile as loaded.
+    where, index
+        Message prefix (``"stitch"``) and tile index.
+    shape
+        Expected shape.
+    wanted
+        What the message says was expected.
+
+    Raises
+    ------
+    InputDataError
+        Naming the tile, what was found and what was expected.
+    """
+    tile = np.asarray(tile)
+    if tile.shape != tuple(shape) or not np.issubdtype(tile.dtype, np.number):
+        raise InputDataError(f"{where}: tile {index} has shape {tile.shape} and dtype {tile.dtype}; "
+                             f"expected real {wanted}")
+    image = tile.astype(np.float32)
+    bad = int(np.count_nonzero(~np.isfinite(image)))
+    if bad:
+        raise InputDataError(f"{where}: tile {index} has {bad} NaN/Inf pixels; expected finite values")
+    return image
+
+
 def cast_to(values: np.ndarray, dtype: Any) -> np.ndarray:
     """``values`` as ``dtype``: rounded and clipped to the type's range for integer types (NaN becomes 0).
 

@@ -25,6 +25,7 @@ from scipy import ndimage
 from skimage.registration import phase_cross_correlation
 
 from stainworth.errors import InputDataError
+from stainworth.mosaic.chunked import checked_tile
 from stainworth.mosaic.correlate import ncc, overlap_slices, taper
 
 N_PEAKS = 4
@@ -150,14 +151,8 @@ def prepare_tile(tile: np.ndarray, index: int, tile_shape: tuple[int, int], *, c
     tile = np.asarray(tile)
     if tile.ndim == 3 and channel is not None and 0 <= channel < tile.shape[0]:
         tile = tile[channel]
-    if tile.shape != tuple(tile_shape) or not np.issubdtype(tile.dtype, np.number):
-        wanted = f"{tuple(tile_shape)}" + (f" (channel {channel} of (C, T_y, T_x))" if channel is not None else "")
-        raise InputDataError(f"stitch: tile {index} has shape {tile.shape} and dtype {tile.dtype}; "
-                             f"expected real {wanted}")
-    image = tile.astype(np.float32)
-    bad = int(np.count_nonzero(~np.isfinite(image)))
-    if bad:
-        raise InputDataError(f"stitch: tile {index} has {bad} NaN/Inf pixels; expected finite values")
+    wanted = f"{tuple(tile_shape)}" + (f" (channel {channel} of (C, T_y, T_x))" if channel is not None else "")
+    image = checked_tile(tile, where="stitch", index=index, shape=tuple(tile_shape), wanted=wanted)
     if highpass_sigma > 0:
         image -= cv2.GaussianBlur(image, (0, 0), highpass_sigma, borderType=cv2.BORDER_REFLECT)
     return image

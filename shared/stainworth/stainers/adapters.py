@@ -8,7 +8,6 @@ The training loop (:mod:`stainworth.stainers.fit`) sees only :class:`Stainer`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import Protocol
 
 import torch
@@ -129,13 +128,3 @@ def build_stainer(config: StainerTrainConfig, *, alpha: float | None = None,
 def trainable_parameters(module: nn.Module) -> int:
     """Number of trainable parameters (the study's measure of capacity)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def predict_batches(generator: nn.Module, batches: Iterator[torch.Tensor], *, bf16: bool = False
-                    ) -> Iterator[torch.Tensor]:
-    """Generator outputs (float32) for each input batch, in evaluation mode without gradients."""
-    generator.eval()
-    with torch.no_grad():
-        for inputs in batches:
-            with autocast(bf16):
-                yield generator(inputs).float()

@@ -31,7 +31,7 @@ from safetensors.torch import save_file
 from stainworth.contracts.base import canonical_json
 from stainworth.errors import TrainingError
 from stainworth.progress import format_seconds
-from stainworth.stainers.adapters import Stainer, predict_batches
+from stainworth.stainers.adapters import Stainer, autocast
 from stainworth.stainers.batches import PairedBatches
 from stainworth.stainers.losses import HybridLoss, ssim
 
@@ -64,12 +64,14 @@ def validate(generator: torch.nn.Module, batches: PairedBatches, *, alpha: float
              ) -> dict[str, float]:
     """Mean hybrid loss and SSIM of the generator over a split (normalised intensities)."""
     loss_fn, losses, scores, sizes = HybridLoss(alpha), [], [], []
-    pairs = list(batches.epoch(0, seed=0, shuffle=False))
-    outputs = predict_batches(generator, iter(x for x, _ in pairs), bf16=bf16)
-    for (_, targets), prediction in zip(pairs, outputs, strict=True):
-        losses.append(float(loss_fn(prediction, targets)))
-        scores.append(float(ssim(prediction, targets).mean()))
-        sizes.append(len(targets))
+    generator.eval()
+    with torch.no_grad():
+        for inputs, targets in batches.epoch(0, seed=0, shuffle=False):
+            with autocast(bf16):
+                prediction = generator(inputs).float()
+            losses.append(float(loss_fn(prediction, targets)))
+            scores.append(float(ssim(prediction, targets).mean()))
+            sizes.append(len(targets))
     weights = np.asarray(sizes, dtype=np.float64)
     return {"val_loss": float(np.average(losses, weights=weights)), "val_ssim": float(np.average(scores,
                                                                                                weights=weights))}

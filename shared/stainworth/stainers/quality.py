@@ -98,6 +98,10 @@ def mse(prediction: Any, target: Any) -> float:
     float
     """
     p, t = _pair(prediction, target)
+    return _mse(p, t)
+
+
+def _mse(p: np.ndarray, t: np.ndarray) -> float:
     return float(np.mean((p - t) ** 2))
 
 
@@ -114,7 +118,11 @@ def nrmse(prediction: Any, target: Any) -> float:
     float
     """
     p, t = _pair(prediction, target)
-    return math.sqrt(float(np.mean((p - t) ** 2))) / data_range(t)
+    return _nrmse(_mse(p, t), data_range(t))
+
+
+def _nrmse(error: float, spread: float) -> float:
+    return math.sqrt(error) / spread
 
 
 def psnr(prediction: Any, target: Any) -> float:
@@ -131,8 +139,11 @@ def psnr(prediction: Any, target: Any) -> float:
         ``float('inf')`` for identical images (see :data:`PSNR_CAP_DB` for summaries).
     """
     p, t = _pair(prediction, target)
-    error = float(np.mean((p - t) ** 2))
-    return float("inf") if error == 0 else 10.0 * math.log10(data_range(t) ** 2 / error)
+    return _psnr(_mse(p, t), data_range(t))
+
+
+def _psnr(error: float, spread: float) -> float:
+    return float("inf") if error == 0 else 10.0 * math.log10(spread**2 / error)
 
 
 def pearson(prediction: Any, target: Any) -> float:
@@ -148,7 +159,10 @@ def pearson(prediction: Any, target: Any) -> float:
     float
         In [-1, 1].
     """
-    p, t = _pair(prediction, target)
+    return _pearson(*_pair(prediction, target))
+
+
+def _pearson(p: np.ndarray, t: np.ndarray) -> float:
     dp, dt = p - p.mean(), t - t.mean()
     norm = math.sqrt(float(np.sum(dp * dp)) * float(np.sum(dt * dt)))
     if norm == 0:
@@ -175,14 +189,22 @@ def ssim(prediction: Any, target: Any) -> float:
         Mismatched shapes, not 2-D, or a side shorter than the SSIM window.
     """
     p, t = _pair(prediction, target)
+    return _ssim(p, t, data_range(t))
+
+
+def _ssim(p: np.ndarray, t: np.ndarray, spread: float) -> float:
     if p.ndim != 2 or min(p.shape) < SSIM_MIN_SIDE:
         raise InputDataError(f"image quality: SSIM of images of shape {p.shape}; expected (H, W) images of at "
                              f"least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE} px (the Gaussian window)")
-    return float(structural_similarity(p, t, data_range=data_range(t), gaussian_weights=True, sigma=SSIM_SIGMA,
+    return float(structural_similarity(p, t, data_range=spread, gaussian_weights=True, sigma=SSIM_SIGMA,
                                        use_sample_covariance=False))
 
 
-_FUNCTIONS = {"ssim": ssim, "psnr": psnr, "pearson": pearson, "mse": mse, "nrmse": nrmse}
+def _scores(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
+    """Every metric of one validated pair; the squared error and the data range are computed once."""
+    error, spread = _mse(p, t), data_range(t)
+    return {"ssim": _ssim(p, t, spread), "psnr": _psnr(error, spread), "pearson": _pearson(p, t), "mse": error,
+            "nrmse": _nrmse(error, spread)}
 
 
 def image_quality(predictions: Any, targets: Any) -> dict[str, np.ndarray]:
@@ -216,9 +238,8 @@ def image_quality(predictions: Any, targets: Any) -> dict[str, np.ndarray]:
     count = int(np.shape(predictions)[0])
     result = {name: np.empty(count, np.float64) for name in METRICS}
     for i in range(count):
-        p, t = _pair(predictions[i], targets[i])
-        for name in METRICS:
-            result[name][i] = _FUNCTIONS[name](p, t)
+        for name, value in _scores(*_pair(predictions[i], targets[i])).items():
+            result[name][i] = value
     return result
 
 
