@@ -82,7 +82,7 @@ def test_a_dataset_of_the_wrong_kind_is_refused(trained, phantom_datasets, tmp_p
 
 
 def test_the_report_scores_both_stainers_and_the_baselines_and_draws_panels(trained, phantom_datasets, tmp_path):
-    from stainworth.stages.stain_report import linear_baseline, stain_report
+    from stainworth.stages.stain_report import beats_baselines, linear_baseline, stain_report
 
     outputs, store = trained
     train_stainer_stage(config(), "classification", "efficientunet", phantom_datasets, tmp_path / "unet",
@@ -93,10 +93,14 @@ def test_the_report_scores_both_stainers_and_the_baselines_and_draws_panels(trai
         virtual[architecture] = tmp_path / f"v-{architecture}"
     manifest = stain_report(config(), "classification", phantom_datasets, virtual, tmp_path / "report")
     for method in ("identity", "linear", "pix2pixhd", "efficientunet"):
-        for metric in ("ssim", "psnr", "pearson", "mse", "nrmse"):
+        for metric in ("ssim", "psnr", "pearson", "mse", "nrmse", "pearson_nucleus"):
             assert np.isfinite(manifest.metrics[f"{method}.{metric}.mean"]), (method, metric)
+    summaries = {method: {metric: {"mean": manifest.metrics[f"{method}.{metric}.mean"]} for metric in
+                          ("ssim", "pearson")} for method in ("identity", "linear", "pix2pixhd", "efficientunet")}
+    for method in ("pix2pixhd", "efficientunet"):
+        assert manifest.metrics[f"{method}.beats_baselines"] == float(beats_baselines(summaries, method))
     summary = pd.read_csv(tmp_path / "report" / "quality_summary.csv")
-    assert len(summary) == 4 * 5 and {"mean", "median", "p5", "p95"} <= set(summary.columns)
+    assert len(summary) == 4 * 6 and {"mean", "median", "p5", "p95", "n"} <= set(summary.columns)
     assert (tmp_path / "report" / "panels.png").stat().st_size > 10_000
     # the linear map is the least-squares one: no (a, b) nearby does better on the training pixels
     from stainworth.datasets import open_dataset as open_ds
@@ -115,3 +119,15 @@ def test_a_virtual_dataset_of_another_source_is_refused(trained, phantom_dataset
     apply_stainer_stage(config(), "classification", outputs["classification"], phantom_datasets, tmp_path / "v")
     with pytest.raises(InputDataError, match="not a virtual segmentation dataset of the given source"):
         stain_report(config(), "segmentation", phantom_datasets, {"pix2pixhd": tmp_path / "v"}, tmp_path / "r")
+
+
+def test_beating_the_baselines_needs_both_metrics_above_both_baselines():
+    from stainworth.stages.stain_report import beats_baselines
+
+    def table(ssim, pearson):
+        return {"ssim": {"mean": ssim}, "pearson": {"mean": pearson}}
+
+    summaries = {"identity": table(0.1, 0.3), "linear": table(0.5, 0.3), "good": table(0.6, 0.4),
+                 "sharp_only": table(0.9, 0.2), "tie": table(0.5, 0.9)}
+    assert beats_baselines(summaries, "good")
+    assert not beats_baselines(summaries, "sharp_only") and not beats_baselines(summaries, "tie")

@@ -8,7 +8,9 @@ from skimage.metrics import structural_similarity
 
 from stainworth.errors import InputDataError
 from stainworth.stainers.quality import (
+    MASKED_METRICS,
     METRICS,
+    MIN_NUCLEUS_PIXELS,
     PSNR_CAP_DB,
     data_range,
     image_quality,
@@ -81,8 +83,10 @@ def test_constant_images_are_guarded():
 def test_mismatched_shapes_are_refused():
     with pytest.raises(InputDataError, match=r"prediction of shape \(3, 4\) and target of shape \(4, 3\)"):
         mse(np.zeros((3, 4)), np.zeros((4, 3)))
-    with pytest.raises(InputDataError, match=r"predictions of shape \(2, 16, 16\) and targets of shape \(3, 16, 16\)"):
+    with pytest.raises(InputDataError, match=r"predictions of shape \(2, 16, 16\), targets of shape \(3, 16, 16\)"):
         image_quality(np.zeros((2, 16, 16)), np.zeros((3, 16, 16)))
+    with pytest.raises(InputDataError, match=r"and masks of shape \(2, 8, 8\); expected one shape"):
+        image_quality(np.zeros((2, 16, 16)), np.zeros((2, 16, 16)), masks=np.zeros((2, 8, 8)))
 
 
 def test_other_refusals():
@@ -118,9 +122,26 @@ def test_summarise():
                          "psnr": np.array([20.0, float("inf")]),
                          "pearson": np.array([np.nan, 0.5]),
                          "ssim": np.array([np.nan])})
-    assert summary["mse"] == pytest.approx({"mean": 2.0, "std": math.sqrt(2.0), "median": 2.0, "p5": 0.2, "p95": 3.8})
+    assert summary["mse"] == pytest.approx({"mean": 2.0, "std": math.sqrt(2.0), "median": 2.0, "p5": 0.2, "p95": 3.8,
+                                            "n": 5})
     assert summary["psnr"]["mean"] == pytest.approx((20.0 + PSNR_CAP_DB) / 2)
     assert summary["psnr"]["p95"] <= PSNR_CAP_DB
-    assert summary["pearson"] == pytest.approx({"mean": 0.5, "std": 0.0, "median": 0.5, "p5": 0.5, "p95": 0.5})
-    assert set(summary["ssim"]) == {"mean", "std", "median", "p5", "p95"}
-    assert all(math.isnan(value) for value in summary["ssim"].values())
+    assert summary["pearson"] == pytest.approx({"mean": 0.5, "std": 0.0, "median": 0.5, "p5": 0.5, "p95": 0.5,
+                                                "n": 1})
+    assert set(summary["ssim"]) == {"mean", "std", "median", "p5", "p95", "n"}
+    assert summary["ssim"]["n"] == 0 and all(math.isnan(summary["ssim"][k]) for k in ("mean", "std", "median"))
+
+
+def test_pearson_inside_the_nucleus_ignores_the_background():
+    rng = np.random.default_rng(3)
+    target = rng.random((2, 32, 32))
+    prediction = rng.random((2, 32, 32))
+    masks = np.zeros((2, 32, 32), np.uint8)
+    masks[0, 8:24, 8:24] = 1
+    masks[1, 0:3, 0:5] = 1  # 15 pixels: too few
+    prediction[0, 8:24, 8:24] = 2 * target[0, 8:24, 8:24] + 1  # perfect inside, noise outside
+    result = image_quality(prediction, target, masks=masks)
+    assert list(result) == [*METRICS, *MASKED_METRICS]
+    assert result["pearson_nucleus"][0] == pytest.approx(1.0) and result["pearson"][0] < 0.9
+    assert math.isnan(result["pearson_nucleus"][1]) and MIN_NUCLEUS_PIXELS == 16
+    assert summarise(result)["pearson_nucleus"]["n"] == 1

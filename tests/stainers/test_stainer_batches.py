@@ -49,3 +49,40 @@ def test_limit_uses_the_first_items():
 def test_mismatched_pairs_are_refused():
     with pytest.raises(InputDataError, match=r"train: label-free \(5, 4, 4\) and fluorescence \(5, 4, 6\) do not pair"):
         PairedBatches(np.zeros((5, 4, 4)), np.zeros((5, 4, 6)), IDENTITY, batch_size=2, where="train")
+
+
+def _symmetries(image):
+    return [np.rot90(variant, k) for variant in (image, image.T) for k in range(4)]
+
+
+@pytest.mark.parametrize(("augment", "count"), [("dihedral", 8), ("flips", 4)])
+def test_augmentation_moves_input_and_target_together_through_the_symmetries(augment, count):
+    rng = np.random.default_rng(0)
+    base = rng.random((1, 6, 6), dtype=np.float32)
+    label_free = np.repeat(base, 64, axis=0) + np.arange(64, dtype=np.float32)[:, None, None]
+    batches = PairedBatches(label_free, 3 * label_free, IDENTITY, batch_size=16, augment=augment)
+    seen = set()
+    for x, y in batches.epoch(1, seed=0):
+        assert torch.equal(y, 3 * x)
+        for image in x[:, 0].numpy():
+            offset = float(np.floor(image.min() - base.min() + 0.5))
+            matches = [k for k, variant in enumerate(_symmetries(base[0] + offset)) if np.array_equal(image, variant)]
+            assert len(matches) == 1, "an augmented item is not a symmetry of its source"
+            seen.add(matches[0])
+    assert len(seen) == count
+
+
+def test_augmentation_depends_on_seed_and_epoch_only_and_never_touches_unshuffled_epochs():
+    data = np.random.default_rng(1).random((20, 5, 5), dtype=np.float32)
+    batches = PairedBatches(data, data, IDENTITY, batch_size=4, augment="dihedral")
+    first = [x.clone() for x, _ in batches.epoch(2, seed=3)]
+    assert all(torch.equal(a, b) for a, b in zip(first, [x for x, _ in batches.epoch(2, seed=3)], strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, [x for x, _ in batches.epoch(3, seed=3)], strict=True))
+    plain = torch.cat([x for x, _ in batches.epoch(0, seed=0, shuffle=False)])
+    assert torch.equal(plain[:, 0], torch.from_numpy(data))
+
+
+def test_dihedral_augmentation_of_items_that_are_not_square_is_refused():
+    with pytest.raises(InputDataError, match=r"train: dihedral augmentation needs square items, found \(4, 6\)"):
+        PairedBatches(np.zeros((5, 4, 6)), np.zeros((5, 4, 6)), IDENTITY, batch_size=2, augment="dihedral",
+                      where="train")

@@ -5,7 +5,7 @@ from safetensors.torch import save_file
 
 from stainworth.errors import InputDataError
 from stainworth.stainers.adapters import trainable_parameters
-from stainworth.stainers.efficientunet import build_efficientunet
+from stainworth.stainers.efficientunet import BATCH_NORM_MOMENTUM, build_efficientunet
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +42,29 @@ def test_imagenet_weights_load_with_the_first_convolution_summed_over_rgb(rgb_en
 
 def test_weights_that_do_not_fit_or_do_not_exist_are_refused(rgb_encoder_file, tmp_path):
     path, _ = rgb_encoder_file
-    with pytest.raises(InputDataError, match="does not fit the encoder"):
+    with pytest.raises(InputDataError, match="does not fit the EfficientNetEncoder"):
         build_efficientunet("efficientnet-b1", encoder_weights=path)
-    with pytest.raises(InputDataError, match="encoder weights file not found"):
+    with pytest.raises(InputDataError, match="weights file not found"):
         build_efficientunet("efficientnet-b0", encoder_weights=tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a state dict")
     with pytest.raises(InputDataError, match="junk.pt: not a readable state dict"):
         build_efficientunet("efficientnet-b0", encoder_weights=tmp_path / "junk.pt")
     with pytest.raises(InputDataError, match="encoder 'resnet18'; expected one of"):
         build_efficientunet("resnet18")
+
+
+def test_running_statistics_catch_up_with_the_batches_within_tens_of_steps():
+    # the reference EfficientNet's momentum of 0.01 leaves running statistics ~0.99**40 = 67% at their
+    # initial values after 40 steps, so the evaluation-mode network is far from the trained one
+    torch.manual_seed(0)
+    net = build_efficientunet("efficientnet-b0").train()
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert {m.momentum for m in norms} == {BATCH_NORM_MOMENTUM}
+    stem_inputs = []
+    norms[0].register_forward_hook(lambda module, args, out: stem_inputs.append(args[0]))
+    batch = torch.rand(4, 1, 64, 64) * 3 + 2
+    with torch.no_grad():
+        for _ in range(40):
+            net(batch)
+    batch_mean = stem_inputs[-1].mean(dim=(0, 2, 3))
+    assert torch.allclose(norms[0].running_mean, batch_mean, rtol=0.03, atol=1e-3)

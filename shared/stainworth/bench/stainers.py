@@ -2,9 +2,10 @@
 
 Training: the same model (same seed), batch size and in-memory data, trained once through
 stainworth's loop (:func:`~stainworth.stainers.fit.fit`: chunk-shuffled batches, normalisation,
-NaN checks, per-epoch validation and checkpoint) and once by a bare loop that calls the network,
-the loss and the optimiser directly on pre-made tensors. Each is run three times, interleaved,
-after a warm-up; the fastest run of each is compared (items per second).
+the default dihedral augmentation, NaN checks, per-epoch validation and checkpoint) and once by
+a bare loop that calls the network, the loss and the optimiser directly on pre-made tensors. Each
+is run three times, interleaved, after a warm-up; the fastest run of each is compared (items per
+second).
 
 bf16: an EfficientUNet trained briefly in float32 on synthetic blob images is evaluated on held-out
 images with and without bfloat16 autocast: SSIM against the targets and inference time.
@@ -87,7 +88,7 @@ def bench_training(architecture: str, *, size: int = 64, batch: int = 8, batches
         ours_stainer.train_step(*tensors[0])
         for repeat in range(repeats):
             bare.append(_bare_epoch(bare_stainer, tensors))
-            result = fit(ours_stainer, PairedBatches(x, y, IDENTITY, batch_size=batch),
+            result = fit(ours_stainer, PairedBatches(x, y, IDENTITY, batch_size=batch, augment=config.augment),
                          PairedBatches(*val, IDENTITY, batch_size=batch), Path(scratch) / str(repeat), max_epochs=1,
                          patience=1, seed=repeat, log=lambda line: None)
             ours.append(result.history[0]["seconds"])

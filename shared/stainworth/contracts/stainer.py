@@ -66,6 +66,9 @@ class StainerTrainConfig(StrictModel):
     max_val_items: int | None = Field(default=None, ge=1)
     bf16: bool = False
     """bfloat16 autocast on CPU (see ``make bench`` for its effect on SSIM)."""
+    augment: Literal["none", "flips", "dihedral"] = "dihedral"
+    """Random symmetries of each training pair: the 8 rotations/reflections of the square, the 4
+    flips, or none (for DIC, whose relief has a direction; see docs/stainers.md)."""
 
 
 DatasetKind = Literal["segmentation", "classification"]

@@ -184,5 +184,6 @@ def _stain_split(stainer: TrainedStainer, dataset: Dataset, split: str, writer: 
             if name != "fluorescence":
                 target[name][start:stop] = np.asarray(arrays[name][start:stop])
         if split == "test":
-            yield from image_quality(virtual, np.asarray(arrays["fluorescence"][start:stop])).items()
+            yield from image_quality(virtual, np.asarray(arrays["fluorescence"][start:stop]),
+                                     masks=np.asarray(arrays["mask"][start:stop])).items()
         progress.step(f"{split} {stop}/{count}")

@@ -1,15 +1,17 @@
 """The ``stain_report`` stage: image quality of both stainers against two trivial baselines, and image panels.
 
 For one dataset, the test split's virtual stains of Pix2pixHD and the EfficientUNet are scored
-against the real fluorescence (SSIM, PSNR, Pearson correlation, MSE, NRMSE; means and
-distributions) beside two baselines that need no network:
+against the real fluorescence (SSIM, PSNR, Pearson correlation over the whole image and inside
+the nucleus masks, MSE, NRMSE; means and distributions) beside two baselines that need no
+network:
 
 - **identity**: the label-free image itself, mapped onto the fluorescence scale by the two
   percentile normalisations (its 1st..99.8th percentile span onto the fluorescence's);
 - **linear**: the best global linear map ``a * label_free + b`` (least squares on the training
   split's pixels).
 
-A stainer that does not beat both has learned nothing beyond the intensity scale. The image
+A stainer that does not beat both on SSIM and Pearson correlation has learned nothing beyond the
+intensity scale; the manifest says so as ``<stainer>.beats_baselines`` (1 or 0). The image
 panels follow the study's Figures 2 (segmentation patches) and 8 (single nuclei): one row per
 test item, columns label-free, Pix2pixHD, EfficientUNet, real fluorescence; the three
 fluorescence columns share the real image's display range.
@@ -35,6 +37,9 @@ from stainworth.stainers.train import dataset_normalisers
 
 PANELS = "panels.png"
 SUMMARY = "quality_summary.csv"
+BASELINES = ("identity", "linear")
+BASELINE_METRICS = ("ssim", "pearson")
+"""A stainer must beat both baselines on these means (``<stainer>.beats_baselines`` in the manifest)."""
 TITLES = {"pix2pixhd": "Pix2pixHD", "efficientunet": "EfficientUNet"}
 
 
@@ -82,6 +87,7 @@ def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Pat
     source_manifest, dataset = read_dataset(dataset_folder(datasets_dir, kind), kind)
     test = dataset.arrays("test")
     label_free, real = np.asarray(test["label_free"][:]), np.asarray(test["fluorescence"][:])
+    masks = np.asarray(test["mask"][:])
     inputs, targets = dataset_normalisers(dataset)
     a, b = linear_baseline(dataset)
     predictions: dict[str, np.ndarray] = {"identity": targets.invert(inputs.apply(label_free)),
@@ -90,7 +96,7 @@ def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Pat
     for architecture, folder in virtual_dirs.items():
         virtual_manifest, predictions[architecture] = _virtual(Path(folder), kind, source_manifest.content_hash)
         hashes[architecture] = virtual_manifest.content_hash
-    summaries = {name: summarise(image_quality(values, real)) for name, values in predictions.items()}
+    summaries = {name: summarise(image_quality(values, real, masks=masks)) for name, values in predictions.items()}
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = [{"method": name, "metric": metric, **stats} for name, summary in summaries.items()
@@ -101,11 +107,19 @@ def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Pat
     metrics = {f"{name}.{metric}.mean": stats["mean"] for name, summary in summaries.items()
                for metric, stats in summary.items()}
     metrics |= {"linear.a": a, "linear.b": b}
+    metrics |= {f"{name}.beats_baselines": float(beats_baselines(summaries, name)) for name in virtual_dirs}
     manifest = OutputManifest(stage="stain_report", config=config.apply.model_dump(mode="json"),
                               config_hash=config_hash(config.apply), input_hashes=hashes,
                               counts={"test_items": int(len(real))}, paths={"report": [PANELS, SUMMARY]},
                               metrics=metrics)
     return write_manifest(manifest, out)
+
+
+def beats_baselines(summaries: dict[str, dict[str, dict[str, float]]], name: str,
+                    metrics: tuple[str, ...] = BASELINE_METRICS) -> bool:
+    """Whether method ``name`` has a higher mean than both baselines on every one of ``metrics``."""
+    return all(summaries[name][metric]["mean"] > max(summaries[b][metric]["mean"] for b in BASELINES)
+               for metric in metrics)
 
 
 def draw_panels(path: Path, label_free: np.ndarray, virtual: dict[str, np.ndarray], real: np.ndarray, *, rows: int,

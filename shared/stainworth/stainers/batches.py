@@ -5,18 +5,29 @@ decompress a whole chunk per item, so an epoch shuffles the order of the chunks,
 chunks at a time and shuffles the items inside the group (the approach of WebDataset's shuffle
 buffer). The order depends only on the seed and the epoch number, so a resumed training sees the
 same batches as an uninterrupted one.
+
+Training batches may be augmented by the symmetries of the square: each pair gets one of the
+eight rotations by 90 degrees and reflections (``"dihedral"``) or one of the four flips
+(``"flips"``), drawn from the same (seed, epoch) generator. These leave the physics of an
+isotropic label-free contrast (quantitative phase, phase contrast, brightfield) unchanged; DIC
+relief has a shear direction, so use ``"none"`` for DIC (or ``"flips"`` along the shear only after
+checking). A few hundred patches of one field become several thousand distinct examples, which is
+what lets a stainer learn from a single acquisition.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from stainworth.errors import InputDataError
 from stainworth.stainers.normalise import PercentileNormaliser
+
+Augment = Literal["none", "flips", "dihedral"]
+_TRANSFORMS = {"none": 1, "flips": 4, "dihedral": 8}
 
 
 class PairedBatches:
@@ -36,18 +47,22 @@ class PairedBatches:
         Items read at once (the zarr chunk length is used when the arrays have one).
     group
         Chunks loaded and shuffled together.
+    augment
+        Symmetries applied to shuffled (training) epochs: ``"none"``, ``"flips"`` or ``"dihedral"``
+        (needs square items).
     where
         Name of the data in error messages.
 
     Raises
     ------
     InputDataError
-        When the two arrays differ in shape or are not (n, H, W) with n >= 1.
+        When the two arrays differ in shape or are not (n, H, W) with n >= 1, or ``"dihedral"``
+        augmentation is asked of items that are not square.
     """
 
     def __init__(self, label_free: Any, fluorescence: Any, normalisers: tuple[PercentileNormaliser,
                  PercentileNormaliser], *, batch_size: int, limit: int | None = None, chunk: int | None = None,
-                 group: int = 8, where: str = "dataset") -> None:
+                 group: int = 8, augment: Augment = "none", where: str = "dataset") -> None:
         if tuple(label_free.shape) != tuple(fluorescence.shape) or len(label_free.shape) != 3:
             raise InputDataError(f"{where}: label-free {tuple(label_free.shape)} and fluorescence "
                                  f"{tuple(fluorescence.shape)} do not pair; expected two (n, H, W) arrays of one shape")
@@ -55,7 +70,13 @@ class PairedBatches:
         self.size = min(int(label_free.shape[0]), limit or int(label_free.shape[0]))
         if self.size < 1:
             raise InputDataError(f"{where}: no items; expected at least one pair")
+        if augment not in _TRANSFORMS:
+            raise InputDataError(f"{where}: augment {augment!r}; expected one of {sorted(_TRANSFORMS)}")
+        if augment == "dihedral" and label_free.shape[1] != label_free.shape[2]:
+            raise InputDataError(f"{where}: dihedral augmentation needs square items, found "
+                                 f"{tuple(label_free.shape[1:])}; use 'flips'")
         self.normalisers, self.batch_size, self.group = normalisers, int(batch_size), int(group)
+        self.augment: Augment = augment
         chunks = getattr(label_free, "chunks", None)
         self.chunk = int(chunk or (chunks[0] if chunks else 64))
 
@@ -81,8 +102,11 @@ class PairedBatches:
             x = np.concatenate([p[0] for p in parts])
             y = np.concatenate([p[1] for p in parts])
             order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
-            pending_x.append(x[order])
-            pending_y.append(y[order])
+            x, y = x[order], y[order]
+            if shuffle and self.augment != "none":
+                x, y = _transform(x, y, rng.integers(0, _TRANSFORMS[self.augment], size=len(x)))
+            pending_x.append(x)
+            pending_y.append(y)
             x_all, y_all = np.concatenate(pending_x), np.concatenate(pending_y)
             full = len(x_all) // self.batch_size * self.batch_size
             for k in range(0, full, self.batch_size):
@@ -90,6 +114,21 @@ class PairedBatches:
             pending_x, pending_y = [x_all[full:]], [y_all[full:]]
         if pending_x and len(pending_x[0]):
             yield _tensor(pending_x[0]), _tensor(pending_y[0])
+
+
+def _transform(x: np.ndarray, y: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply symmetry ``which[i]`` to pair ``i``: bit 0 flips rows, bit 1 flips columns, bit 2 transposes."""
+    x, y = x.copy(), y.copy()
+    for i, code in enumerate(which):
+        pair = [x[i], y[i]]
+        if code & 1:
+            pair = [image[::-1] for image in pair]
+        if code & 2:
+            pair = [image[:, ::-1] for image in pair]
+        if code & 4:
+            pair = [image.T for image in pair]
+        x[i], y[i] = pair
+    return x, y
 
 
 def _tensor(images: np.ndarray) -> torch.Tensor:

@@ -23,7 +23,7 @@ from stainworth.datasets.storage import Dataset
 from stainworth.errors import InputDataError
 from stainworth.stainers.adapters import build_stainer, trainable_parameters
 from stainworth.stainers.artifact import save_stainer
-from stainworth.stainers.batches import PairedBatches
+from stainworth.stainers.batches import Augment, PairedBatches
 from stainworth.stainers.fit import BEST, FitResult, fit
 from stainworth.stainers.normalise import PercentileNormaliser
 
@@ -50,11 +50,11 @@ def dataset_normalisers(dataset: Dataset) -> tuple[PercentileNormaliser, Percent
 
 
 def split_batches(dataset: Dataset, split: str, normalisers: tuple[PercentileNormaliser, PercentileNormaliser], *,
-                  batch_size: int, limit: int | None) -> PairedBatches:
+                  batch_size: int, limit: int | None, augment: Augment = "none") -> PairedBatches:
     """Batches of one split's (label-free, fluorescence) pairs."""
     arrays = dataset.arrays(split)
     return PairedBatches(arrays["label_free"], arrays["fluorescence"], normalisers, batch_size=batch_size,
-                         limit=limit, where=f"{dataset.path} split '{split}'")
+                         limit=limit, augment=augment, where=f"{dataset.path} split '{split}'")
 
 
 def train_stainer(config: StainerTrainConfig, dataset: Dataset, workdir: str | Path, output: str | Path, *,
@@ -84,7 +84,8 @@ def train_stainer(config: StainerTrainConfig, dataset: Dataset, workdir: str | P
             raise InputDataError(f"{dataset.path}: split '{split}' has {dataset.counts.get(split, 0)} items; "
                                  "expected at least 1 to train a stainer")
     normalisers = dataset_normalisers(dataset)
-    train = split_batches(dataset, "train", normalisers, batch_size=config.batch_size, limit=config.max_train_items)
+    train = split_batches(dataset, "train", normalisers, batch_size=config.batch_size, limit=config.max_train_items,
+                          augment=config.augment)
     val = split_batches(dataset, "val", normalisers, batch_size=config.batch_size, limit=config.max_val_items)
     unet = config.efficientunet
     alphas: list[float | None] = ([None] if config.architecture == "pix2pixhd"

@@ -1,0 +1,1 @@
+"""Reference observers and analyses that put task-network results in context."""
