@@ -60,7 +60,8 @@ def format_validation_error(error: ValidationError, *, where: str) -> str:
     if first["type"] == "missing":
         return f"{where}: field '{field}' is required but missing"
     more = f" (and {len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
-    return f"{where}: field '{field}': {message}; found {found!r}{more}"
+    shown = "" if isinstance(found, dict) else f"; found {found!r}"  # a whole section: the message names the value
+    return f"{where}: field '{field}': {message}{shown}{more}"
 
 
 def validate_model(model_type: type[M], data: Any, *, where: str) -> M:

@@ -9,6 +9,7 @@ from stainworth.contracts.cluster import ClusterConfig
 from stainworth.contracts.prepare import PrepareConfig
 from stainworth.contracts.simulate import SimulateConfig
 from stainworth.contracts.stainer import StainConfig
+from stainworth.contracts.task import TasksConfig
 
 
 class Profile(StrictModel):
@@ -24,5 +25,7 @@ class Profile(StrictModel):
     """Acquisitions to datasets: ingest, stitch, register, label, extract."""
     stain: StainConfig = Field(default_factory=StainConfig)
     """Virtual stainers: training, virtual datasets, image-quality report."""
+    tasks: TasksConfig = Field(default_factory=TasksConfig)
+    """Task networks: capacity and learnable-capacity sweeps of both tasks."""
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     """Cluster-only settings (ignored by local runs)."""

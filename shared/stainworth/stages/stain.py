@@ -14,7 +14,6 @@ import hashlib
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,11 +25,12 @@ from stainworth.contracts.stainer import Architecture, DatasetKind, StainConfig,
 from stainworth.datasets.storage import Dataset, DatasetWriter, open_dataset
 from stainworth.errors import InputDataError
 from stainworth.progress import Progress
+from stainworth.stages.checkpoints import StoreCheckpoints
 from stainworth.stages.label import fetch_model_file
 from stainworth.stainers.artifact import FOLDER, TrainedStainer, load_stainer
 from stainworth.stainers.quality import image_quality, summarise
 from stainworth.stainers.train import train_stainer
-from stainworth.store import Store, open_store
+from stainworth.store import open_store
 
 DATASET_DIR = "dataset.zarr"
 QUALITY_TABLE = "quality_test.csv"
@@ -54,32 +54,6 @@ def read_dataset(folder: Path, kind: DatasetKind) -> tuple[DatasetManifest, Data
     return manifest, open_dataset(folder / DATASET_DIR)
 
 
-class _CheckpointSync:
-    """Mirror the training folder's checkpoint files to the store after every epoch."""
-
-    files = ("checkpoint.pt", "best.safetensors")
-
-    def __init__(self, store: Store, prefix: str, folder: Path) -> None:
-        self.store, self.prefix, self.folder = store, prefix, folder
-
-    def restore(self) -> bool:
-        """Fetch a checkpoint left by an earlier attempt; True when there was one."""
-        found = False
-        for sub in sorted({key.split("/")[-2] for key in self.store.list(self.prefix + "/")}):
-            for name in self.files:
-                key = f"{self.prefix}/{sub}/{name}"
-                if self.store.exists(key):
-                    self.store.get_file(key, self.folder / sub / name)
-                    found = True
-        return found
-
-    def push(self) -> None:
-        """Upload every sub-folder's checkpoint files."""
-        for path in sorted(self.folder.glob("*/*")):
-            if path.name in self.files:
-                self.store.put_file(f"{self.prefix}/{path.parent.name}/{path.name}", path)
-
-
 def train_stainer_stage(config: StainConfig, kind: DatasetKind, architecture: Architecture, datasets_dir: str | Path,
                         output_dir: str | Path, *, store_uri: str | None = None) -> StainerManifest:
     """Train ``architecture`` on the ``kind`` dataset; write ``<output>/stainer`` and the manifest."""
@@ -93,14 +67,14 @@ def train_stainer_stage(config: StainConfig, kind: DatasetKind, architecture: Ar
     key = f"{config.store_prefix}/checkpoints/{kind}-{architecture}-{resumable[:12]}"
     with tempfile.TemporaryDirectory(prefix="stainworth-train-") as scratch:
         work = Path(scratch) / "work"
-        sync = _CheckpointSync(store, key, work)
+        sync = StoreCheckpoints(store, key, work)
         if sync.restore():
             print(f"train_stainer: checkpoints of an earlier attempt restored from {store.uri}/{key}", flush=True)
         weights = None
         if architecture == "efficientunet" and training.efficientunet.encoder_weights_uri:
             weights = fetch_model_file(training.efficientunet.encoder_weights_uri, Path(scratch))
         summary = train_stainer(training, dataset, work, out / FOLDER, encoder_weights=weights,
-                                dataset_hash=data_manifest.content_hash, log=_printer(sync))
+                                dataset_hash=data_manifest.content_hash, log=sync.printer("train_stainer epoch"))
     best = summary.fit.best
     manifest = StainerManifest(
         stage="train_stainer", config=training.model_dump(mode="json"), config_hash=config_hash(training),
@@ -114,15 +88,6 @@ def train_stainer_stage(config: StainConfig, kind: DatasetKind, architecture: Ar
     written = write_manifest(manifest, out)
     store.publish_dir(out, f"{config.store_prefix}/{kind}-{architecture}-{written.content_hash[:12]}")
     return written
-
-
-def _printer(sync: _CheckpointSync) -> Any:
-    def log(line: str) -> None:
-        print(line, flush=True)
-        if line.startswith("train_stainer epoch"):
-            sync.push()
-
-    return log
 
 
 def apply_stainer_stage(config: StainConfig, kind: DatasetKind, stainer_dir: str | Path, datasets_dir: str | Path,

@@ -10,14 +10,13 @@ random state is re-seeded from (seed, epoch) at the start of each epoch, so a tr
 from its checkpoint ends exactly where an uninterrupted one does.
 
 A NaN or Inf training loss stops training with :class:`~stainworth.errors.TrainingError`; the
-checkpoint and best weights of the last finished epoch are left as they were.
+checkpoint and best weights of the last finished epoch are left as they were. Seeds, checkpoints,
+early stopping and best weights are the shared machinery of :mod:`stainworth.training`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,17 +25,24 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
-from stainworth.contracts.base import canonical_json
 from stainworth.errors import TrainingError
 from stainworth.progress import format_seconds
 from stainworth.stainers.adapters import Stainer, autocast
 from stainworth.stainers.batches import PairedBatches
 from stainworth.stainers.losses import HybridLoss, ssim
+from stainworth.training import (
+    BEST,
+    CHECKPOINT,
+    epoch_seed,
+    fingerprint,
+    not_finite_note,
+    resume,
+    save_checkpoint,
+    save_weights,
+)
 
-CHECKPOINT = "checkpoint.pt"
-BEST = "best.safetensors"
+__all__ = ["BEST", "CHECKPOINT", "FitResult", "fit", "validate"]
 
 
 @dataclass
@@ -56,10 +62,6 @@ class FitResult:
         return self.history[self.best_epoch - 1]
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return int(np.random.SeedSequence([int(seed), int(epoch), 0x57A1]).generate_state(1)[0])
-
-
 def validate(generator: torch.nn.Module, batches: PairedBatches, *, alpha: float, bf16: bool = False
              ) -> dict[str, float]:
     """Mean hybrid loss and SSIM of the generator over a split (normalised intensities)."""
@@ -75,32 +77,6 @@ def validate(generator: torch.nn.Module, batches: PairedBatches, *, alpha: float
     weights = np.asarray(sizes, dtype=np.float64)
     return {"val_loss": float(np.average(losses, weights=weights)), "val_ssim": float(np.average(scores,
                                                                                                weights=weights))}
-
-
-def _fingerprint(settings: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(settings).encode()).hexdigest()
-
-
-def _save_checkpoint(path: Path, stainer: Stainer, state: dict[str, Any]) -> None:
-    payload = {name: part.state_dict() for name, part in stainer.parts().items()} | {"state": state}
-    temporary = path.with_suffix(".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
-
-
-def _load_checkpoint(path: Path, stainer: Stainer, fingerprint: str) -> dict[str, Any]:
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable checkpoint gets the same one line
-        raise TrainingError(f"{path}: unreadable checkpoint ({type(error).__name__}); "
-                            "delete it to start over") from None
-    state = payload.get("state", {})
-    if state.get("fingerprint") != fingerprint:
-        raise TrainingError(f"{path}: checkpoint of a different training configuration or data; "
-                            "delete it or use another output folder")
-    for name, part in stainer.parts().items():
-        part.load_state_dict(payload[name])
-    return dict(state)
 
 
 def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str | Path, *, max_epochs: int,
@@ -135,54 +111,39 @@ def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str
     """
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
-    fingerprint = _fingerprint({"settings": settings or {}, "seed": seed, "patience": patience, "alpha": alpha})
     checkpoint = folder / CHECKPOINT
-    state: dict[str, Any] = {"fingerprint": fingerprint, "epoch": 0, "history": [], "best_loss": math.inf,
-                             "best_epoch": 0, "stale": 0}
-    if checkpoint.is_file():
-        state = _load_checkpoint(checkpoint, stainer, fingerprint)
-        log(f"train_stainer: resuming after epoch {state['epoch']} from {checkpoint}")
-    started = time.perf_counter()
-    first = int(state["epoch"])
-    while state["epoch"] < max_epochs and state["stale"] < patience:
-        epoch = int(state["epoch"]) + 1
+    expected = fingerprint({"settings": settings or {}, "seed": seed, "patience": patience, "alpha": alpha})
+    state = resume(checkpoint, stainer.parts(), expected)
+    if state.epoch:
+        log(f"train_stainer: resuming after epoch {state.epoch} from {checkpoint}")
+    started, first = time.perf_counter(), state.epoch
+    while state.running(max_epochs, patience):
+        epoch = state.epoch + 1
         row = _train_epoch(stainer, train, epoch, seed, checkpoint)
         row |= validate(stainer.generator, val, alpha=alpha, bf16=bf16)
-        if row["val_loss"] < state["best_loss"]:
-            state |= {"best_loss": row["val_loss"], "best_epoch": epoch, "stale": 0}
-            _save_best(folder / BEST, stainer.generator)
-        else:
-            state["stale"] = int(state["stale"]) + 1
-        state["history"] = [*state["history"], row]
-        state["epoch"] = epoch
-        _save_checkpoint(checkpoint, stainer, state)
+        if state.record(row):
+            save_weights(folder / BEST, stainer.generator)
+        save_checkpoint(checkpoint, stainer.parts(), state)
         elapsed = time.perf_counter() - started
         eta = elapsed / (epoch - first) * (max_epochs - epoch)
         log(f"train_stainer epoch {epoch}/{max_epochs} loss {row['loss']:.4f} val_loss {row['val_loss']:.4f} "
             f"val_ssim {row['val_ssim']:.3f} (elapsed {format_seconds(elapsed)}, ETA at most {format_seconds(eta)})")
-    return FitResult(best_epoch=int(state["best_epoch"]), epochs_run=int(state["epoch"]),
-                     stopped_early=int(state["stale"]) >= patience, history=list(state["history"]))
+    return FitResult(best_epoch=state.best_epoch, epochs_run=state.epoch, stopped_early=state.stale >= patience,
+                     history=list(state.history))
 
 
 def _train_epoch(stainer: Stainer, train: PairedBatches, epoch: int, seed: int, checkpoint: Path) -> dict[str, float]:
-    torch.manual_seed(_epoch_seed(seed, epoch))
+    torch.manual_seed(epoch_seed(seed, epoch))
     started = time.perf_counter()
     totals: dict[str, float] = {}
     count = 0
     for step, (inputs, targets) in enumerate(train.epoch(epoch, seed=seed), start=1):
         losses = stainer.train_step(inputs, targets)
         if not all(math.isfinite(v) for v in losses.values()):
-            kept = f"the checkpoint of epoch {epoch - 1} is kept in {checkpoint}" if epoch > 1 else "nothing was saved"
             raise TrainingError(f"stainer training: loss {losses} is not finite at epoch {epoch}, batch {step}; "
-                                f"{kept} (lower the learning rate or check the data)")
+                                f"{not_finite_note(epoch, checkpoint)} (lower the learning rate or check the data)")
         for name, value in losses.items():
             totals[name] = totals.get(name, 0.0) + value * len(inputs)
         count += len(inputs)
     return {"epoch": float(epoch), **{name: total / count for name, total in totals.items()},
             "seconds": time.perf_counter() - started}
-
-
-def _save_best(path: Path, generator: torch.nn.Module) -> None:
-    temporary = path.with_suffix(".tmp")
-    save_file({k: v.detach().contiguous() for k, v in generator.state_dict().items()}, str(temporary))
-    os.replace(temporary, path)

@@ -16,6 +16,11 @@ any crop size (192x192 in the study, smaller in the ``mini`` profile) and its ca
 depend on the crop size. ResNets are torchvision's, with a first convolution for ``in_channels``
 and a one-logit dense head after torchvision's global average pooling.
 
+Every classifier has ``embed(x) -> (N, D)``, the penultimate features (the vector fed to the
+final dense layer, ``head``), and ``forward(x) = head(embed(x))`` squeezed to (N,), so the
+embeddings analysed by :mod:`stainworth.analysis.embeddings` are exactly what the logit is
+computed from.
+
 ImageNet weights come only from a local file (nothing is downloaded): a torchvision ResNet state
 dict (safetensors, or loadable with ``torch.load(..., weights_only=True)``). Its classifier
 (``fc.*``) is dropped; its RGB first convolution is adapted by :func:`~stainworth.weights.adapt_rgb_kernel` (summed over
@@ -78,9 +83,13 @@ class SimpleCNN(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(pooled_size)
         self.head = nn.Linear(widths[-1] * pooled_size**2, 1)
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate features (N, ``widths[-1] * pooled_size**2``): the flattened pooled maps fed to ``head``."""
+        return torch.flatten(self.pool(self.features(x)), 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N,) for images (N, C, H, W), H and W at least ``2**blocks``."""
-        return self.head(torch.flatten(self.pool(self.features(x)), 1)).squeeze(1)
+        """Logits (N,) for images (N, C, H, W), H and W at least ``2**blocks``: ``head(embed(x))``."""
+        return self.head(self.embed(x)).squeeze(1)
 
 
 class ResNetClassifier(nn.Module):
@@ -96,9 +105,24 @@ class ResNetClassifier(nn.Module):
         super().__init__()
         self.net = net
 
+    @property
+    def head(self) -> nn.Linear:
+        """The one-logit dense layer (torchvision's ``fc``); an alias, not a second module."""
+        return self.net.fc
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate features (N, 512 or 2048): the globally pooled maps fed to ``head``.
+
+        The steps of torchvision's ``ResNet._forward_impl`` up to and including the flattening.
+        """
+        net = self.net
+        x = net.maxpool(net.relu(net.bn1(net.conv1(x))))
+        x = net.layer4(net.layer3(net.layer2(net.layer1(x))))
+        return torch.flatten(net.avgpool(x), 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N,) for images (N, C, H, W)."""
-        return self.net(x).squeeze(1)
+        """Logits (N,) for images (N, C, H, W): ``head(embed(x))``."""
+        return self.head(self.embed(x)).squeeze(1)
 
 
 def build_cnn(blocks: int, *, in_channels: int = 1) -> SimpleCNN:

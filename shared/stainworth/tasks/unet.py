@@ -19,6 +19,9 @@ The study states neither kernel sizes nor widths. Here:
   study's BCE loss on probabilities is applied to these logits as
   :class:`torch.nn.BCEWithLogitsLoss` (the sigmoid lives in the loss).
 
+:meth:`ShallowUNet.decode` returns the features the 1x1 head sees (the study's "penultimate
+decoder layer", Fig. 7; :mod:`stainworth.analysis.feature_maps`).
+
 Inputs of any size are reflection-padded to a multiple of ``2**depth`` and the output is cropped
 back (:class:`~stainworth.stainers.padding.PadToMultiple`).
 """
@@ -121,15 +124,19 @@ class ShallowUNet(nn.Module):
                                       for c_in, c_out in zip(decoder_inputs, widths[::-1], strict=True))
         self.head = nn.Conv2d(2 * widths[0], 1, kernel_size=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N, 1, H, W) for images (N, C, H, W) whose sides are multiples of ``2**depth``."""
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate features (N, ``2 w_1``, H, W): the last decoder block's output, fed to ``head``."""
         skips = []
         for encoder in self.encoders:
             skip, x = encoder(x)
             skips.append(skip)
         for decoder, skip in zip(self.decoders, reversed(skips), strict=True):
             x = decoder(x, skip)
-        return self.head(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N, 1, H, W), ``head(decode(x))``, for images (N, C, H, W) of sides divisible by ``2**depth``."""
+        return self.head(self.decode(x))
 
 
 def build_unet(depth: int, *, in_channels: int = 1, base_width: int = BASE_WIDTH) -> PadToMultiple:

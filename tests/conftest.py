@@ -1,4 +1,4 @@
-"""Upstream outputs of the per-field stages, built straight from phantom ground truth."""
+"""Phantom fixtures shared by the stage and component tests: upstream outputs built straight from ground truth."""
 
 from __future__ import annotations
 

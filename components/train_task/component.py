@@ -1,0 +1,41 @@
+"""The ``train_task`` component: one task network trained once on one modality, scored on the test split."""
+
+from kfp import dsl
+
+from stainworth.images import CUDA_IMAGE
+
+
+@dsl.component(base_image=CUDA_IMAGE, install_kfp_package=False)
+def train_task(config: dict, task: str, architecture: str, modality: str, train_size: int, subset: int,
+               store_uri: str, position: str, datasets: dsl.Input[dsl.Dataset],
+               virtual_effunet: dsl.Input[dsl.Dataset], virtual_pix2pixhd: dsl.Input[dsl.Dataset],
+               unit: dsl.Output[dsl.Model]) -> None:
+    """A segmentation U-Net or a classifier of the capacity ladder, trained with early stopping.
+
+    Args:
+        config: The tasks configuration (``TasksConfig``).
+        task: ``segmentation`` or ``classification``.
+        architecture: A network of the task's ladder (``unet1`` ... ``efficientunet7``, ``cnn1`` ... ``resnet101``).
+        modality: ``label_free``, ``virtual_effunet``, ``virtual_pix2pixhd`` or ``fluorescence``.
+        train_size: Training items (a random subset); 0 for the whole training split.
+        subset: Which random subset of ``train_size`` (0-based).
+        store_uri: Store for checkpoints (a retried task resumes from them) and the published unit.
+        position: Shown in progress lines (``run 3/20``).
+        datasets: Output of ``extract``.
+        virtual_effunet: Output of ``apply_stainer`` for the EfficientUNet on this task's dataset.
+        virtual_pix2pixhd: Output of ``apply_stainer`` for Pix2pixHD on this task's dataset.
+        unit: The trained network, per-image test scores, history and manifest.
+    """
+    from stainworth.contracts.base import validate_model
+    from stainworth.contracts.task import TasksConfig, TaskUnit
+    from stainworth.runner.stage_entry import run_stage
+    from stainworth.stages.task import train_task_stage
+
+    def work(valid: TasksConfig):  # type: ignore[no-untyped-def]
+        what = validate_model(TaskUnit, {"task": task, "architecture": architecture, "modality": modality,
+                                         "train_size": train_size or None, "subset": subset}, where="train_task unit")
+        return train_task_stage(valid, what, datasets.path, unit.path, store_uri=store_uri, position=position,
+                                virtual_dirs={"virtual_effunet": virtual_effunet.path,
+                                              "virtual_pix2pixhd": virtual_pix2pixhd.path})
+
+    run_stage("tasks", TasksConfig, config, work, artifact=unit)

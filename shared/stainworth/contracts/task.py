@@ -1,0 +1,154 @@
+"""Configuration of the task networks, their sweeps, and the manifests of a training unit and an evaluation.
+
+A *unit* is one task network trained once: (task, architecture, modality, training size, subset).
+The capacity sweep trains every architecture of a ladder on the full training split; the
+learnable-capacity sweep trains one architecture on random subsets of several sizes, three
+subsets per size. The four modalities of a unit share its subset, seed and test set, so every
+comparison between modalities is paired.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from stainworth.contracts.base import StrictModel
+from stainworth.contracts.manifest import OutputManifest
+
+Task = Literal["segmentation", "classification"]
+TASKS: tuple[Task, ...] = ("segmentation", "classification")
+Modality = Literal["label_free", "virtual_effunet", "virtual_pix2pixhd", "fluorescence"]
+MODALITIES: tuple[Modality, ...] = ("label_free", "virtual_effunet", "virtual_pix2pixhd", "fluorescence")
+SweepKind = Literal["capacity", "learnable"]
+LADDERS: dict[Task, tuple[str, ...]] = {
+    "segmentation": ("unet1", "unet2", "unet3", "efficientunet0", "efficientunet7"),
+    "classification": ("cnn1", "cnn3", "resnet18", "resnet50", "resnet101"),
+}
+"""Each task's networks in increasing capacity (the registry in :mod:`stainworth.tasks` builds them)."""
+
+
+class TaskTrainingConfig(StrictModel):
+    """Training of one task network (the study: Adam, BCE, early stopping after 10 stale epochs)."""
+
+    learning_rate: float = Field(default=1e-4, gt=0, le=1)
+    batch_size: int = Field(default=16, ge=1, le=1024)
+    max_epochs: int = Field(default=100, ge=1, le=10000)
+    patience: int = Field(default=10, ge=1)
+    """Epochs without a lower validation loss before training stops."""
+    seed: int = 0
+    """Seed of initialisation, batch order and subsets; the same for every modality."""
+    augment: Literal["none", "flips", "dihedral"] = "none"
+    """Random symmetries of training images (the study used none)."""
+    max_val_items: int | None = Field(default=None, ge=2)
+    """Validate on the first n validation items only (``None``: all)."""
+    bf16: bool = False
+    """bfloat16 autocast on the CPU (roughly twice as fast there)."""
+    weights_uris: dict[str, str] = Field(default_factory=dict)
+    """ImageNet weights per architecture (a local file or a store URI); absent: trained from scratch."""
+
+
+class LearnableConfig(StrictModel):
+    """The learnable-capacity sweep: one architecture, several training sizes, several subsets each."""
+
+    architecture: str
+    sizes: list[int] = Field(min_length=1)
+    """Training sizes, each at most the training split's size."""
+    subsets: int = Field(default=3, ge=1, le=20)
+    """Independent random subsets per size (disjoint when the training split allows)."""
+
+    @field_validator("sizes")
+    @classmethod
+    def _positive_increasing(cls, sizes: list[int]) -> list[int]:
+        if any(size < 2 for size in sizes) or sorted(set(sizes)) != sizes:
+            raise ValueError(f"sizes {sizes}: expected distinct increasing sizes of at least 2")
+        return sizes
+
+
+class TaskSweepConfig(StrictModel):
+    """One task's sweeps and training settings."""
+
+    architectures: list[str]
+    """Capacity sweep: networks of the task's ladder."""
+    learnable: LearnableConfig
+    modalities: list[Modality] = Field(default_factory=lambda: list(MODALITIES), min_length=1)
+    training: TaskTrainingConfig
+
+
+def _segmentation_default() -> TaskSweepConfig:
+    return TaskSweepConfig(
+        architectures=list(LADDERS["segmentation"]),
+        learnable=LearnableConfig(architecture="efficientunet7", sizes=[100, 300, 1000, 5000, 10000, 15000]),
+        training=TaskTrainingConfig(batch_size=4))
+
+
+def _classification_default() -> TaskSweepConfig:
+    return TaskSweepConfig(
+        architectures=list(LADDERS["classification"]),
+        learnable=LearnableConfig(architecture="resnet101", sizes=[100, 500, 1000, 5000, 8000, 10000]),
+        training=TaskTrainingConfig(batch_size=16))
+
+
+class TasksConfig(StrictModel):
+    """Both tasks: the study's ladders and sizes by default (the ``paper`` scale)."""
+
+    segmentation: TaskSweepConfig = Field(default_factory=_segmentation_default)
+    classification: TaskSweepConfig = Field(default_factory=_classification_default)
+    threshold: float = Field(default=0.5, gt=0, lt=1)
+    """Probability above which a pixel is called nucleus."""
+    store_prefix: str = Field(default="tasks", pattern=r"^[A-Za-z0-9._/-]+$")
+    """Store prefix under which every unit is published."""
+
+    @model_validator(mode="after")
+    def _architectures_in_their_ladder(self) -> TasksConfig:
+        for task in TASKS:
+            sweep: TaskSweepConfig = getattr(self, task)
+            names = [*sweep.architectures, sweep.learnable.architecture, *sweep.training.weights_uris]
+            unknown = [name for name in names if name not in LADDERS[task]]
+            if unknown:
+                raise ValueError(f"{task}: architectures {unknown} are not in the {task} ladder "
+                                 f"{list(LADDERS[task])}")
+        return self
+
+    def sweep(self, task: Task) -> TaskSweepConfig:
+        """The settings of ``task``."""
+        return self.segmentation if task == "segmentation" else self.classification
+
+
+class TaskUnit(StrictModel):
+    """One task network trained once."""
+
+    task: Task
+    architecture: str
+    modality: Modality
+    train_size: int | None = Field(default=None, ge=2)
+    """Training items (a random subset); ``None``: the whole training split."""
+    subset: int = Field(default=0, ge=0)
+    """Which random subset of ``train_size`` (0-based)."""
+
+    @model_validator(mode="after")
+    def _architecture_of_the_task(self) -> TaskUnit:
+        if self.architecture not in LADDERS[self.task]:
+            raise ValueError(f"architecture '{self.architecture}' is not in the {self.task} ladder "
+                             f"{list(LADDERS[self.task])}")
+        return self
+
+    @property
+    def name(self) -> str:
+        """``<task>-<architecture>-<modality>-<size|all>-s<subset>``, unique within a sweep."""
+        size = "all" if self.train_size is None else str(self.train_size)
+        return f"{self.task}-{self.architecture}-{self.modality}-{size}-s{self.subset}"
+
+
+class TaskRunManifest(OutputManifest):
+    """The output of ``train_task``: the trained network, its per-image test scores, its history."""
+
+    unit: TaskUnit
+    trainable_parameters: int = Field(ge=1)
+    """Capacity: counted trainable parameters."""
+    weights: str
+    """Where the initial weights came from (``none (trained from scratch)`` or the file and its hash)."""
+    best_epoch: int = Field(ge=1)
+    stopped_early: bool
+    seed: int
+    """Seed of the subset draw and the batch order (the initialisation seed also depends on the subset)."""

@@ -1,0 +1,188 @@
+"""The ``train_task`` stage: one task network trained once on one modality, scored on the test split.
+
+A unit (:class:`~stainworth.contracts.task.TaskUnit`) names the task, the network, the modality,
+the training size and the subset. The modality decides the dataset and the image field read:
+``label_free`` and ``fluorescence`` come from the ``extract`` output, ``virtual_effunet`` and
+``virtual_pix2pixhd`` from the ``apply_stainer`` output of that stainer (its ``fluorescence`` is
+the virtual stain, with the real dataset's item indices, masks and labels). Every modality of a
+unit trains on the same subset with the same seed and is tested on the same items.
+
+The output folder holds the trained network (``model.safetensors``), the per-image test scores
+(``scores.csv``: precision, recall and Dice per image, or the classifier's score and the label
+per nucleus), the training history (``history.csv``) and the manifest, so every statistic of a
+sweep can be recomputed without retraining. Checkpoints go to the store after every epoch, so a
+retried task resumes where the failed one stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from stainworth.contracts.base import canonical_json, config_hash, file_sha256
+from stainworth.contracts.fields import DatasetManifest
+from stainworth.contracts.manifest import write_manifest
+from stainworth.contracts.task import Modality, TaskRunManifest, TasksConfig, TaskUnit
+from stainworth.datasets.storage import Dataset
+from stainworth.errors import InputDataError
+from stainworth.stages.checkpoints import StoreCheckpoints
+from stainworth.stages.label import fetch_model_file
+from stainworth.stages.stain import dataset_folder, read_dataset
+from stainworth.stainers.normalise import PercentileNormaliser
+from stainworth.store import open_store
+from stainworth.tasks import build_task_net, trainable_parameters
+from stainworth.tasks.data import TaskBatches
+from stainworth.tasks.fit import TaskFitResult, fit_task
+from stainworth.tasks.predict import predict_classification, predict_segmentation
+from stainworth.tasks.subsets import draw_subsets
+
+MODEL_FILE = "model.safetensors"
+SCORES_TABLE = "scores.csv"
+HISTORY_TABLE = "history.csv"
+VIRTUAL_MODALITIES: tuple[Modality, ...] = ("virtual_effunet", "virtual_pix2pixhd")
+
+
+def modality_source(unit: TaskUnit, datasets_dir: str | Path, virtual_dirs: dict[str, str | Path]
+                    ) -> tuple[DatasetManifest, Dataset, str]:
+    """The manifest, opened dataset and image field a unit's modality reads."""
+    if unit.modality in VIRTUAL_MODALITIES:
+        if unit.modality not in virtual_dirs:
+            raise InputDataError(f"train_task {unit.name}: no {unit.modality} dataset given; "
+                                 f"expected the apply_stainer output of that stainer")
+        folder = dataset_folder(virtual_dirs[unit.modality], unit.task)
+    else:
+        folder = dataset_folder(datasets_dir, unit.task)
+    manifest, dataset = read_dataset(folder, unit.task)
+    return manifest, dataset, "label_free" if unit.modality == "label_free" else "fluorescence"
+
+
+def training_indices(config: TasksConfig, unit: TaskUnit, dataset: Dataset) -> np.ndarray | None:
+    """The unit's training subset (``None``: the whole training split), the same for every modality."""
+    if unit.train_size is None:
+        return None
+    learnable = config.sweep(unit.task).learnable
+    if unit.subset >= learnable.subsets:
+        raise InputDataError(f"train_task {unit.name}: subset {unit.subset}; the sweep draws "
+                             f"{learnable.subsets} subsets per size (0..{learnable.subsets - 1})")
+    train = dataset.arrays("train")
+    labels = np.asarray(train["label"][:]) if unit.task == "classification" else None
+    subsets = draw_subsets(int(train["label_free"].shape[0]), [unit.train_size], learnable.subsets,
+                           config.sweep(unit.task).training.seed, labels=labels)
+    return subsets[unit.train_size][unit.subset]
+
+
+def validation_indices(dataset: Dataset, unit: TaskUnit, limit: int | None, seed: int) -> np.ndarray | None:
+    """``limit`` validation items (``None``: all), drawn with both classes in proportion for classification.
+
+    Items are stored by source (one condition each), so the first ``limit`` would be one class.
+    """
+    count = int(dataset.counts.get("val", 0))
+    if limit is None or limit >= count:
+        return None
+    labels = np.asarray(dataset.arrays("val")["label"][:]) if unit.task == "classification" else None
+    return draw_subsets(count, [limit], 1, seed, labels=labels)[limit][0]
+
+
+def unit_seed(seed: int, unit: TaskUnit) -> int:
+    """Initialisation seed of a unit: shared by the four modalities, different between subsets."""
+    return int(np.random.SeedSequence([int(seed), int(unit.subset), 0x7A5C]).generate_state(1)[0])
+
+
+def train_task_stage(config: TasksConfig, unit: TaskUnit, datasets_dir: str | Path, output_dir: str | Path, *,
+                     virtual_dirs: dict[str, str | Path] | None = None, store_uri: str | None = None,
+                     position: str = "") -> TaskRunManifest:
+    """Train one unit, score its test split and write the unit folder with its manifest last.
+
+    Parameters
+    ----------
+    config
+        The tasks section of the profile.
+    unit
+        What to train.
+    datasets_dir
+        The ``extract`` output (or one dataset folder).
+    output_dir
+        The unit folder to write.
+    virtual_dirs
+        ``apply_stainer`` outputs by modality (``virtual_effunet``, ``virtual_pix2pixhd``).
+    store_uri
+        Store for checkpoints and the published unit (``None``: the default store).
+    position
+        Shown in progress lines, e.g. ``"run 3/20"``.
+    """
+    training = config.sweep(unit.task).training
+    manifest, dataset, field = modality_source(unit, datasets_dir, virtual_dirs or {})
+    indices = training_indices(config, unit, dataset)
+    normaliser = PercentileNormaliser.fit(dataset.arrays("train")[field])
+    val_indices = validation_indices(dataset, unit, training.max_val_items, training.seed)
+    train = TaskBatches(dataset, "train", field, normaliser, batch_size=training.batch_size, indices=indices,
+                        augment=training.augment)
+    val = TaskBatches(dataset, "val", field, normaliser, batch_size=training.batch_size, indices=val_indices)
+    test = TaskBatches(dataset, "test", field, normaliser, batch_size=training.batch_size)
+    store = open_store(store_uri or None)
+    settings = {"unit": unit.model_dump(mode="json"), "training": training.model_dump(mode="json",
+                exclude={"max_epochs"}), "data": manifest.content_hash}
+    resumable = hashlib.sha256(canonical_json(settings).encode()).hexdigest()
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prefix = f"train_task {position + ' ' if position else ''}{unit.architecture} {unit.modality} " \
+             f"n={train.size}{'' if unit.train_size is None else f' subset {unit.subset}'}"
+    with tempfile.TemporaryDirectory(prefix="stainworth-task-") as scratch:
+        work = Path(scratch) / "work"
+        sync = StoreCheckpoints(store, f"{config.store_prefix}/checkpoints/{unit.name}-{resumable[:12]}", work)
+        if sync.restore():
+            print(f"{prefix}: checkpoints of an earlier attempt restored from {store.uri}", flush=True)
+        weights_uri = training.weights_uris.get(unit.architecture)
+        weights = None if weights_uri is None else fetch_model_file(weights_uri, Path(scratch))
+        torch.manual_seed(unit_seed(training.seed, unit))
+        net = build_task_net(unit.architecture, in_channels=1, weights=weights)
+        fit = fit_task(net, train, val, work / "unit", task=unit.task, max_epochs=training.max_epochs,
+                       patience=training.patience, seed=training.seed, learning_rate=training.learning_rate,
+                       settings=settings, bf16=training.bf16, prefix=prefix, log=sync.printer(prefix + " epoch"))
+        shutil.copyfile(fit.weights, out / MODEL_FILE)
+        origin = "none (trained from scratch)" if weights is None else f"{weights.name} sha256:{file_sha256(weights)}"
+    metrics = _score_test(net, test, unit, config.threshold, training.bf16, out)
+    pd.DataFrame(fit.history).to_csv(out / HISTORY_TABLE, index=False, lineterminator="\n")
+    written = write_manifest(_manifest(config, unit, manifest, net, fit, metrics, origin, train, val, test), out)
+    store.publish_dir(out, f"{config.store_prefix}/units/{unit.name}-{written.content_hash[:12]}")
+    return written
+
+
+def _score_test(net: torch.nn.Module, test: TaskBatches, unit: TaskUnit, threshold: float, bf16: bool,
+                out: Path) -> dict[str, float]:
+    """Write the per-image test scores; return their means."""
+    if unit.task == "segmentation":
+        scores = predict_segmentation(net, test, threshold=threshold, bf16=bf16)
+        table = pd.DataFrame({"item": scores["indices"], "precision": scores["precision"],
+                              "recall": scores["recall"], "dice": scores["dice"]})
+        metrics = {f"test.{name}": float(np.nanmean(table[name])) for name in ("precision", "recall", "dice")}
+    else:
+        from stainworth.metrics import empirical_auc
+
+        values, labels = predict_classification(net, test, bf16=bf16)
+        table = pd.DataFrame({"item": test.indices, "label": labels, "score": values})
+        metrics = {"test.auc": empirical_auc(values, labels).auc}
+    table.to_csv(out / SCORES_TABLE, index=False, lineterminator="\n", float_format="%.9g")
+    return metrics
+
+
+def _manifest(config: TasksConfig, unit: TaskUnit, data: DatasetManifest, net: torch.nn.Module, fit: TaskFitResult,
+              metrics: dict[str, float], origin: str, train: TaskBatches, val: TaskBatches,
+              test: TaskBatches) -> TaskRunManifest:
+    training = config.sweep(unit.task).training
+    return TaskRunManifest(
+        stage="train_task", config=config.model_dump(mode="json"), config_hash=config_hash(config),
+        input_hashes={unit.modality: data.content_hash},
+        paths={"model": [MODEL_FILE], "scores": [SCORES_TABLE], "history": [HISTORY_TABLE]},
+        counts={"train_items": train.size, "val_items": val.size, "test_items": test.size,
+                "epochs_run": fit.epochs_run},
+        metrics=metrics | {"val_loss": fit.best["val_loss"], "data_wait_share": fit.data_share,
+                           "train_seconds": float(sum(row["seconds"] for row in fit.history))},
+        unit=unit, trainable_parameters=trainable_parameters(net), weights=origin, best_epoch=fit.best_epoch,
+        stopped_early=fit.stopped_early, seed=training.seed)

@@ -1,0 +1,46 @@
+import pytest
+
+from stainworth.contracts.base import validate_model
+from stainworth.contracts.task import LADDERS, TASKS, TasksConfig, TaskUnit
+from stainworth.errors import ConfigError
+from stainworth.tasks import ladder
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_the_contract_ladders_are_the_registry_ladders(task):
+    assert LADDERS[task] == ladder(task)
+
+
+def test_defaults_are_the_study_sweeps():
+    config = TasksConfig()
+    assert config.segmentation.learnable.sizes == [100, 300, 1000, 5000, 10000, 15000]
+    assert config.classification.learnable.sizes == [100, 500, 1000, 5000, 8000, 10000]
+    assert config.segmentation.learnable.architecture == "efficientunet7"
+    assert config.classification.learnable.architecture == "resnet101"
+    assert (config.segmentation.training.batch_size, config.classification.training.batch_size) == (4, 16)
+    assert config.sweep("classification").architectures == list(LADDERS["classification"])
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"segmentation": {"architectures": ["resnet18"], "learnable": {"architecture": "unet1", "sizes": [4]},
+                       "training": {}}},
+     r"segmentation: architectures \['resnet18'\] are not in the segmentation ladder"),
+    ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [8, 4]},
+                         "training": {}}},
+     r"field 'classification.learnable.sizes': .*sizes \[8, 4\]: expected distinct increasing sizes"),
+    ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
+                         "training": {"weights_uris": {"unet1": "w.pt"}}}},
+     r"classification: architectures \['unet1'\] are not in the classification ladder"),
+    ({"threshold": 1.0}, r"field 'threshold'"),
+])
+def test_bad_sweeps_are_refused_with_the_field_and_value(data, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_model(TasksConfig, data, where="tasks")
+
+
+def test_unit_names_are_unique_and_readable():
+    units = {TaskUnit(task="classification", architecture="cnn1", modality=m, train_size=s, subset=k).name
+             for m in ("label_free", "fluorescence") for s in (None, 100) for k in (0, 1)}
+    assert len(units) == 8
+    assert "classification-cnn1-label_free-all-s0" in units
+    assert "classification-cnn1-fluorescence-100-s1" in units

@@ -1,0 +1,111 @@
+"""train_task on the phantom datasets: unit folders, paired modalities, subsets, store, resume, determinism."""
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from stainworth.contracts.manifest import read_manifest
+from stainworth.contracts.task import TaskRunManifest, TasksConfig, TaskUnit
+from stainworth.errors import InputDataError
+from stainworth.stages.task import HISTORY_TABLE, MODEL_FILE, SCORES_TABLE, train_task_stage
+from stainworth.store import open_store
+from stainworth.tasks import capacity
+
+
+def config(epochs=1):
+    training = {"batch_size": 4, "max_epochs": epochs, "patience": 2}
+    return TasksConfig.model_validate({
+        "segmentation": {"architectures": ["unet1"], "learnable": {"architecture": "unet1", "sizes": [8]},
+                         "training": training},
+        "classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [6], "subsets": 2},
+                           "training": training},
+    })
+
+
+@pytest.fixture(scope="module")
+def virtual_dirs(phantom_datasets, tmp_path_factory):
+    """Stand-ins for apply_stainer outputs: copies of the real datasets (same items, same layout)."""
+    root = tmp_path_factory.mktemp("virtual")
+    dirs = {}
+    for modality in ("virtual_effunet", "virtual_pix2pixhd"):
+        shutil.copytree(phantom_datasets, root / modality)
+        dirs[modality] = root / modality
+    return dirs
+
+
+def unit(task="classification", modality="label_free", **kwargs):
+    architecture = "cnn1" if task == "classification" else "unet1"
+    return TaskUnit(task=task, architecture=architecture, modality=modality, **kwargs)
+
+
+def test_a_capacity_unit_writes_model_scores_history_and_is_published(phantom_datasets, tmp_path):
+    store = f"file://{tmp_path}/store"
+    manifest = train_task_stage(config(), unit(), phantom_datasets, tmp_path / "out", store_uri=store)
+    assert (tmp_path / "out" / MODEL_FILE).is_file() and (tmp_path / "out" / HISTORY_TABLE).is_file()
+    scores = pd.read_csv(tmp_path / "out" / SCORES_TABLE)
+    assert list(scores.columns) == ["item", "label", "score"] and list(scores["item"]) == list(range(6))
+    assert scores["score"].between(0, 1).all() and set(scores["label"]) == {0, 1}
+    assert manifest.trainable_parameters == capacity("cnn1") and manifest.counts["train_items"] == 20
+    assert manifest.weights == "none (trained from scratch)" and 0 <= manifest.metrics["test.auc"] <= 1
+    assert 0 <= manifest.metrics["data_wait_share"] < 1
+    assert read_manifest(TaskRunManifest, tmp_path / "out").unit == unit()
+    keys = open_store(store).list("tasks/units/")
+    assert f"tasks/units/classification-cnn1-label_free-all-s0-{manifest.content_hash[:12]}/scores.csv" in keys
+
+
+def test_modalities_of_a_unit_train_on_the_same_subset_and_test_on_the_same_items(phantom_datasets, virtual_dirs,
+                                                                                  tmp_path):
+    tables = {}
+    for modality in ("label_free", "virtual_effunet", "fluorescence"):
+        out = tmp_path / modality
+        manifest = train_task_stage(config(), unit(modality=modality, train_size=6, subset=1), phantom_datasets,
+                                    out, virtual_dirs=virtual_dirs, store_uri=f"file://{tmp_path}/store")
+        assert manifest.counts["train_items"] == 6
+        tables[modality] = pd.read_csv(out / SCORES_TABLE)
+    items = {modality: tuple(table["item"]) for modality, table in tables.items()}
+    assert len(set(items.values())) == 1
+    assert not tables["label_free"]["score"].equals(tables["fluorescence"]["score"])
+
+
+def test_a_segmentation_unit_scores_every_test_image(phantom_datasets, tmp_path):
+    manifest = train_task_stage(config(), unit("segmentation"), phantom_datasets, tmp_path / "seg",
+                                store_uri=f"file://{tmp_path}/store")
+    scores = pd.read_csv(tmp_path / "seg" / SCORES_TABLE)
+    assert list(scores.columns) == ["item", "precision", "recall", "dice"] and len(scores) == 8
+    assert manifest.metrics["test.dice"] == pytest.approx(scores["dice"].mean())
+    assert manifest.trainable_parameters == capacity("unet1")
+
+
+def test_the_same_unit_twice_gives_the_same_scores(phantom_datasets, tmp_path):
+    for name in ("a", "b"):
+        train_task_stage(config(), unit(train_size=6), phantom_datasets, tmp_path / name,
+                         store_uri=f"file://{tmp_path}/store-{name}")
+    assert (tmp_path / "a" / SCORES_TABLE).read_bytes() == (tmp_path / "b" / SCORES_TABLE).read_bytes()
+
+
+def test_a_retried_unit_resumes_from_the_checkpoints_in_the_store(phantom_datasets, tmp_path, capsys):
+    store = f"file://{tmp_path}/store"
+    train_task_stage(config(epochs=1), unit(), phantom_datasets, tmp_path / "first", store_uri=store)
+    capsys.readouterr()
+    manifest = train_task_stage(config(epochs=2), unit(), phantom_datasets, tmp_path / "again", store_uri=store)
+    out = capsys.readouterr().out
+    assert "checkpoints of an earlier attempt restored" in out and "resuming after epoch 1" in out
+    assert "epoch 1/2" not in out and "epoch 2/2" in out and manifest.counts["epochs_run"] == 2
+
+
+@pytest.mark.parametrize(("bad", "virtual", "message"), [
+    (unit(modality="virtual_pix2pixhd"), False, "no virtual_pix2pixhd dataset given"),
+    (unit(train_size=6, subset=2), False, r"subset 2; the sweep draws 2 subsets per size \(0\.\.1\)"),
+    (unit(train_size=30), False, "larger than the pool"),
+])
+def test_bad_units_are_refused_with_one_line(phantom_datasets, tmp_path, bad, virtual, message):
+    with pytest.raises(InputDataError, match=message):
+        train_task_stage(config(), bad, phantom_datasets, tmp_path / "bad", store_uri=f"file://{tmp_path}/store")
+
+
+def test_a_validation_limit_keeps_both_classes(phantom_datasets, tmp_path):
+    limited = config()
+    limited.classification.training.max_val_items = 4
+    manifest = train_task_stage(limited, unit(), phantom_datasets, tmp_path / "out", store_uri=f"file://{tmp_path}/s")
+    assert manifest.counts["val_items"] == 4
