@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from stainworth.contracts.manifest import read_manifest
-from stainworth.contracts.task import TaskRunManifest, TasksConfig, TaskUnit
+from stainworth.contracts.task import HISTORY_TABLE, MODEL_FILE, SCORES_TABLE, TaskRunManifest, TasksConfig, TaskUnit
 from stainworth.errors import InputDataError
-from stainworth.stages.task import HISTORY_TABLE, MODEL_FILE, SCORES_TABLE, train_task_stage
+from stainworth.stages.task import train_task_stage
 from stainworth.store import open_store
 from stainworth.tasks import capacity
 

@@ -13,6 +13,9 @@ Rows so far:
 - stainer training throughput against a bare PyTorch loop on the same model and data, SSIM with
   and without bf16 autocast, and whole-mosaic staining (overhead of the tiling against bare
   forward passes, peak memory at 4096² and 16384²);
+- task-network training throughput against a bare PyTorch loop for every network of the
+  segmentation and classification ladders (same network, batch size and synthetic data), and the
+  share of stainworth's training time spent waiting for data;
 - the ``prepare`` stages run as library calls on a profile's phantom data (``mini`` by default):
   seconds per stage, and label and extract throughput in nuclei per second.
 """
@@ -32,6 +35,7 @@ def run_benchmarks(*, quick: bool = False) -> list[Row]:
     from stainworth.bench.runner import bench_runner_overhead
     from stainworth.bench.stainers import bench_bf16, bench_training
     from stainworth.bench.stitchers import bench_stitchers
+    from stainworth.bench.tasks import bench_task_training, task_bench_settings
     from stainworth.bench.tiling import bench_stain_mosaic
 
     profiles = ["smoke"] if quick else ["smoke", "mini"]
@@ -55,5 +59,8 @@ def run_benchmarks(*, quick: bool = False) -> list[Row]:
     rows += bench_bf16(steps=10 if quick else 60)
     print("bench: whole-mosaic staining", flush=True)
     rows += bench_stain_mosaic((1024, 2048) if quick else (4096, 16384))
+    for name, settings in task_bench_settings(quick=quick).items():
+        print(f"bench: {name} training loop vs a bare PyTorch loop", flush=True)
+        rows += bench_task_training(name, **settings)
     print(format_table(rows), flush=True)
     return rows

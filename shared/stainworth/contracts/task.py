@@ -26,6 +26,9 @@ LADDERS: dict[Task, tuple[str, ...]] = {
     "classification": ("cnn1", "cnn3", "resnet18", "resnet50", "resnet101"),
 }
 """Each task's networks in increasing capacity (the registry in :mod:`stainworth.tasks` builds them)."""
+MODEL_FILE, NORMALISER_FILE, SCORES_TABLE, HISTORY_TABLE = (
+    "model.safetensors", "normaliser.json", "scores.csv", "history.csv")
+"""Files of a ``train_task`` output beside its manifest."""
 
 
 class TaskTrainingConfig(StrictModel):
@@ -152,3 +155,11 @@ class TaskRunManifest(OutputManifest):
     stopped_early: bool
     seed: int
     """Seed of the subset draw and the batch order (the initialisation seed also depends on the subset)."""
+
+
+class EvaluationManifest(OutputManifest):
+    """The output of ``evaluate``: tables, verdict and analyses of one task's units."""
+
+    task: Task
+    verdict: list[str] = Field(default_factory=list)
+    """The verdict in plain sentences (also in ``verdict.md``)."""

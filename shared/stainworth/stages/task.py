@@ -7,7 +7,8 @@ the training size and the subset. The modality decides the dataset and the image
 the virtual stain, with the real dataset's item indices, masks and labels). Every modality of a
 unit trains on the same subset with the same seed and is tested on the same items.
 
-The output folder holds the trained network (``model.safetensors``), the per-image test scores
+The output folder holds the trained network (``model.safetensors``) with the input normalisation
+it was trained with (``normaliser.json``), the per-image test scores
 (``scores.csv``: precision, recall and Dice per image, or the classifier's score and the label
 per nucleus), the training history (``history.csv``) and the manifest, so every statistic of a
 sweep can be recomputed without retraining. Checkpoints go to the store after every epoch, so a
@@ -17,6 +18,7 @@ retried task resumes where the failed one stopped.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,7 +30,16 @@ import torch
 from stainworth.contracts.base import canonical_json, config_hash, file_sha256
 from stainworth.contracts.fields import DatasetManifest
 from stainworth.contracts.manifest import write_manifest
-from stainworth.contracts.task import Modality, TaskRunManifest, TasksConfig, TaskUnit
+from stainworth.contracts.task import (
+    HISTORY_TABLE,
+    MODEL_FILE,
+    NORMALISER_FILE,
+    SCORES_TABLE,
+    Modality,
+    TaskRunManifest,
+    TasksConfig,
+    TaskUnit,
+)
 from stainworth.datasets.storage import Dataset
 from stainworth.errors import InputDataError
 from stainworth.stages.checkpoints import StoreCheckpoints
@@ -42,9 +53,6 @@ from stainworth.tasks.fit import TaskFitResult, fit_task
 from stainworth.tasks.predict import predict_classification, predict_segmentation
 from stainworth.tasks.subsets import draw_subsets
 
-MODEL_FILE = "model.safetensors"
-SCORES_TABLE = "scores.csv"
-HISTORY_TABLE = "history.csv"
 VIRTUAL_MODALITIES: tuple[Modality, ...] = ("virtual_effunet", "virtual_pix2pixhd")
 
 
@@ -148,6 +156,7 @@ def train_task_stage(config: TasksConfig, unit: TaskUnit, datasets_dir: str | Pa
         shutil.copyfile(fit.weights, out / MODEL_FILE)
         origin = "none (trained from scratch)" if weights is None else f"{weights.name} sha256:{file_sha256(weights)}"
     metrics = _score_test(net, test, unit, config.threshold, training.bf16, out)
+    (out / NORMALISER_FILE).write_text(json.dumps(normaliser.to_dict(), sort_keys=True) + "\n")
     pd.DataFrame(fit.history).to_csv(out / HISTORY_TABLE, index=False, lineterminator="\n")
     written = write_manifest(_manifest(config, unit, manifest, net, fit, metrics, origin, train, val, test), out)
     store.publish_dir(out, f"{config.store_prefix}/units/{unit.name}-{written.content_hash[:12]}")
@@ -179,7 +188,8 @@ def _manifest(config: TasksConfig, unit: TaskUnit, data: DatasetManifest, net: t
     return TaskRunManifest(
         stage="train_task", config=config.model_dump(mode="json"), config_hash=config_hash(config),
         input_hashes={unit.modality: data.content_hash},
-        paths={"model": [MODEL_FILE], "scores": [SCORES_TABLE], "history": [HISTORY_TABLE]},
+        paths={"model": [MODEL_FILE], "normaliser": [NORMALISER_FILE], "scores": [SCORES_TABLE],
+               "history": [HISTORY_TABLE]},
         counts={"train_items": train.size, "val_items": val.size, "test_items": test.size,
                 "epochs_run": fit.epochs_run},
         metrics=metrics | {"val_loss": fit.best["val_loss"], "data_wait_share": fit.data_share,

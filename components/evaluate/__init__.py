@@ -1,0 +1,3 @@
+from stainworth.components.evaluate.component import evaluate
+
+__all__ = ["evaluate"]

@@ -1,0 +1,99 @@
+"""evaluate on units trained by train_task on the phantom datasets: tables, verdict, analyses, refusals."""
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from stainworth.contracts.manifest import read_manifest
+from stainworth.contracts.task import EvaluationManifest, TasksConfig, TaskUnit
+from stainworth.errors import InputDataError
+from stainworth.stages.evaluate import evaluate_stage
+from stainworth.stages.task import train_task_stage
+
+MODALITIES = ("label_free", "virtual_effunet", "fluorescence")
+CONFIG = TasksConfig.model_validate({
+    "segmentation": {"architectures": ["unet1", "unet2"], "learnable": {"architecture": "unet1", "sizes": [6, 8],
+                     "subsets": 2}, "training": {"batch_size": 4, "max_epochs": 1}},
+    "classification": {"architectures": ["cnn1", "cnn3"],
+                       "learnable": {"architecture": "cnn1", "sizes": [6, 8], "subsets": 2},
+                       "training": {"batch_size": 4, "max_epochs": 1}},
+})
+
+
+@pytest.fixture(scope="module")
+def trained(phantom_datasets, tmp_path_factory):
+    """Units of both sweeps and both tasks, and the stand-in virtual datasets they read."""
+    root = tmp_path_factory.mktemp("units")
+    virtual = {"virtual_effunet": root / "virtual"}
+    shutil.copytree(phantom_datasets, virtual["virtual_effunet"])
+    units = {"segmentation": [], "classification": []}
+    for task, sweep in (("segmentation", CONFIG.segmentation), ("classification", CONFIG.classification)):
+        plan = [(a, None, 0) for a in sweep.architectures]
+        plan += [(sweep.learnable.architecture, size, k) for size in sweep.learnable.sizes
+                 for k in range(sweep.learnable.subsets)]
+        for architecture, size, subset in plan:
+            for modality in MODALITIES:
+                unit = TaskUnit(task=task, architecture=architecture, modality=modality, train_size=size,
+                                subset=subset)
+                out = root / unit.name
+                train_task_stage(CONFIG, unit, phantom_datasets, out, virtual_dirs=virtual,
+                                 store_uri=f"file://{root}/store")
+                units[task].append(out)
+    return units, virtual
+
+
+def test_classification_tables_verdict_embeddings_and_hotelling(trained, phantom_datasets, tmp_path):
+    units, virtual = trained
+    manifest = evaluate_stage(CONFIG, "classification", units["classification"], phantom_datasets, tmp_path,
+                              virtual_dirs=virtual, n_boot=200)
+    capacity = pd.read_csv(tmp_path / "capacity.csv")
+    assert len(capacity) == 2 * 3 and {"auc", "auc_ci_low", "auc_ci_high", "binormal_auc", "run"} <= set(capacity)
+    learnable = pd.read_csv(tmp_path / "learnable.csv")
+    assert len(learnable) == 2 * 3 and set(learnable["n_subsets"]) == {2}
+    comparisons = pd.read_csv(tmp_path / "comparisons.csv")
+    assert set(comparisons["modality"]) == {"virtual_effunet", "fluorescence"} and len(comparisons) == 2 * (2 + 4)
+    embeddings = pd.read_csv(tmp_path / "embeddings.csv")
+    assert list(embeddings["level"].unique()) == ["low", "high"] and len(embeddings) == 2 * 3
+    assert embeddings["cosine_distance"].between(0, 1).all()
+    hotelling = pd.read_csv(tmp_path / "hotelling.csv")
+    assert list(hotelling["modality"]) == list(MODALITIES) and hotelling["auc"].between(0, 1).all()
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    assert verdict["metric"] == "auc" and len(verdict["sentences"]) == 3  # capacity, size, largest capacity
+    assert any("cnn3" in sentence and "significant" in sentence for sentence in verdict["sentences"])
+    assert read_manifest(EvaluationManifest, tmp_path).verdict == manifest.verdict == verdict["sentences"]
+    assert manifest.counts == {"units": 18, "capacity_units": 6, "learnable_units": 12}
+    assert "cnn1.label_free.auc" in manifest.metrics
+
+
+def test_segmentation_tables_feature_maps_and_panels(trained, phantom_datasets, tmp_path):
+    units, virtual = trained
+    manifest = evaluate_stage(CONFIG, "segmentation", units["segmentation"], phantom_datasets, tmp_path,
+                              virtual_dirs=virtual, n_boot=200)
+    capacity = pd.read_csv(tmp_path / "capacity.csv")
+    assert len(capacity) == 2 * 3 and {"dice", "dice_ci_low", "precision", "recall"} <= set(capacity)
+    assert len(manifest.paths["feature_maps"]) == 2 * 3 * 2  # unet1 and unet2 (low = medium), npy + png
+    assert all((tmp_path / path).stat().st_size > 0 for path in manifest.paths["feature_maps"])
+    assert sorted(manifest.paths["panels"]) == sorted(
+        [f"panels/capacity-{m}.png" for m in MODALITIES] + [f"panels/sizes-{m}.png" for m in MODALITIES])
+    assert (tmp_path / "panels" / "capacity-label_free.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((tmp_path / "verdict.json").read_text())["metric"] == "dice"
+
+
+def test_units_of_another_task_or_none_are_refused(trained, phantom_datasets, tmp_path):
+    units, virtual = trained
+    with pytest.raises(InputDataError, match="the units are classification units; expected segmentation"):
+        evaluate_stage(CONFIG, "segmentation", units["classification"], phantom_datasets, tmp_path / "a")
+    with pytest.raises(InputDataError, match="no trained units given"):
+        evaluate_stage(CONFIG, "segmentation", [], phantom_datasets, tmp_path / "b")
+    assert not (tmp_path / "a" / "manifest.json").exists()
+
+
+def test_an_unfinished_unit_is_refused(trained, phantom_datasets, tmp_path):
+    units, _ = trained
+    broken = tmp_path / "broken"
+    shutil.copytree(units["classification"][0], broken)
+    (broken / "manifest.json").unlink()
+    with pytest.raises(InputDataError, match="manifest"):
+        evaluate_stage(CONFIG, "classification", [broken], phantom_datasets, tmp_path / "out")
