@@ -12,6 +12,11 @@ PIPELINES: dict[str, str] = {
     "simulate": "stainworth.pipelines.simulate",
     "prepare": "stainworth.pipelines.prepare",
     "stain": "stainworth.pipelines.stain",
+    "seg_capacity": "stainworth.pipelines.seg_capacity",
+    "seg_learnable": "stainworth.pipelines.seg_learnable",
+    "cls_capacity": "stainworth.pipelines.cls_capacity",
+    "cls_learnable": "stainworth.pipelines.cls_learnable",
+    "study": "stainworth.pipelines.study",
 }
 """Pipeline name → module defining ``build(profile)``."""
 

@@ -1,6 +1,6 @@
 """Pipeline ``stain``: prepare the datasets, train both stainers on each, stain every split, report image quality."""
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from kfp import dsl
 
@@ -12,6 +12,27 @@ from stainworth.pipelines.prepare import prepare_tasks
 from stainworth.runner.platform import configure_task
 
 ARCHITECTURES = ("pix2pixhd", "efficientunet")
+
+
+def stain_tasks(profile: Profile, kind: str, stain_config: Any, store_uri: Any, datasets: Any
+                ) -> tuple[dict[str, Any], Any]:
+    """Add one dataset's stainers to the current pipeline: train and apply both architectures (GPU), report (CPU).
+
+    Returns the ``apply_stainer`` outputs by architecture and the ``stain_report`` output.
+    """
+    virtual = {}
+    for architecture in ARCHITECTURES:
+        trained = train_stainer(config=stain_config, kind=kind, architecture=architecture, store_uri=store_uri,
+                                datasets=datasets).set_display_name(f"train {architecture} ({kind})")
+        applied = apply_stainer(config=stain_config, kind=kind, stainer=trained.outputs["stainer"],
+                                datasets=datasets).set_display_name(f"apply {architecture} ({kind})")
+        configure_task(trained, profile.cluster, gpu=True)
+        configure_task(applied, profile.cluster, gpu=True)
+        virtual[architecture] = applied.outputs["virtual"]
+    report = stain_report(config=stain_config, kind=kind, datasets=datasets, **virtual
+                          ).set_display_name(f"report ({kind})")
+    configure_task(report, profile.cluster, gpu=False)
+    return virtual, report.outputs["report"]
 
 
 def build(profile: Profile):
@@ -35,21 +56,8 @@ def build(profile: Profile):
         store_uri: str = profile.cluster.store_uri,
     ) -> outputs:
         datasets = prepare_tasks(profile, prepare_config, simulate_config, store_uri).outputs["datasets"]
-        reports = {}
-        for kind in kinds:
-            virtual = {}
-            for architecture in ARCHITECTURES:
-                trained = train_stainer(config=stain_config, kind=kind, architecture=architecture, store_uri=store_uri,
-                                        datasets=datasets).set_display_name(f"train {architecture} ({kind})")
-                applied = apply_stainer(config=stain_config, kind=kind, stainer=trained.outputs["stainer"],
-                                        datasets=datasets).set_display_name(f"apply {architecture} ({kind})")
-                configure_task(trained, profile.cluster, gpu=True)
-                configure_task(applied, profile.cluster, gpu=True)
-                virtual[architecture] = applied.outputs["virtual"]
-            report = stain_report(config=stain_config, kind=kind, datasets=datasets, **virtual
-                                  ).set_display_name(f"report ({kind})")
-            configure_task(report, profile.cluster, gpu=False)
-            reports[f"{kind}_report"] = report.outputs["report"]
+        reports = {f"{kind}_report": stain_tasks(profile, kind, stain_config, store_uri, datasets)[1]
+                   for kind in kinds}
         return outputs(**reports)
 
     return stain

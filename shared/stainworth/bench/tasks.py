@@ -45,9 +45,9 @@ SETTINGS: dict[str, tuple[int, int, int]] = {
 """``(size, batch, batches)`` per network for ``make bench``: the study's batch sizes (4 for
 segmentation, 16 for classification) on 64x64 crops, fewer batches for the slow networks."""
 QUICK_SETTINGS: dict[str, tuple[int, int, int]] = {
-    "unet1": (32, 4, 8), "unet2": (32, 4, 8), "unet3": (32, 4, 8),
+    "unet1": (32, 4, 16), "unet2": (32, 4, 16), "unet3": (32, 4, 16),
     "efficientunet0": (32, 4, 4), "efficientunet7": (32, 4, 2),
-    "cnn1": (32, 8, 8), "cnn3": (32, 8, 8),
+    "cnn1": (32, 8, 16), "cnn3": (32, 8, 16),
     "resnet18": (32, 8, 4), "resnet50": (32, 8, 2), "resnet101": (32, 8, 2),
 }
 """The same for ``stainworth bench --quick``: 32x32 crops, classification batches of 8."""

@@ -1,0 +1,106 @@
+"""Shared wiring of the task pipelines: stainers per dataset, a fan-out of training units, one evaluation per task.
+
+``seg_capacity``, ``seg_learnable``, ``cls_capacity``, ``cls_learnable`` and ``study`` differ only
+in which sweeps of which tasks they run; each builds its pipeline with :func:`build_sweeps`.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from kfp import dsl
+
+from stainworth.components.evaluate import evaluate
+from stainworth.components.train_task import train_task
+from stainworth.contracts.profile import Profile
+from stainworth.contracts.task import SweepKind, Task, TasksConfig
+from stainworth.pipelines.prepare import prepare_tasks
+from stainworth.pipelines.stain import stain_tasks
+from stainworth.runner.platform import configure_task
+
+PARALLELISM = 16
+"""Training units of one task running at once on the cluster (``ClusterConfig`` has no such field;
+kfp.local runs at most two tasks at a time anyway)."""
+VIRTUAL_MODALITY = {"efficientunet": "virtual_effunet", "pix2pixhd": "virtual_pix2pixhd"}
+"""Stainer architecture → the modality its ``apply_stainer`` output is."""
+
+
+def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> list[dict[str, Any]]:
+    """The units of ``task``'s ``sweeps`` as loop items, the modalities of one unit adjacent.
+
+    Capacity sweep: every architecture × every modality on the whole training split (``train_size``
+    0). Learnable sweep: the learnable architecture × sizes × subsets × modalities. Each item carries
+    its ``position`` (``run k/n``). The list is fixed when the pipeline is built: overriding the
+    ``tasks_config`` parameter at submission changes the training settings, not which units run.
+    """
+    sweep = tasks.sweep(task)
+    plan: list[tuple[str, int, int]] = []
+    if "capacity" in sweeps:
+        plan += [(architecture, 0, 0) for architecture in sweep.architectures]
+    if "learnable" in sweeps:
+        plan += [(sweep.learnable.architecture, size, subset)
+                 for size in sweep.learnable.sizes for subset in range(sweep.learnable.subsets)]
+    units = [{"architecture": architecture, "modality": modality, "train_size": size, "subset": subset}
+             for architecture, size, subset in plan for modality in sweep.modalities]
+    return [unit | {"position": f"run {k}/{len(units)}"} for k, unit in enumerate(units, start=1)]
+
+
+def _integer(field: Any) -> Any:
+    """An integer field of the loop item, typed as such.
+
+    KFP types every field of a static list of dicts like the first dict's first value (a string
+    here), so an ``int`` input would fail the compile-time type check (kubeflow/pipelines#9366).
+    The compiled items keep their JSON integers; only the check changes.
+    """
+    field.channel_type = "Integer"
+    return field
+
+
+def sweep_tasks(profile: Profile, task: Task, units: list[dict[str, Any]], tasks_config: Any, stain_config: Any,
+               store_uri: Any, datasets: Any) -> tuple[Any, Any]:
+    """Add one task's part to the current pipeline: both stainers on its dataset, the units, the evaluation.
+
+    Returns the ``stain_report`` and the ``evaluate`` outputs.
+    """
+    applied, report = stain_tasks(profile, task, stain_config, store_uri, datasets)
+    virtual = {VIRTUAL_MODALITY[architecture]: output for architecture, output in applied.items()}
+    with dsl.ParallelFor(units, parallelism=PARALLELISM, name=f"{task} units") as unit:
+        trained = train_task(config=tasks_config, task=task, architecture=unit.architecture, modality=unit.modality,
+                             train_size=_integer(unit.train_size), subset=_integer(unit.subset), store_uri=store_uri,
+                             position=unit.position, datasets=datasets, **virtual
+                             ).set_display_name(f"train unit ({task})")
+        configure_task(trained, profile.cluster, gpu=True)
+    evaluated = evaluate(config=tasks_config, task=task, units=dsl.Collected(trained.outputs["unit"]),
+                         datasets=datasets, **virtual).set_display_name(f"evaluate ({task})")
+    configure_task(evaluated, profile.cluster, gpu=False)
+    return report, evaluated.outputs["evaluation"]
+
+
+def build_sweeps(profile: Profile, name: str, plan: Mapping[Task, Sequence[SweepKind]], description: str):
+    """The pipeline running ``plan``'s sweeps per task, the profile's values as parameter defaults.
+
+    Named ``stainworth-<name>`` with dashes for underscores (as KFP names it anyway).
+
+    One ``prepare``; per task, one pair of stainers on its dataset, one fan-out of the units of all
+    its sweeps (GPU pool), one ``evaluate`` over them. Outputs: ``<task>_report`` and
+    ``<task>_evaluation`` per task.
+    """
+    units = {task: sweep_units(profile.tasks, task, sweeps) for task, sweeps in plan.items()}
+    outputs = NamedTuple("Outputs", [(f"{task}_{output}", dsl.Dataset if output == "report" else dsl.Artifact)  # type: ignore[misc]
+                                     for task in plan for output in ("report", "evaluation")])
+
+    @dsl.pipeline(name=f"stainworth-{name.replace('_', '-')}", description=description)
+    def pipeline(
+        prepare_config: dict = profile.prepare.model_dump(mode="json", exclude_none=True),
+        simulate_config: dict = profile.simulate.model_dump(mode="json", exclude_none=True),
+        stain_config: dict = profile.stain.model_dump(mode="json", exclude_none=True),
+        tasks_config: dict = profile.tasks.model_dump(mode="json", exclude_none=True),
+        store_uri: str = profile.cluster.store_uri,
+    ) -> outputs:
+        datasets = prepare_tasks(profile, prepare_config, simulate_config, store_uri).outputs["datasets"]
+        results = {}
+        for task in plan:
+            results[f"{task}_report"], results[f"{task}_evaluation"] = sweep_tasks(
+                profile, task, units[task], tasks_config, stain_config, store_uri, datasets)
+        return outputs(**results)
+
+    return pipeline
