@@ -6,13 +6,14 @@ import sys
 import pytest
 
 from stainworth.cli import main
+from stainworth.pipelines import PIPELINES
 
 
 @pytest.mark.parametrize(
     ("argv", "pattern"),
     [
         (["submit", "nosuch", "--profile", "smoke"],
-         r"pipeline 'nosuch': unknown; expected one of \['prepare', 'simulate'"),
+         r"pipeline 'nosuch': unknown; expected one of \['cls_capacity', 'cls_learnable', 'prepare'"),
         (["submit", "simulate", "--profile", "tiny"], r"profile 'tiny': unknown"),
         (["submit", "simulate", "--profile", "smoke", "--set", "simulate.seed=x"], r"field 'simulate.seed'"),
         (["compile", "--profile", "smoke", "--set", "cluster.retries=99"], r"field 'cluster.retries'"),
@@ -54,7 +55,8 @@ def test_missing_credentials_one_line(tmp_path, monkeypatch, capsys):
 
 def test_compile_writes_every_pipeline(tmp_path):
     assert main(["compile", "--profile", "smoke", "--out", str(tmp_path)]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["prepare.yaml", "simulate.yaml", "stain.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{name}.yaml" for name in PIPELINES)
+    assert {"cls_capacity.yaml", "seg_learnable.yaml", "study.yaml"} <= {p.name for p in tmp_path.iterdir()}
 
 
 def test_submit_local_end_to_end_last_line_names_outputs(tmp_path):
