@@ -1,5 +1,4 @@
 import doctest
-import time
 
 import numpy as np
 import pytest
@@ -124,13 +123,6 @@ def test_nan_pairs_are_dropped_and_counted():
     reference = paired_bootstrap(a[keep], b[keep], n_boot=1000)
     assert (result.difference, result.ci_low, result.ci_high) == (
         reference.difference, reference.ci_low, reference.ci_high)
-
-
-def test_ten_thousand_resamples_of_three_thousand_images_are_fast():
-    a, b = skewed_pairs(np.random.default_rng(12), 3000)
-    start = time.perf_counter()
-    paired_bootstrap(a, b, n_boot=10_000)
-    assert time.perf_counter() - start < 3.0  # measured ~0.5 s on 2 shared cores
 
 
 def test_docstring_examples():
