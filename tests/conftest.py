@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import zarr
 
 from stainworth.contracts.fields import FieldInfo, FieldsManifest
@@ -73,3 +74,13 @@ def phantom_datasets(phantom_fields, tmp_path_factory):
     })
     extract_datasets(config, *phantom_fields, root / "extracted", store_uri=f"file://{root}/store")
     return root / "extracted"
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module of tiny tensors: a second thread only adds synchronisation
+    (and stalls badly on a busy machine). Use with ``pytest.mark.usefixtures("one_torch_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

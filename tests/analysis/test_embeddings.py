@@ -12,13 +12,7 @@ DIMENSIONS = {"cnn1": 16 * POOLED_SIZE**2, "cnn3": 64 * POOLED_SIZE**2, "resnet1
               "resnet101": 2048}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: a second thread only adds synchronisation (and stalls badly on a busy machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,13 +22,7 @@ from stainworth.stainers.pix2pixhd import (
 SMALL = {"ngf": 8, "n_downsampling": 2, "n_blocks": 2, "n_blocks_local": 1}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: a second thread only adds synchronisation (and stalls badly on a busy machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def n_parameters(module):

@@ -16,14 +16,7 @@ from stainworth.tasks.classifiers import (
 )
 from stainworth.weights import adapt_rgb_kernel
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: a second thread only adds synchronisation (and stalls badly on a busy machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

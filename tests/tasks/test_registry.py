@@ -12,13 +12,7 @@ LARGE = ("resnet50", "resnet101", "efficientunet7")
 """Run for real only at the meta device (shapes, no arithmetic): too slow for two shared cores."""
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: a second thread only adds synchronisation (and stalls badly on a busy machine).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def nets():

@@ -20,6 +20,8 @@ Task = Literal["segmentation", "classification"]
 TASKS: tuple[Task, ...] = ("segmentation", "classification")
 Modality = Literal["label_free", "virtual_effunet", "virtual_pix2pixhd", "fluorescence"]
 MODALITIES: tuple[Modality, ...] = ("label_free", "virtual_effunet", "virtual_pix2pixhd", "fluorescence")
+VIRTUAL_MODALITIES: tuple[Modality, ...] = ("virtual_effunet", "virtual_pix2pixhd")
+"""The modalities made by a stainer (an ``apply_stainer`` output each)."""
 SweepKind = Literal["capacity", "learnable"]
 LADDERS: dict[Task, tuple[str, ...]] = {
     "segmentation": ("unet1", "unet2", "unet3", "efficientunet0", "efficientunet7"),

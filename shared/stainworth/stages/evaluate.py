@@ -31,7 +31,7 @@ import torch
 
 from stainworth.contracts.base import config_hash
 from stainworth.contracts.manifest import write_manifest
-from stainworth.contracts.task import MODALITIES, EvaluationManifest, Task, TasksConfig
+from stainworth.contracts.task import MODALITIES, VIRTUAL_MODALITIES, EvaluationManifest, Task, TasksConfig
 from stainworth.errors import InputDataError
 from stainworth.evaluation import (
     capacity_table,
@@ -45,7 +45,6 @@ from stainworth.evaluation.trained import TrainedUnit, capacity_levels, load_uni
 from stainworth.progress import Progress
 from stainworth.stages.task import modality_source
 
-STAINERS = ("virtual_effunet", "virtual_pix2pixhd")
 VERDICT_METRIC = {"segmentation": "dice", "classification": "auc"}
 PANEL_IMAGES = 4
 HOTELLING_CHANNELS = 10
@@ -120,7 +119,7 @@ def _verdict(task: Task, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
     metric = VERDICT_METRIC[task]
     sentences: list[str] = []
     details: dict[str, Any] = {}
-    for stainer in STAINERS:
+    for stainer in VIRTUAL_MODALITIES:
         for axis, name in (("capacity", "capacity"), ("train_size", "learnable")):
             table = tables.get(name)
             if table is None or stainer not in set(table["modality"]) or "label_free" not in set(table["modality"]):

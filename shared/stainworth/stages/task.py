@@ -35,7 +35,7 @@ from stainworth.contracts.task import (
     MODEL_FILE,
     NORMALISER_FILE,
     SCORES_TABLE,
-    Modality,
+    VIRTUAL_MODALITIES,
     TaskRunManifest,
     TasksConfig,
     TaskUnit,
@@ -52,8 +52,6 @@ from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.fit import TaskFitResult, fit_task
 from stainworth.tasks.predict import predict_classification, predict_segmentation
 from stainworth.tasks.subsets import draw_subsets
-
-VIRTUAL_MODALITIES: tuple[Modality, ...] = ("virtual_effunet", "virtual_pix2pixhd")
 
 
 def modality_source(unit: TaskUnit, datasets_dir: str | Path, virtual_dirs: dict[str, str | Path]
