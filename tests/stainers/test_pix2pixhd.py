@@ -66,11 +66,32 @@ def test_local_enhancer_without_enhancers_is_the_global_generator():
         assert torch.equal(global_generator(x), local(x))
 
 
+@pytest.mark.parametrize("norm, layer", [("instance", torch.nn.InstanceNorm2d), ("batch", torch.nn.BatchNorm2d)])
+def test_norm_option_sets_every_normalisation_layer(norm, layer):
+    generator = build_pix2pixhd_generator("local", ngf=4, n_downsampling=2, n_blocks=1, n_blocks_local=1, norm=norm)
+    discriminator = MultiscaleDiscriminator(ndf=4, n_layers=2, num_d=2, norm=norm)
+    norms = [m for net in (generator, discriminator) for m in net.modules()
+             if isinstance(m, torch.nn.InstanceNorm2d | torch.nn.BatchNorm2d)]
+    assert norms and all(type(m) is layer for m in norms)
+
+
+def test_batch_norm_generator_in_eval_mode_does_not_depend_on_the_batch():
+    torch.manual_seed(0)
+    generator = build_pix2pixhd_generator("global", ngf=4, n_downsampling=2, n_blocks=1, norm="batch")
+    x = torch.rand(3, 1, 16, 16)
+    generator(x)  # training mode: updates the running statistics
+    generator.eval()
+    with torch.no_grad():
+        assert torch.allclose(generator(x)[:1], generator(x[:1]), atol=1e-6)
+
+
 def test_build_rejects_unknown_kind_and_bad_sizes():
     with pytest.raises(ValueError, match="expected 'global' or 'local'"):
         build_pix2pixhd_generator("unet")
     with pytest.raises(ValueError, match="expected >= 0"):
         GlobalGenerator(n_blocks=-1)
+    with pytest.raises(ValueError, match="norm 'layer'"):
+        GlobalGenerator(ngf=4, n_blocks=0, norm="layer")
 
 
 def test_multiscale_discriminator_features():
@@ -128,6 +149,17 @@ def test_losses_return_named_parts_and_the_discriminator_loss_spares_the_generat
     assert parts_g["g_total"] == pytest.approx(parts_g["g_gan"] + parts_g["g_fm"])
     total_g.backward()
     assert all(p.grad is not None for p in generator.parameters())
+    assert "g_l1" not in parts_g
+
+
+def test_the_l1_term_adds_its_weighted_mean_absolute_error():
+    torch.manual_seed(0)
+    discriminator = MultiscaleDiscriminator(ndf=4, n_layers=2, num_d=1)
+    x, fake, real = torch.rand(3, 2, 1, 16, 16)
+    plain, _ = generator_loss(discriminator, x, fake, real)
+    total, parts = generator_loss(discriminator, x, fake, real, lambda_l1=100.0)
+    assert parts["g_l1"] == pytest.approx(100.0 * (fake - real).abs().mean().item(), rel=1e-5)
+    assert total.item() == pytest.approx(plain.item() + parts["g_l1"], rel=1e-5)
 
 
 def test_adversarial_training_overfits_one_pair():

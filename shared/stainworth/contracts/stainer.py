@@ -45,7 +45,11 @@ class Pix2pixHDConfig(StrictModel):
     n_layers_d: int = Field(default=3, ge=1, le=5)
     num_d: int = Field(default=3, ge=1, le=4)
     """Discriminators K, at scales 1, 1/2, 1/4..."""
+    norm: Literal["instance", "batch"] = "instance"
+    """Normalisation layers of generator and discriminators (the reference's ``--norm``)."""
     lambda_fm: float = Field(default=10.0, ge=0.0)
+    lambda_l1: float = Field(default=0.0, ge=0.0)
+    """Weight of an L1 data term, pix2pix's (Isola et al. 2017); 0 keeps the study's Eq. 1."""
     learning_rate: float = Field(default=2e-4, gt=0, le=1)
     beta1: float = Field(default=0.5, ge=0.0, lt=1.0)
 

@@ -65,8 +65,9 @@ class GANStainer:
     """Pix2pixHD: generator and multi-scale discriminators, adversarial plus feature-matching loss."""
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, *, lambda_fm: float, learning_rate: float,
-                 beta1: float, bf16: bool = False) -> None:
+                 beta1: float, bf16: bool = False, lambda_l1: float = 0.0) -> None:
         self.generator, self.discriminator, self.lambda_fm, self.bf16 = generator, discriminator, lambda_fm, bf16
+        self.lambda_l1 = lambda_l1
         betas = (beta1, 0.999)
         self.optimizer_g = torch.optim.Adam(generator.parameters(), lr=learning_rate, betas=betas)
         self.optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=learning_rate, betas=betas)
@@ -89,7 +90,8 @@ class GANStainer:
         loss_d.backward()
         self.optimizer_d.step()
         self.optimizer_g.zero_grad(set_to_none=True)
-        loss_g, parts_g = generator_loss(self.discriminator, inputs, fake, targets, lambda_fm=self.lambda_fm)
+        loss_g, parts_g = generator_loss(self.discriminator, inputs, fake, targets, lambda_fm=self.lambda_fm,
+                                        lambda_l1=self.lambda_l1)
         loss_g.backward()
         self.optimizer_g.step()
         return {"loss": float(loss_g.detach()), "loss_d": float(loss_d.detach()), **parts_g, **parts_d}
@@ -119,10 +121,11 @@ def build_stainer(config: StainerTrainConfig, *, alpha: float | None = None,
 
     gan = config.pix2pixhd
     generator = build_pix2pixhd_generator(gan.generator, ngf=gan.ngf, n_downsampling=gan.n_downsampling,
-                                          n_blocks=gan.n_blocks, n_blocks_local=gan.n_blocks_local)
-    discriminator = MultiscaleDiscriminator(in_channels=2, ndf=gan.ndf, n_layers=gan.n_layers_d, num_d=gan.num_d)
+                                          n_blocks=gan.n_blocks, n_blocks_local=gan.n_blocks_local, norm=gan.norm)
+    discriminator = MultiscaleDiscriminator(in_channels=2, ndf=gan.ndf, n_layers=gan.n_layers_d, num_d=gan.num_d,
+                                            norm=gan.norm)
     return GANStainer(generator, discriminator, lambda_fm=gan.lambda_fm, learning_rate=gan.learning_rate,
-                      beta1=gan.beta1, bf16=config.bf16)
+                      beta1=gan.beta1, bf16=config.bf16, lambda_l1=gan.lambda_l1)
 
 
 def trainable_parameters(module: nn.Module) -> int:

@@ -18,7 +18,12 @@ Adaptations to microscopy:
 - Generators accept any image size: ``forward`` (= :func:`generate`) reflection-pads the input
   to :func:`required_multiple`, runs the network (``forward_aligned``) and crops back.
 
-Normalisation is ``InstanceNorm2d(affine=False)`` and weights are drawn as in the reference
+Normalisation is the reference's ``--norm`` choice: ``"instance"`` (``InstanceNorm2d(affine=False)``,
+its default) or ``"batch"`` (``BatchNorm2d``), in the generator and the discriminators alike.
+Instance statistics are taken per image and channel, so on a patch that is mostly flat
+background or debris they blow near-constant features up to unit variance; with batch
+statistics the network sees how weak such features are against the batch (see docs/stainers.md
+for what this does on the real ISL example). Weights are drawn as in the reference
 (convolutions N(0, 0.02), affine norms N(1, 0.02)) from torch's global generator, so networks
 built after the same ``torch.manual_seed`` are identical.
 
@@ -44,6 +49,8 @@ __all__ = [
     "LocalEnhancer",
     "MultiscaleDiscriminator",
     "NLayerDiscriminator",
+    "NORMS",
+    "Norm",
     "Pads",
     "Pix2pixHDGenerator",
     "build_pix2pixhd_generator",
@@ -58,6 +65,8 @@ __all__ = [
     "required_multiple",
 ]
 
+Norm = Literal["instance", "batch"]
+NORMS: tuple[Norm, ...] = ("instance", "batch")
 Features = list[list[Tensor]]
 """Discriminator output: per scale (finest first), the features of every layer (logits last)."""
 
@@ -74,28 +83,32 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def _norm(channels: int) -> nn.Module:
-    return nn.InstanceNorm2d(channels, affine=False)
+def _norm(norm: Norm, channels: int) -> nn.Module:
+    if norm == "instance":
+        return nn.InstanceNorm2d(channels, affine=False)
+    if norm == "batch":
+        return nn.BatchNorm2d(channels)
+    raise ValueError(f"pix2pixHD norm '{norm}'; expected one of {NORMS}")
 
 
-def _conv_norm_relu(conv: nn.Conv2d | nn.ConvTranspose2d, channels: int) -> list[nn.Module]:
-    return [conv, _norm(channels), nn.ReLU(inplace=True)]
+def _conv_norm_relu(conv: nn.Conv2d | nn.ConvTranspose2d, channels: int, norm: Norm) -> list[nn.Module]:
+    return [conv, _norm(norm, channels), nn.ReLU(inplace=True)]
 
 
-def _stem(in_channels: int, channels: int) -> list[nn.Module]:
+def _stem(in_channels: int, channels: int, norm: Norm) -> list[nn.Module]:
     """Reflection-padded 7 x 7 convolution."""
-    return [nn.ReflectionPad2d(3), *_conv_norm_relu(nn.Conv2d(in_channels, channels, 7), channels)]
+    return [nn.ReflectionPad2d(3), *_conv_norm_relu(nn.Conv2d(in_channels, channels, 7), channels, norm)]
 
 
-def _down(channels: int) -> list[nn.Module]:
+def _down(channels: int, norm: Norm) -> list[nn.Module]:
     """Stride-2 3 x 3 convolution doubling the channels."""
-    return _conv_norm_relu(nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1), 2 * channels)
+    return _conv_norm_relu(nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1), 2 * channels, norm)
 
 
-def _up(channels: int) -> list[nn.Module]:
+def _up(channels: int, norm: Norm) -> list[nn.Module]:
     """Stride-2 3 x 3 transposed convolution halving the channels."""
     conv = nn.ConvTranspose2d(channels, channels // 2, 3, stride=2, padding=1, output_padding=1)
-    return _conv_norm_relu(conv, channels // 2)
+    return _conv_norm_relu(conv, channels // 2, norm)
 
 
 def _head(channels: int, out_channels: int) -> nn.Sequential:
@@ -104,25 +117,25 @@ def _head(channels: int, out_channels: int) -> nn.Sequential:
 
 
 class _ResnetBlock(nn.Module):
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, norm: Norm) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.ReflectionPad2d(1), *_conv_norm_relu(nn.Conv2d(channels, channels, 3), channels),
-            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), _norm(channels),
+            nn.ReflectionPad2d(1), *_conv_norm_relu(nn.Conv2d(channels, channels, 3), channels, norm),
+            nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), _norm(norm, channels),
         )
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.body(x)
 
 
-def _global_trunk(in_channels: int, ngf: int, n_downsampling: int, n_blocks: int) -> nn.Sequential:
+def _global_trunk(in_channels: int, ngf: int, n_downsampling: int, n_blocks: int, norm: Norm) -> nn.Sequential:
     """The global generator without its output convolution: ``ngf`` channels at the input's resolution."""
-    layers = _stem(in_channels, ngf)
+    layers = _stem(in_channels, ngf, norm)
     for i in range(n_downsampling):
-        layers += _down(ngf * 2**i)
-    layers += [_ResnetBlock(ngf * 2**n_downsampling) for _ in range(n_blocks)]
+        layers += _down(ngf * 2**i, norm)
+    layers += [_ResnetBlock(ngf * 2**n_downsampling, norm) for _ in range(n_blocks)]
     for i in range(n_downsampling, 0, -1):
-        layers += _up(ngf * 2**i)
+        layers += _up(ngf * 2**i, norm)
     return nn.Sequential(*layers)
 
 
@@ -172,6 +185,8 @@ class GlobalGenerator(Pix2pixHDGenerator):
         multiples of ``2 ** n_downsampling``.
     n_blocks
         Residual blocks at the lowest resolution.
+    norm
+        ``"instance"`` (the reference's default) or ``"batch"``.
 
     Notes
     -----
@@ -179,12 +194,12 @@ class GlobalGenerator(Pix2pixHDGenerator):
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ngf: int = 64, n_downsampling: int = 3,
-                 n_blocks: int = 9) -> None:
+                 n_blocks: int = 9, norm: Norm = "instance") -> None:
         super().__init__()
         _check_sizes(1, in_channels=in_channels, out_channels=out_channels, ngf=ngf)
         _check_sizes(0, n_downsampling=n_downsampling, n_blocks=n_blocks)
         self.multiple = 2**n_downsampling
-        self.trunk = _global_trunk(in_channels, ngf, n_downsampling, n_blocks)
+        self.trunk = _global_trunk(in_channels, ngf, n_downsampling, n_blocks, norm)
         self.head = _head(ngf, out_channels)
         self.apply(init_weights)
 
@@ -215,23 +230,27 @@ class LocalEnhancer(Pix2pixHDGenerator):
         filters (same layers and, under the same seed, the same weights).
     n_blocks_local
         Residual blocks per enhancer.
+    norm
+        ``"instance"`` (the reference's default) or ``"batch"``.
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ngf: int = 32, n_downsampling_global: int = 3,
-                 n_blocks_global: int = 9, n_local_enhancers: int = 1, n_blocks_local: int = 3) -> None:
+                 n_blocks_global: int = 9, n_local_enhancers: int = 1, n_blocks_local: int = 3,
+                 norm: Norm = "instance") -> None:
         super().__init__()
         _check_sizes(1, in_channels=in_channels, out_channels=out_channels, ngf=ngf)
         _check_sizes(0, n_downsampling_global=n_downsampling_global, n_blocks_global=n_blocks_global,
                      n_local_enhancers=n_local_enhancers, n_blocks_local=n_blocks_local)
         self.n_local_enhancers = n_local_enhancers
         self.multiple = 2 ** (n_downsampling_global + n_local_enhancers)
-        self.trunk = _global_trunk(in_channels, ngf * 2**n_local_enhancers, n_downsampling_global, n_blocks_global)
+        self.trunk = _global_trunk(in_channels, ngf * 2**n_local_enhancers, n_downsampling_global, n_blocks_global,
+                                   norm)
         self.fronts, self.backs = nn.ModuleList(), nn.ModuleList()
         for n in range(1, n_local_enhancers + 1):
             channels = ngf * 2 ** (n_local_enhancers - n)
-            self.fronts.append(nn.Sequential(*_stem(in_channels, channels), *_down(channels)))
-            self.backs.append(nn.Sequential(*[_ResnetBlock(2 * channels) for _ in range(n_blocks_local)],
-                                            *_up(2 * channels)))
+            self.fronts.append(nn.Sequential(*_stem(in_channels, channels, norm), *_down(channels, norm)))
+            self.backs.append(nn.Sequential(*[_ResnetBlock(2 * channels, norm) for _ in range(n_blocks_local)],
+                                            *_up(2 * channels, norm)))
         self.head = _head(ngf, out_channels)
         self.downsample = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
         self.apply(init_weights)
@@ -248,7 +267,8 @@ class LocalEnhancer(Pix2pixHDGenerator):
 
 def build_pix2pixhd_generator(kind: Literal["global", "local"], *, in_channels: int = 1, out_channels: int = 1,
                               ngf: int | None = None, n_downsampling: int = 3, n_blocks: int = 9,
-                              n_local_enhancers: int = 1, n_blocks_local: int = 3) -> Pix2pixHDGenerator:
+                              n_local_enhancers: int = 1, n_blocks_local: int = 3,
+                              norm: Norm = "instance") -> Pix2pixHDGenerator:
     """A :class:`GlobalGenerator` (``"global"``) or a :class:`LocalEnhancer` (``"local"``) from one set of sizes.
 
     Parameters
@@ -264,12 +284,14 @@ def build_pix2pixhd_generator(kind: Literal["global", "local"], *, in_channels: 
         Sizes of the global generator.
     n_local_enhancers, n_blocks_local
         Sizes of the local enhancers (ignored for ``"global"``).
+    norm
+        ``"instance"`` (the reference's default) or ``"batch"``.
     """
     if kind == "global":
-        return GlobalGenerator(in_channels, out_channels, 64 if ngf is None else ngf, n_downsampling, n_blocks)
+        return GlobalGenerator(in_channels, out_channels, 64 if ngf is None else ngf, n_downsampling, n_blocks, norm)
     if kind == "local":
         return LocalEnhancer(in_channels, out_channels, 32 if ngf is None else ngf, n_downsampling, n_blocks,
-                             n_local_enhancers, n_blocks_local)
+                             n_local_enhancers, n_blocks_local, norm)
     raise ValueError(f"pix2pixHD generator '{kind}'; expected 'global' or 'local'")
 
 
@@ -300,16 +322,18 @@ class NLayerDiscriminator(nn.Module):
     n_layers
         Stride-2 convolutions (the first ``n_layers``) before two stride-1 ones; the last gives
         one logit per patch (no sigmoid: least-squares GAN).
+    norm
+        ``"instance"`` (the reference's default) or ``"batch"``.
     """
 
-    def __init__(self, in_channels: int = 2, ndf: int = 64, n_layers: int = 3) -> None:
+    def __init__(self, in_channels: int = 2, ndf: int = 64, n_layers: int = 3, norm: Norm = "instance") -> None:
         super().__init__()
         _check_sizes(1, in_channels=in_channels, ndf=ndf, n_layers=n_layers)
         channels = [min(ndf * 2**i, 512) for i in range(n_layers + 1)]
         layers = [nn.Sequential(nn.Conv2d(in_channels, ndf, 4, stride=2, padding=2), nn.LeakyReLU(0.2, inplace=True))]
         for i in range(1, n_layers + 1):
             conv = nn.Conv2d(channels[i - 1], channels[i], 4, stride=2 if i < n_layers else 1, padding=2)
-            layers.append(nn.Sequential(conv, _norm(channels[i]), nn.LeakyReLU(0.2, inplace=True)))
+            layers.append(nn.Sequential(conv, _norm(norm, channels[i]), nn.LeakyReLU(0.2, inplace=True)))
         layers.append(nn.Sequential(nn.Conv2d(channels[-1], 1, 4, stride=1, padding=2)))
         self.layers = nn.ModuleList(layers)
         self.apply(init_weights)
@@ -330,16 +354,18 @@ class MultiscaleDiscriminator(nn.Module):
 
     Parameters
     ----------
-    in_channels, ndf, n_layers
+    in_channels, ndf, n_layers, norm
         As :class:`NLayerDiscriminator`.
     num_d
         Number of discriminators K (scales).
     """
 
-    def __init__(self, in_channels: int = 2, ndf: int = 64, n_layers: int = 3, num_d: int = 3) -> None:
+    def __init__(self, in_channels: int = 2, ndf: int = 64, n_layers: int = 3, num_d: int = 3,
+                 norm: Norm = "instance") -> None:
         super().__init__()
         _check_sizes(1, num_d=num_d)
-        self.discriminators = nn.ModuleList(NLayerDiscriminator(in_channels, ndf, n_layers) for _ in range(num_d))
+        self.discriminators = nn.ModuleList(NLayerDiscriminator(in_channels, ndf, n_layers, norm)
+                                            for _ in range(num_d))
         self.downsample = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
 
     def forward(self, x: Tensor) -> Features:
@@ -380,8 +406,8 @@ def feature_matching_loss(fake_features: Features, real_features: Features) -> T
 
 
 def generator_loss(discriminator: nn.Module, label_free: Tensor, fake: Tensor, real: Tensor,
-                   lambda_fm: float = 10.0) -> tuple[Tensor, dict[str, float]]:
-    """Generator side of Eq. 1: ``L_GAN(fake judged real) + lambda_fm * L_FM``.
+                   lambda_fm: float = 10.0, lambda_l1: float = 0.0) -> tuple[Tensor, dict[str, float]]:
+    """Generator side of Eq. 1: ``L_GAN(fake judged real) + lambda_fm * L_FM`` (``+ lambda_l1 * L1``).
 
     Parameters
     ----------
@@ -391,6 +417,9 @@ def generator_loss(discriminator: nn.Module, label_free: Tensor, fake: Tensor, r
         (N, 1, H, W) input, generator output (not detached) and target fluorescence.
     lambda_fm
         Weight of feature matching.
+    lambda_l1
+        Weight of the mean absolute error to the target, pix2pix's data term (Isola et al.
+        2017); 0, the default, is the study's Eq. 1.
 
     Returns
     -------
@@ -398,7 +427,8 @@ def generator_loss(discriminator: nn.Module, label_free: Tensor, fake: Tensor, r
         The loss to back-propagate into the generator (it also fills the discriminator's
         gradients: zero them before the discriminator step).
     parts
-        ``g_gan``, ``g_fm`` (already times ``lambda_fm``) and ``g_total``.
+        ``g_gan``, ``g_fm`` (already times ``lambda_fm``), ``g_l1`` (times ``lambda_l1``; only
+        when it is not 0) and ``g_total``.
     """
     fake_features = discriminator(torch.cat((label_free, fake), dim=1))
     with torch.no_grad():
@@ -406,7 +436,12 @@ def generator_loss(discriminator: nn.Module, label_free: Tensor, fake: Tensor, r
     adversarial = gan_loss(fake_features, True)
     matching = lambda_fm * feature_matching_loss(fake_features, real_features)
     total = adversarial + matching
-    return total, {"g_gan": adversarial.item(), "g_fm": matching.item(), "g_total": total.item()}
+    parts = {"g_gan": adversarial.item(), "g_fm": matching.item()}
+    if lambda_l1:
+        data = lambda_l1 * F.l1_loss(fake, real)
+        total = total + data
+        parts["g_l1"] = data.item()
+    return total, parts | {"g_total": total.item()}
 
 
 def discriminator_loss(discriminator: nn.Module, label_free: Tensor, fake: Tensor, real: Tensor
