@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIPELINE ?= simulate
+PIPELINE ?= cls_capacity
 PROFILE ?=
 SET ?=
 

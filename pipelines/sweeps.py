@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from kfp import dsl
 
 from stainworth.components.evaluate import evaluate
+from stainworth.components.report import report
 from stainworth.components.train_task import train_task
 from stainworth.contracts.profile import Profile
 from stainworth.contracts.task import SweepKind, Task, TasksConfig
@@ -20,6 +21,8 @@ from stainworth.runner.platform import configure_task
 PARALLELISM = 16
 """Training units of one task running at once on the cluster (``ClusterConfig`` has no such field;
 kfp.local runs at most two tasks at a time anyway)."""
+REPORT_OUTPUT = "study_report"
+"""The pipeline output holding the report folder (``report.html``, ``summary.md``, figures, tables)."""
 VIRTUAL_MODALITY = {"efficientunet": "virtual_effunet", "pix2pixhd": "virtual_pix2pixhd"}
 """Stainer architecture → the modality its ``apply_stainer`` output is."""
 
@@ -81,12 +84,17 @@ def build_sweeps(profile: Profile, name: str, plan: Mapping[Task, Sequence[Sweep
     Named ``stainworth-<name>`` with dashes for underscores (as KFP names it anyway).
 
     One ``prepare``; per task, one pair of stainers on its dataset, one fan-out of the units of all
-    its sweeps (GPU pool), one ``evaluate`` over them. Outputs: ``<task>_report`` and
-    ``<task>_evaluation`` per task.
+    its sweeps (GPU pool), one ``evaluate`` over them; then one ``report`` over everything.
+    Outputs: ``<task>_report`` (image quality) and ``<task>_evaluation`` per task, and
+    ``study_report`` (the report folder; the report task's HTML and Markdown outputs are what the
+    Kubeflow dashboard renders).
     """
     units = {task: sweep_units(profile.tasks, task, sweeps) for task, sweeps in plan.items()}
-    outputs = NamedTuple("Outputs", [(f"{task}_{output}", dsl.Dataset if output == "report" else dsl.Artifact)  # type: ignore[misc]
-                                     for task in plan for output in ("report", "evaluation")])
+    fields = [(f"{task}_{output}", dsl.Dataset if output == "report" else dsl.Artifact)
+              for task in plan for output in ("report", "evaluation")]
+    outputs = NamedTuple("Outputs", [*fields, (REPORT_OUTPUT, dsl.Artifact)])  # type: ignore[misc]
+    report_config = {"profile": profile.name,
+                     "settings": profile.model_dump(mode="json", exclude={"cluster"}, exclude_none=True)}
 
     @dsl.pipeline(name=f"stainworth-{name.replace('_', '-')}", description=description)
     def pipeline(
@@ -101,6 +109,11 @@ def build_sweeps(profile: Profile, name: str, plan: Mapping[Task, Sequence[Sweep
         for task in plan:
             results[f"{task}_report"], results[f"{task}_evaluation"] = sweep_tasks(
                 profile, task, units[task], tasks_config, stain_config, store_uri, datasets)
-        return outputs(**results)
+        study_report = report(config=report_config, **{
+            f"{task}_{name}": results[f"{task}_{key}"]
+            for task in plan for name, key in (("evaluation", "evaluation"), ("stain_report", "report"))
+        }).set_display_name("report")
+        configure_task(study_report, profile.cluster, gpu=False)
+        return outputs(**results, **{REPORT_OUTPUT: study_report.outputs["folder"]})
 
     return pipeline

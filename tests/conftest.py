@@ -84,3 +84,69 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def evaluated_study(phantom_datasets, tmp_path_factory):
+    """A small run of the whole chain on the phantom datasets: stainers, stain reports, units, both evaluations.
+
+    Segmentation: EfficientUNet stainer only, capacity sweep (unet1, unet2). Classification: both
+    stainers, capacity sweep (cnn1, cnn3) and learnable sweep (cnn1 on 6 and 8 images, 2 subsets).
+    Returns ``(evaluations, stain_reports)``: folders by task and by dataset.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny networks: a second thread only adds synchronisation
+    try:
+        return _evaluated_study(phantom_datasets, tmp_path_factory.mktemp("study"))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _evaluated_study(phantom_datasets, root):
+    from stainworth.contracts.stainer import StainConfig
+    from stainworth.contracts.task import TasksConfig, TaskUnit
+    from stainworth.stages.evaluate import evaluate_stage
+    from stainworth.stages.stain import apply_stainer_stage, train_stainer_stage
+    from stainworth.stages.stain_report import stain_report
+    from stainworth.stages.task import train_task_stage
+
+    store = f"file://{root}/store"
+    stain = StainConfig.model_validate({"training": {"batch_size": 8, "max_epochs": 1, "pix2pixhd": {
+        "ngf": 8, "n_blocks": 1, "n_blocks_local": 1, "ndf": 8, "num_d": 2, "n_downsampling": 2}},
+        "apply": {"batch_size": 8, "panels": 2}})
+    stainers = {"segmentation": ("efficientunet",), "classification": ("efficientunet", "pix2pixhd")}
+    virtual, reports = {}, {}
+    for kind, architectures in stainers.items():
+        virtual[kind] = {}
+        for architecture in architectures:
+            trained = root / f"stainer-{kind}-{architecture}"
+            train_stainer_stage(stain, kind, architecture, phantom_datasets, trained, store_uri=store)
+            apply_stainer_stage(stain, kind, trained, phantom_datasets, root / f"virtual-{kind}-{architecture}")
+            virtual[kind][architecture] = root / f"virtual-{kind}-{architecture}"
+        reports[kind] = root / f"stain-report-{kind}"
+        stain_report(stain, kind, phantom_datasets, virtual[kind], reports[kind])
+    tasks = TasksConfig.model_validate({
+        "segmentation": {"architectures": ["unet1", "unet2"], "learnable": {"architecture": "unet1", "sizes": [6]},
+                         "training": {"batch_size": 4, "max_epochs": 1}},
+        "classification": {"architectures": ["cnn1", "cnn3"],
+                           "learnable": {"architecture": "cnn1", "sizes": [6, 8], "subsets": 2},
+                           "training": {"batch_size": 4, "max_epochs": 1}},
+    })
+    plans = {"segmentation": [("unet1", None, 0), ("unet2", None, 0)],
+             "classification": [("cnn1", None, 0), ("cnn3", None, 0)] + [("cnn1", size, k) for size in (6, 8)
+                                                                          for k in range(2)]}
+    evaluations = {}
+    for task, plan in plans.items():
+        dirs = {"virtual_effunet": virtual[task]["efficientunet"]}
+        if "pix2pixhd" in virtual[task]:
+            dirs["virtual_pix2pixhd"] = virtual[task]["pix2pixhd"]
+        units = []
+        for architecture, size, subset in plan:
+            for modality in ("label_free", *dirs, "fluorescence"):
+                unit = TaskUnit(task=task, architecture=architecture, modality=modality, train_size=size,
+                                subset=subset)
+                train_task_stage(tasks, unit, phantom_datasets, root / unit.name, virtual_dirs=dirs, store_uri=store)
+                units.append(root / unit.name)
+        evaluations[task] = root / f"evaluate-{task}"
+        evaluate_stage(tasks, task, units, phantom_datasets, evaluations[task], virtual_dirs=dirs, n_boot=200)
+    return evaluations, reports

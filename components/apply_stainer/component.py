@@ -23,4 +23,4 @@ def apply_stainer(config: dict, kind: str, stainer: dsl.Input[dsl.Model], datase
 
     run_stage("stain", StainConfig, config,
               lambda valid: apply_stainer_stage(valid, kind, stainer.path, datasets.path, virtual.path),  # type: ignore[arg-type]
-              artifact=virtual)
+              artifact=virtual, torch_threads="task")

@@ -28,4 +28,4 @@ def evaluate(config: dict, task: str, units: dsl.Input[list[dsl.Model]], dataset
               lambda valid: evaluate_stage(valid, task, [unit.path for unit in units], datasets.path,  # type: ignore[arg-type]
                                            evaluation.path, virtual_dirs={"virtual_effunet": virtual_effunet.path,
                                                                           "virtual_pix2pixhd": virtual_pix2pixhd.path}),
-              artifact=evaluation)
+              artifact=evaluation, torch_threads="task")

@@ -25,4 +25,4 @@ def stain_report(config: dict, kind: str, datasets: dsl.Input[dsl.Dataset], pix2
     run_stage("stain", StainConfig, config,
               lambda valid: write_report(valid, kind, datasets.path,  # type: ignore[arg-type]
                                          {"pix2pixhd": pix2pixhd.path, "efficientunet": efficientunet.path},
-                                         report.path), artifact=report)
+                                         report.path), artifact=report, torch_threads="task")

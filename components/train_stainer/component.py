@@ -24,4 +24,4 @@ def train_stainer(config: dict, kind: str, architecture: str, store_uri: str, da
 
     run_stage("stain", StainConfig, config,
               lambda valid: train_stainer_stage(valid, kind, architecture, datasets.path, stainer.path,  # type: ignore[arg-type]
-                                                store_uri=store_uri), artifact=stainer)
+                                                store_uri=store_uri), artifact=stainer, torch_threads="task")

@@ -9,7 +9,8 @@ from stainworth.images import CUDA_IMAGE
 def train_task(config: dict, task: str, architecture: str, modality: str, train_size: int, subset: int,
                store_uri: str, position: str, datasets: dsl.Input[dsl.Dataset],
                virtual_effunet: dsl.Input[dsl.Dataset], virtual_pix2pixhd: dsl.Input[dsl.Dataset],
-               unit: dsl.Output[dsl.Model]) -> None:
+               unit: dsl.Output[dsl.Model], metrics: dsl.Output[dsl.Metrics],
+               roc: dsl.Output[dsl.ClassificationMetrics]) -> None:
     """A segmentation U-Net or a classifier of the capacity ladder, trained with early stopping.
 
     Args:
@@ -25,9 +26,12 @@ def train_task(config: dict, task: str, architecture: str, modality: str, train_
         virtual_effunet: Output of ``apply_stainer`` for the EfficientUNet on this task's dataset.
         virtual_pix2pixhd: Output of ``apply_stainer`` for Pix2pixHD on this task's dataset.
         unit: The trained network, per-image test scores, history and manifest.
+        metrics: The unit's test metrics, capacity and training size (shown in the dashboard).
+        roc: Classifiers: the test ROC curve and the confusion matrix at ``threshold`` (empty for segmentation).
     """
     from stainworth.contracts.base import validate_model
     from stainworth.contracts.task import TasksConfig, TaskUnit
+    from stainworth.runner.kfp_artifacts import log_unit_metrics, log_unit_roc
     from stainworth.runner.stage_entry import run_stage
     from stainworth.stages.task import train_task_stage
 
@@ -38,4 +42,6 @@ def train_task(config: dict, task: str, architecture: str, modality: str, train_
                                 virtual_dirs={"virtual_effunet": virtual_effunet.path,
                                               "virtual_pix2pixhd": virtual_pix2pixhd.path})
 
-    run_stage("tasks", TasksConfig, config, work, artifact=unit)
+    written = run_stage("tasks", TasksConfig, config, work, artifact=unit, torch_threads="shared")
+    log_unit_metrics(written, metrics)  # type: ignore[arg-type]
+    log_unit_roc(written, unit.path, roc)  # type: ignore[arg-type]

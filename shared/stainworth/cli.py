@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -27,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--runs-dir", default="runs", help="local runs folder (default: runs)")
     submit.add_argument("--host", default=os.environ.get("KFP_HOST") or None,
                         help="Kubeflow Pipelines API (default: $KFP_HOST; unset: run locally)")
+    submit.add_argument("--verbose", action="store_true",
+                        help="local runs: print everything kfp.local prints (default: task progress; all of it "
+                        "goes to run.log)")
 
     compile_ = commands.add_parser("compile", help="compile pipelines to dist/pipelines/<name>.yaml")
     compile_.add_argument("pipelines", nargs="*", help="names (default: all)")
@@ -58,7 +62,9 @@ def _profile_options(parser: argparse.ArgumentParser, *, default: str | None) ->
 
 
 def _submit(args: argparse.Namespace) -> int:
+    from stainworth.contracts.report import HTML_FILE
     from stainworth.pipelines import build_pipeline
+    from stainworth.pipelines.sweeps import REPORT_OUTPUT
     from stainworth.profiles import load_profile
 
     name = args.profile or (CLUSTER_DEFAULT_PROFILE if args.host else LOCAL_DEFAULT_PROFILE)
@@ -72,10 +78,12 @@ def _submit(args: argparse.Namespace) -> int:
         return 0
     from stainworth.runner.local import run_local
 
-    result = run_local(args.pipeline, profile, runs_dir=args.runs_dir)
+    result = run_local(args.pipeline, profile, runs_dir=args.runs_dir, verbose=args.verbose)
     outputs = ", ".join(f"{key}: {value}" for key, value in result.outputs.items())
     print(f"done in {result.seconds:.0f}s; run folder: {result.run_dir}; store: {result.store_uri}"
           + (f"; outputs: {outputs}" if outputs else ""))
+    if REPORT_OUTPUT in result.outputs:
+        print(f"report: {Path(result.outputs[REPORT_OUTPUT]) / HTML_FILE}")
     return 0
 
 

@@ -24,7 +24,8 @@ def units(phantom_datasets, tmp_path_factory):
         unit = dsl.Model(name="unit", uri=str(root / modality))
         train_task.python_func(config=CONFIG, task="classification", architecture="cnn1", modality=modality,
                                train_size=0, subset=0, store_uri=f"file://{root}/store", position="",
-                               datasets=data, virtual_effunet=data, virtual_pix2pixhd=data, unit=unit)
+                               datasets=data, virtual_effunet=data, virtual_pix2pixhd=data, unit=unit,
+                               metrics=dsl.Metrics(name="metrics"), roc=dsl.ClassificationMetrics(name="roc"))
         made.append(unit)
     return made, data
 

@@ -5,6 +5,7 @@ from kfp import dsl
 
 from stainworth.components.train_task import train_task
 from stainworth.contracts.task import TasksConfig
+from stainworth.tasks import capacity
 
 CONFIG = TasksConfig.model_validate({
     "segmentation": {"architectures": ["unet1"], "learnable": {"architecture": "unet1", "sizes": [8]},
@@ -16,17 +17,19 @@ CONFIG = TasksConfig.model_validate({
 
 def call(phantom_datasets, tmp_path, **overrides):
     unit = dsl.Model(name="unit", uri=str(tmp_path / "unit"))
+    metrics, roc = dsl.Metrics(name="metrics"), dsl.ClassificationMetrics(name="roc")
     arguments = {"config": CONFIG, "task": "classification", "architecture": "cnn1", "modality": "fluorescence",
                  "train_size": 6, "subset": 0, "store_uri": f"file://{tmp_path}/store", "position": "run 1/1",
                  "datasets": dsl.Dataset(name="datasets", uri=str(phantom_datasets)),
                  "virtual_effunet": dsl.Dataset(name="v1", uri=str(phantom_datasets)),
-                 "virtual_pix2pixhd": dsl.Dataset(name="v2", uri=str(phantom_datasets)), "unit": unit} | overrides
+                 "virtual_pix2pixhd": dsl.Dataset(name="v2", uri=str(phantom_datasets)), "unit": unit,
+                 "metrics": metrics, "roc": roc} | overrides
     train_task.python_func(**arguments)
-    return unit
+    return unit, metrics, roc
 
 
 def test_the_component_trains_a_unit_and_copies_the_manifest_summary(phantom_datasets, tmp_path, capsys):
-    unit = call(phantom_datasets, tmp_path)
+    unit, metrics, roc = call(phantom_datasets, tmp_path)
     assert (tmp_path / "unit" / "manifest.json").is_file() and (tmp_path / "unit" / "scores.csv").is_file()
     assert unit.metadata["stage"] == "train_task" and unit.metadata["counts"]["train_items"] == 6
     assert "train_task run 1/1 cnn1 fluorescence n=6 subset 0 epoch 1/1" in capsys.readouterr().out
@@ -43,3 +46,23 @@ def test_bad_parameters_end_the_task_with_one_line_and_nothing_written(phantom_d
         call(phantom_datasets, tmp_path, **overrides)
     assert ended.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "unit" / "manifest.json").exists()
+
+
+def test_the_dashboard_gets_the_unit_metrics_and_a_classifier_roc(phantom_datasets, tmp_path):
+    import pandas as pd
+
+    from stainworth.metrics import empirical_auc
+
+    unit, metrics, roc = call(phantom_datasets, tmp_path)
+    scores = pd.read_csv(tmp_path / "unit" / "scores.csv")
+    assert metrics.metadata["test.auc"] == pytest.approx(empirical_auc(scores["score"], scores["label"]).auc)
+    assert metrics.metadata["trainable_parameters"] == capacity("cnn1")
+    curve = roc.metadata["confidenceMetrics"]
+    assert (curve[0]["falsePositiveRate"], curve[-1]["recall"]) == (0.0, 1.0)
+    matrix = roc.metadata["confusionMatrix"]
+    assert sum(sum(row["row"]) for row in matrix["rows"]) == len(scores)
+
+
+def test_segmentation_units_log_metrics_and_no_roc(phantom_datasets, tmp_path):
+    _, metrics, roc = call(phantom_datasets, tmp_path, task="segmentation", architecture="unet1", train_size=8)
+    assert 0 <= metrics.metadata["test.dice"] <= 1 and roc.metadata == {}

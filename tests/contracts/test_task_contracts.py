@@ -31,6 +31,12 @@ def test_defaults_are_the_study_sweeps():
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"weights_uris": {"unet1": "w.pt"}}}},
      r"classification: architectures \['unet1'\] are not in the classification ladder"),
+    ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
+                         "training": {"max_epochs_by_architecture": {"unet2": 3}}}},
+     r"classification: architectures \['unet2'\] are not in the classification ladder"),
+    ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
+                         "training": {"max_epochs_by_architecture": {"cnn1": 0}}}},
+     r"max_epochs_by_architecture \{'cnn1': 0\}: expected caps from 1 to 10000"),
     ({"threshold": 1.0}, r"field 'threshold'"),
 ])
 def test_bad_sweeps_are_refused_with_the_field_and_value(data, message):
@@ -44,3 +50,10 @@ def test_unit_names_are_unique_and_readable():
     assert len(units) == 8
     assert "classification-cnn1-label_free-all-s0" in units
     assert "classification-cnn1-fluorescence-100-s1" in units
+
+
+def test_an_architecture_cap_overrides_max_epochs_for_that_architecture_only():
+    training = TasksConfig.model_validate({"classification": {
+        "architectures": ["cnn1", "resnet101"], "learnable": {"architecture": "cnn1", "sizes": [4]},
+        "training": {"max_epochs": 30, "max_epochs_by_architecture": {"resnet101": 5}}}}).classification.training
+    assert (training.epochs_for("resnet101"), training.epochs_for("cnn1")) == (5, 30)

@@ -6,7 +6,7 @@ from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
 from stainworth.errors import InputDataError
-from stainworth.metrics import delong_test, empirical_auc
+from stainworth.metrics import delong_test, empirical_auc, roc_curve
 from stainworth.metrics.roc import confidence_quantile
 
 
@@ -164,3 +164,27 @@ def test_paired_test_names_the_bad_score_set():
         delong_test(GOOD, GOOD[:3], [0, 0, 1, 1])
     with pytest.raises(InputDataError, match=r"scores_a: found 1 non-finite value \(NaN or Inf\), first at index 0"):
         delong_test([np.nan, 0.2, 0.3, 0.4], GOOD, [0, 0, 1, 1])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_roc_curve_matches_sklearn_and_its_area_is_the_empirical_auc(seed):
+    from sklearn.metrics import roc_curve as sk_roc_curve
+
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, 300)
+    scores = np.round(rng.normal(labels * 0.8, 1.0), 1)  # rounded: many ties
+    fpr, tpr, thresholds = roc_curve(scores, labels)
+    sk_fpr, sk_tpr, sk_thresholds = sk_roc_curve(labels, scores, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, sk_fpr)
+    np.testing.assert_allclose(tpr, sk_tpr)
+    np.testing.assert_array_equal(thresholds[1:], sk_thresholds[1:])
+    assert np.isfinite(thresholds).all() and thresholds[0] > scores.max()
+    assert np.trapezoid(tpr, fpr) == pytest.approx(empirical_auc(scores, labels).auc)
+
+
+def test_roc_curve_thinned_keeps_both_ends():
+    rng = np.random.default_rng(3)
+    labels = np.r_[np.zeros(500), np.ones(500)]
+    fpr, tpr, thresholds = roc_curve(rng.normal(labels, 1.0), labels, max_points=50)
+    assert fpr.size <= 50 and (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0, 0, 1, 1)
+    assert np.all(np.diff(thresholds) < 0) and np.all(np.diff(fpr) >= 0)

@@ -103,7 +103,11 @@ def test_sweeps_share_one_prepare_and_fan_out_every_unit(pipeline, profile_name,
     assert kinds.count("train-stainer") == kinds.count("apply-stainer") == 2 * len(plan)
     assert kinds.count("evaluate") == kinds.count("stain-report") == kinds.count("for-loop") == len(plan)
     assert set(spec["root"]["outputDefinitions"]["artifacts"]) == {
-        f"{task}_{output}" for task in plan for output in ("report", "evaluation")}
+        f"{task}_{output}" for task in plan for output in ("report", "evaluation")} | {"study_report"}
+    report = tasks["report"]["inputs"]["artifacts"]
+    assert {name: value["taskOutputArtifact"]["producerTask"].rstrip("-0123456789") for name, value in report.items()} \
+        == {f"{task}_{name}": producer for task in plan
+            for name, producer in (("evaluation", "evaluate"), ("stain_report", "stain-report"))}
     for task, sweeps in plan.items():
         sweep = profile.tasks.sweep(task)
         loop = next(t for t in tasks.values() if t["taskInfo"]["name"] == f"{task} units")

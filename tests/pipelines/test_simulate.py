@@ -89,3 +89,13 @@ def test_failing_task_gives_its_one_line_and_nonzero(tmp_path):
     assert message.startswith("pipeline 'simulate' failed: simulate config: field 'fields_per_condition'")
     assert "found 0" in message and "run.log" in message and "\n" not in message
     assert not (tmp_path / "s" / "acquisitions").exists()
+
+
+def test_the_console_shows_task_progress_and_the_compiled_pipeline_is_kept(tmp_path, capfd):
+    run = run_local("simulate", load_profile("smoke"), runs_dir=tmp_path / "runs", store_uri=f"file://{tmp_path}/s")
+    shown = capfd.readouterr().out.splitlines()
+    assert shown[0].startswith("[task 1/1] simulate started") and "    simulate 2/2" in "\n".join(shown)
+    assert shown[-1].startswith("pipeline stainworth-simulate success")
+    assert not any("{" in line or "Warning" in line for line in shown)
+    assert "Got executor_input" in (run.run_dir / "run.log").read_text()
+    assert "stainworth-simulate" in (run.run_dir / "pipeline.yaml").read_text()

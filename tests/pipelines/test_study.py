@@ -1,8 +1,10 @@
 """The task pipelines end to end on smoke through kfp.local: stainers, the fan-out of units, the evaluation."""
 
+import html
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from stainworth.contracts.manifest import OutputManifest, read_manifest
 from stainworth.contracts.task import EvaluationManifest
@@ -16,7 +18,7 @@ def test_cls_capacity_smoke_trains_every_unit_and_evaluates_them(tmp_path):
     units = len(sweep.architectures) * len(sweep.modalities)
     run = run_local("cls_capacity", profile, runs_dir=tmp_path / "runs", store_uri=f"file://{tmp_path}/store",
                     echo=False)
-    assert set(run.outputs) == {"classification_report", "classification_evaluation"}
+    assert set(run.outputs) == {"classification_report", "classification_evaluation", "study_report"}
     assert read_manifest(OutputManifest, run.outputs["classification_report"]).stage == "stain_report"
     folder = Path(run.outputs["classification_evaluation"])
     evaluation = read_manifest(EvaluationManifest, folder)
@@ -30,3 +32,57 @@ def test_cls_capacity_smoke_trains_every_unit_and_evaluates_them(tmp_path):
     log = (run.run_dir / "run.log").read_text()
     assert all(f"train_task run {k}/{units} " in log for k in range(1, units + 1))
     assert log.count("train_stainer epoch 1/1") == 2
+    page = (Path(run.outputs["study_report"]) / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page
+    verdict = (folder / "verdict.md").read_text().splitlines()[0].removeprefix("- ")
+    assert verdict in html.unescape(page)
+
+
+SWEEP_PIPELINES = {"seg_capacity": ("segmentation", "capacity"), "seg_learnable": ("segmentation", "learnable"),
+                   "cls_learnable": ("classification", "learnable")}
+
+
+def expected_units(profile, task, sweep_kind):
+    sweep = profile.tasks.sweep(task)
+    per_modality = len(sweep.architectures) if sweep_kind == "capacity" else \
+        len(sweep.learnable.sizes) * sweep.learnable.subsets
+    return per_modality * len(sweep.modalities)
+
+
+def check_evaluation(folder, task, capacity_units, learnable_units):
+    evaluation = read_manifest(EvaluationManifest, folder)
+    assert evaluation.task == task and evaluation.counts["units"] == capacity_units + learnable_units
+    assert (evaluation.counts["capacity_units"], evaluation.counts["learnable_units"]) == \
+        (capacity_units, learnable_units)
+    assert evaluation.verdict and (Path(folder) / "verdict.md").read_text().strip()
+    return evaluation
+
+
+@pytest.mark.parametrize("pipeline", sorted(SWEEP_PIPELINES))
+def test_the_other_sweep_pipelines_run_on_smoke_to_a_report(pipeline, tmp_path):
+    profile = load_profile("smoke")
+    task, sweep_kind = SWEEP_PIPELINES[pipeline]
+    units = expected_units(profile, task, sweep_kind)
+    run = run_local(pipeline, profile, runs_dir=tmp_path / "runs", store_uri=f"file://{tmp_path}/store", echo=False)
+    assert set(run.outputs) == {f"{task}_report", f"{task}_evaluation", "study_report"}
+    folder = Path(run.outputs[f"{task}_evaluation"])
+    check_evaluation(folder, task, *((units, 0) if sweep_kind == "capacity" else (0, units)))
+    table = pd.read_csv(folder / f"{sweep_kind}.csv")
+    assert len(table) == units if sweep_kind == "capacity" else \
+        len(table) == len(profile.tasks.sweep(task).learnable.sizes) * len(profile.tasks.sweep(task).modalities)
+    report = Path(run.outputs["study_report"])
+    figures = sorted(path.name for path in (report / "figures").iterdir())
+    assert any(name.startswith(f"{task}-") for name in figures)
+    assert "data:image/png;base64," in (report / "report.html").read_text()
+
+
+def test_study_runs_all_four_sweeps_with_one_prepare_and_one_report(tmp_path):
+    profile = load_profile("smoke")
+    run = run_local("study", profile, runs_dir=tmp_path / "runs", store_uri=f"file://{tmp_path}/store", echo=False)
+    for task in ("segmentation", "classification"):
+        check_evaluation(run.outputs[f"{task}_evaluation"], task, expected_units(profile, task, "capacity"),
+                         expected_units(profile, task, "learnable"))
+    log = (run.run_dir / "run.log").read_text()
+    assert log.count("Executing task 'extract'") == 1 and log.count("Executing task 'report'") == 1
+    page = (Path(run.outputs["study_report"]) / "report.html").read_text()
+    assert "Segmentation of nuclei" in page and "Classification of treated nuclei" in page

@@ -65,6 +65,14 @@ def test_classification_tables_verdict_embeddings_and_hotelling(trained, phantom
     assert read_manifest(EvaluationManifest, tmp_path).verdict == manifest.verdict == verdict["sentences"]
     assert manifest.counts == {"units": 18, "capacity_units": 6, "learnable_units": 12}
     assert "cnn1.label_free.auc" in manifest.metrics
+    trained_units = pd.read_csv(tmp_path / "units.csv")
+    assert len(trained_units) == 18 and manifest.paths["units"] == ["units.csv"]
+    assert set(trained_units["weights"]) == {"none (trained from scratch)"}
+    assert not trained_units["study_imagenet"].any()
+    full = trained_units[trained_units["train_size"].isna()]
+    assert list(full["run"]) == list(capacity["run"]) and set(full["train_items"]) == {20}
+    assert set(trained_units.loc[trained_units["train_size"] == 6, "train_items"]) == {6}
+    assert (trained_units["epochs_run"] == 1).all() and (trained_units["best_epoch"] == 1).all()
 
 
 def test_segmentation_tables_feature_maps_and_panels(trained, phantom_datasets, tmp_path):

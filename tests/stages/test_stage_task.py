@@ -109,3 +109,11 @@ def test_a_validation_limit_keeps_both_classes(phantom_datasets, tmp_path):
     limited.classification.training.max_val_items = 4
     manifest = train_task_stage(limited, unit(), phantom_datasets, tmp_path / "out", store_uri=f"file://{tmp_path}/s")
     assert manifest.counts["val_items"] == 4
+
+
+def test_an_architecture_cap_limits_the_epochs_of_that_unit(phantom_datasets, tmp_path):
+    capped = config(epochs=3)
+    capped.classification.training.max_epochs_by_architecture = {"cnn1": 1}
+    capped.classification.training.patience = 5
+    manifest = train_task_stage(capped, unit(), phantom_datasets, tmp_path / "out", store_uri=f"file://{tmp_path}/s")
+    assert len(pd.read_csv(tmp_path / "out" / HISTORY_TABLE)) == 1 and manifest.best_epoch == 1

@@ -39,6 +39,9 @@ class TaskTrainingConfig(StrictModel):
     learning_rate: float = Field(default=1e-4, gt=0, le=1)
     batch_size: int = Field(default=16, ge=1, le=1024)
     max_epochs: int = Field(default=100, ge=1, le=10000)
+    max_epochs_by_architecture: dict[str, int] = Field(default_factory=dict)
+    """Caps of single architectures, overriding ``max_epochs`` (e.g. to let small networks train to
+    convergence while the large ones fit a time budget); the study has none."""
     patience: int = Field(default=10, ge=1)
     """Epochs without a lower validation loss before training stops."""
     seed: int = 0
@@ -51,6 +54,18 @@ class TaskTrainingConfig(StrictModel):
     """bfloat16 autocast on the CPU (roughly twice as fast there)."""
     weights_uris: dict[str, str] = Field(default_factory=dict)
     """ImageNet weights per architecture (a local file or a store URI); absent: trained from scratch."""
+
+    @field_validator("max_epochs_by_architecture")
+    @classmethod
+    def _positive_caps(cls, caps: dict[str, int]) -> dict[str, int]:
+        bad = {name: cap for name, cap in caps.items() if not 1 <= cap <= 10000}
+        if bad:
+            raise ValueError(f"max_epochs_by_architecture {bad}: expected caps from 1 to 10000")
+        return caps
+
+    def epochs_for(self, architecture: str) -> int:
+        """The epoch cap of ``architecture``."""
+        return self.max_epochs_by_architecture.get(architecture, self.max_epochs)
 
 
 class LearnableConfig(StrictModel):
@@ -108,7 +123,8 @@ class TasksConfig(StrictModel):
     def _architectures_in_their_ladder(self) -> TasksConfig:
         for task in TASKS:
             sweep: TaskSweepConfig = getattr(self, task)
-            names = [*sweep.architectures, sweep.learnable.architecture, *sweep.training.weights_uris]
+            names = [*sweep.architectures, sweep.learnable.architecture, *sweep.training.weights_uris,
+                     *sweep.training.max_epochs_by_architecture]
             unknown = [name for name in names if name not in LADDERS[task]]
             if unknown:
                 raise ValueError(f"{task}: architectures {unknown} are not in the {task} ladder "

@@ -225,8 +225,9 @@ def _main_clause(result: Crossover, lead: str, target: str) -> str:
                 f"{result.stainer_modality} images score higher{extra}.")
     reached = [step for step in steps if step.reached]
     if reached:
-        return f"{lead} reach {target} only at {_listing(reached, axis)}, not at the largest {noun} tried, " \
-               f"{_where(last, axis)}."
+        short = [step for step in steps if not step.reached]
+        return (f"{lead} fall short of {target} at {_listing(short, axis)}, the largest {noun} tried "
+                f"included; they reach it at {_listing(reached, axis)}.")
     plural = "capacities" if axis == "capacity" else "training sizes"
     return f"{lead} never reach {target} within the {plural} tried, up to {_where(last, axis)}."
 

@@ -8,6 +8,7 @@ from stainworth.metrics.roc import (
     check_roc_inputs,
     delong_test,
     empirical_auc,
+    roc_curve,
 )
 from stainworth.metrics.segmentation import SegmentationSummary, mask_scores, summarise_scores
 
@@ -24,5 +25,6 @@ __all__ = [
     "labroc_categories",
     "mask_scores",
     "paired_bootstrap",
+    "roc_curve",
     "summarise_scores",
 ]

@@ -136,6 +136,42 @@ def check_roc_inputs(scores: ArrayLike, labels: ArrayLike, *, name: str = "score
     return x, y == 1
 
 
+def roc_curve(scores: ArrayLike, labels: ArrayLike, *, max_points: int | None = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Empirical ROC operating points, from (0, 0) to (1, 1).
+
+    Parameters
+    ----------
+    scores, labels
+        As :func:`check_roc_inputs`.
+    max_points
+        Keep at most this many points (evenly spaced along the curve, both ends kept); ``None``:
+        every distinct score.
+
+    Returns
+    -------
+    fpr, tpr : numpy.ndarray
+        False and true positive rates when calling positive every case scoring at least the threshold.
+    thresholds : numpy.ndarray
+        The thresholds, decreasing; the first lies just above the highest score (nothing called positive).
+    """
+    x, positive = check_roc_inputs(scores, labels)
+    order = np.argsort(-x, kind="stable")
+    x, positive = x[order], positive[order]
+    last_of_tie = np.r_[np.flatnonzero(np.diff(x)), x.size - 1]
+    tp = np.cumsum(positive)[last_of_tie]
+    fp = (last_of_tie + 1) - tp
+    fpr = np.r_[0.0, fp / (~positive).sum()]
+    tpr = np.r_[0.0, tp / positive.sum()]
+    thresholds = np.r_[np.nextafter(x[0], np.inf), x[last_of_tie]]
+    if max_points is not None and fpr.size > max_points:
+        if max_points < 2:
+            raise InputDataError(f"max_points: found {max_points}; expected at least 2 (both ends of the curve)")
+        keep = np.unique(np.linspace(0, fpr.size - 1, max_points).round().astype(int))
+        fpr, tpr, thresholds = fpr[keep], tpr[keep], thresholds[keep]
+    return fpr, tpr, thresholds
+
+
 def confidence_quantile(confidence: float) -> float:
     """Normal quantile ``q`` of a two-sided interval of this coverage (1.96 for 0.95).
 

@@ -1,8 +1,9 @@
 """Local target: run a pipeline through kfp.local in a child process, logs kept.
 
 Layout of a run: ``runs/<run-id>/`` is the KFP pipeline root; beside the task outputs it holds
-``profile.yaml`` (the resolved profile), ``run.log`` (everything the run printed) and
-``result.json`` (where the outputs are).
+``profile.yaml`` (the resolved profile), ``pipeline.yaml`` (the compiled pipeline that ran),
+``run.log`` (everything the run printed) and ``result.json`` (where the outputs are). The
+console shows the filtered view of :mod:`stainworth.runner.console` (``verbose``: everything).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +23,14 @@ from typing import Any
 from stainworth.contracts.profile import Profile
 from stainworth.errors import PipelineError
 from stainworth.profiles import save_profile
+from stainworth.runner.console import ConsoleProgress
 from stainworth.runner.stage_entry import ERROR_PREFIX
+from stainworth.runner.threads import PARALLEL_TASKS_ENV
 from stainworth.store import open_store
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+LOCAL_PARALLEL_TASKS = 2
+"""Loop iterations kfp.local 2.17 runs at once (its ``ParallelExecutor`` caps every loop at 2)."""
 
 
 @dataclass(frozen=True)
@@ -52,11 +58,13 @@ def run_local(
     run_id: str | None = None,
     arguments: dict[str, Any] | None = None,
     echo: bool = True,
+    verbose: bool = False,
 ) -> LocalRun:
     """Run ``pipeline`` locally on ``profile`` and return where its outputs are.
 
     ``arguments`` overrides pipeline parameters as the Kubeflow dashboard would (the profile
-    supplies the defaults).
+    supplies the defaults). ``echo``: show progress on the console (``verbose``: every line the
+    run prints); the whole output goes to ``run.log`` either way.
 
     Raises
     ------
@@ -74,11 +82,13 @@ def run_local(
         "pipeline_root": str(run_dir),
         "arguments": {"store_uri": store.uri, **(arguments or {})},
         "result_file": str(run_dir / "result.json"),
+        "compiled_file": str(run_dir / "pipeline.yaml"),
     }
     spec_file = run_dir / "run_spec.json"
     spec_file.write_text(json.dumps(spec, indent=2))
     started = time.perf_counter()
-    code, errors = _run_child(spec_file, run_dir / "run.log", echo=echo)
+    console = None if not echo else _print_line if verbose else ConsoleProgress(_print_line).feed
+    code, errors = _run_child(spec_file, run_dir / "run.log", console=console)
     seconds = time.perf_counter() - started
     if code != 0:
         reason = errors[-1] if errors else f"the local runner exited with code {code}"
@@ -87,10 +97,14 @@ def run_local(
     return LocalRun(run_id=run_id, run_dir=run_dir, store_uri=store.uri, outputs=outputs, seconds=seconds)
 
 
-def _run_child(spec_file: Path, log_file: Path, *, echo: bool) -> tuple[int, list[str]]:
-    """Run the child, tee its output to the console and the log, collect task error lines."""
+def _print_line(line: str) -> None:
+    print(line.rstrip("\n"), flush=True)
+
+
+def _run_child(spec_file: Path, log_file: Path, *, console: Callable[[str], None] | None) -> tuple[int, list[str]]:
+    """Run the child, its output into the log and through ``console``, collect task error lines."""
     command = [sys.executable, "-u", "-m", "stainworth.runner.local_child", str(spec_file)]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **{PARALLEL_TASKS_ENV: str(LOCAL_PARALLEL_TASKS)})
     errors: list[str] = []
     with open(log_file, "w") as log, subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
@@ -100,9 +114,8 @@ def _run_child(spec_file: Path, log_file: Path, *, echo: bool) -> tuple[int, lis
             plain = _ANSI.sub("", line)
             log.write(plain)
             log.flush()
-            if echo:
-                sys.stdout.write(line)
-                sys.stdout.flush()
+            if console is not None:
+                console(plain)
             if ERROR_PREFIX in plain:
                 errors.append(plain.split(ERROR_PREFIX, 1)[1].strip())
         code = child.wait()

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stainworth.runner.console import PLAN_PREFIX, count_tasks
+
 
 def _artifact_paths(outputs: Any) -> dict[str, str]:
     """Output artifacts by pipeline output name (a single unnamed output: by its task output's name)."""
@@ -19,6 +21,16 @@ def _artifact_paths(outputs: Any) -> dict[str, str]:
         return {}
     paths = {key: getattr(value, "path", None) for key, value in outputs.items()}
     return {(Path(path).name if key == "Output" else key): path for key, path in paths.items() if path}
+
+
+def _compile(pipeline: Any, target: Path) -> int:
+    """Write the compiled pipeline that runs beside its outputs; return how many tasks it executes."""
+    import yaml
+    from kfp import compiler
+
+    compiler.Compiler().compile(pipeline, str(target))
+    with target.open() as stream:
+        return count_tasks(next(yaml.safe_load_all(stream)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     profile = load_profile(spec["profile_file"])
     pipeline = build_pipeline(spec["pipeline"], profile)
+    print(f"{PLAN_PREFIX} {_compile(pipeline, Path(spec['compiled_file']))} tasks", flush=True)
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=spec["pipeline_root"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import Any, Literal, NoReturn, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -48,6 +48,7 @@ def run_stage(
     work: Callable[[C], OutputManifest],
     *,
     artifact: HasMetadata | None = None,
+    torch_threads: Literal["task", "shared"] | None = None,
 ) -> OutputManifest:
     """Validate ``config`` into ``config_model``, call ``work`` and copy the manifest summary.
 
@@ -63,8 +64,15 @@ def run_stage(
         The library function doing the stage's work; returns the written manifest.
     artifact
         Output artifact whose metadata receives the manifest summary (shown in the Kubeflow UI).
+    torch_threads
+        Size torch's thread pool first (:mod:`stainworth.runner.threads`): ``"task"``, the task's
+        CPUs; ``"shared"``, its share of them as one of the loop iterations running at once.
     """
     validated = parse_config(stage, config_model, config)
+    if torch_threads is not None:
+        from stainworth.runner.threads import configure_torch_threads
+
+        configure_torch_threads(parallel=torch_threads == "shared")
     try:
         manifest = work(validated)
     except StainworthError as error:

@@ -5,7 +5,9 @@ Tables (CSV, every number with its uncertainty and the run it came from): the ca
 of every modality with label-free images on the same test items (``comparisons.csv``: DeLong for
 AUCs, paired bootstrap for Dice). The verdict (``verdict.json``, ``verdict.md``): for each virtual
 stain, from which capacity and which training size on label-free images reach it, and whether
-the difference at the largest capacity is significant.
+the difference at the largest capacity is significant. ``units.csv``: one row per unit with how
+it was trained (training and test items, epochs run, best epoch, early stopping, initial weights
+and whether the study started that network from ImageNet weights), for the report's deviations.
 
 Analyses that need the networks and images:
 
@@ -41,9 +43,11 @@ from stainworth.evaluation import (
     learnable_table,
     paired_comparisons,
 )
+from stainworth.evaluation.tables import sort_rows
 from stainworth.evaluation.trained import TrainedUnit, capacity_levels, load_unit, test_images
 from stainworth.progress import Progress
 from stainworth.stages.task import modality_source
+from stainworth.tasks.registry import TASK_NETS
 
 VERDICT_METRIC = {"segmentation": "dice", "classification": "auc"}
 PANEL_IMAGES = 4
@@ -93,11 +97,13 @@ def evaluate_stage(config: TasksConfig, task: Task, unit_dirs: Sequence[str | Pa
         tables["comparisons"] = paired_comparisons(scores, n_boot=n_boot)
     for name, table in tables.items():
         table.to_csv(out / f"{name}.csv", index=False, lineterminator="\n", float_format="%.6g")
+    units_table(units).to_csv(out / "units.csv", index=False, lineterminator="\n")
     verdict = _verdict(task, tables)
     (out / "verdict.json").write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n")
     (out / "verdict.md").write_text("\n".join(f"- {line}" for line in verdict["sentences"]) + "\n")
     sources = _Sources(datasets_dir, virtual_dirs or {})
-    paths = {"tables": [f"{name}.csv" for name in tables], "verdict": ["verdict.json", "verdict.md"]}
+    paths = {"tables": [f"{name}.csv" for name in tables], "verdict": ["verdict.json", "verdict.md"],
+             "units": ["units.csv"]}
     if task == "classification":
         paths |= _classification_analyses(units, sources, out, n_boot)
     else:
@@ -108,6 +114,28 @@ def evaluate_stage(config: TasksConfig, task: Task, unit_dirs: Sequence[str | Pa
         counts={"units": len(units), "capacity_units": len(capacity), "learnable_units": len(learnable)},
         paths=paths, metrics=_headline(task, tables), task=task, verdict=verdict["sentences"])
     return write_manifest(manifest, out)
+
+
+def units_table(units: Sequence[TrainedUnit]) -> pd.DataFrame:
+    """How every unit was trained, one row per unit in table order (from the unit manifests).
+
+    Columns: ``run``, ``architecture``, ``modality``, ``train_size``, ``subset``, ``capacity``,
+    ``train_items``, ``test_items``, ``epochs_run``, ``best_epoch``, ``stopped_early``,
+    ``weights`` (the manifest's record of the initial weights) and ``study_imagenet`` (the study
+    initialised this network from ImageNet weights).
+    """
+    rows = []
+    for unit in units:
+        manifest = unit.manifest
+        rows.append({"run": unit.scores.run, "architecture": manifest.unit.architecture,
+                     "modality": manifest.unit.modality, "train_size": manifest.unit.train_size,
+                     "subset": manifest.unit.subset, "capacity": manifest.trainable_parameters,
+                     "train_items": manifest.counts.get("train_items"), "test_items": manifest.counts.get("test_items"),
+                     "epochs_run": manifest.counts.get("epochs_run"), "best_epoch": manifest.best_epoch,
+                     "stopped_early": manifest.stopped_early, "weights": manifest.weights,
+                     "study_imagenet": TASK_NETS[manifest.unit.architecture].imagenet})
+    table = pd.DataFrame(rows).astype({"train_size": "Int64"})
+    return sort_rows(table, ["train_size", "subset"])
 
 
 def _sweep_units(units: list[Any], *, capacity_sweep: bool) -> list[Any]:

@@ -133,7 +133,7 @@ def train_task_stage(config: TasksConfig, unit: TaskUnit, datasets_dir: str | Pa
     test = TaskBatches(dataset, "test", field, normaliser, batch_size=training.batch_size)
     store = open_store(store_uri or None)
     settings = {"unit": unit.model_dump(mode="json"), "training": training.model_dump(mode="json",
-                exclude={"max_epochs"}), "data": manifest.content_hash}
+                exclude={"max_epochs", "max_epochs_by_architecture"}), "data": manifest.content_hash}
     resumable = hashlib.sha256(canonical_json(settings).encode()).hexdigest()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,8 +148,9 @@ def train_task_stage(config: TasksConfig, unit: TaskUnit, datasets_dir: str | Pa
         weights = None if weights_uri is None else fetch_model_file(weights_uri, Path(scratch))
         torch.manual_seed(unit_seed(training.seed, unit))
         net = build_task_net(unit.architecture, in_channels=1, weights=weights)
-        fit = fit_task(net, train, val, work / "unit", task=unit.task, max_epochs=training.max_epochs,
-                       patience=training.patience, seed=training.seed, learning_rate=training.learning_rate,
+        fit = fit_task(net, train, val, work / "unit", task=unit.task,
+                       max_epochs=training.epochs_for(unit.architecture), patience=training.patience,
+                       seed=training.seed, learning_rate=training.learning_rate,
                        settings=settings, bf16=training.bf16, prefix=prefix, log=sync.printer(prefix + " epoch"))
         shutil.copyfile(fit.weights, out / MODEL_FILE)
         origin = "none (trained from scratch)" if weights is None else f"{weights.name} sha256:{file_sha256(weights)}"

@@ -1,0 +1,3 @@
+from stainworth.components.report.component import report
+
+__all__ = ["report"]

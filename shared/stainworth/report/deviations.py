@@ -1,0 +1,185 @@
+"""Where a run departs from the study, in plain sentences, derived from what the inputs record.
+
+The study's settings are this package's defaults, which follow it: the ladders, learnable sweeps
+and training recipe of :class:`~stainworth.contracts.task.TasksConfig` and the dataset sizes of
+:class:`~stainworth.contracts.prepare.ExtractConfig`. Each evaluation's configuration (the tasks
+section the units were trained with, saved in its manifest) and its ``units.csv`` (each unit's
+manifest: training items, epochs, early stopping, initial weights) are compared with them:
+
+- networks the study initialised from ImageNet weights that started from random weights here;
+- capacity ladder, learnable-capacity architecture, sizes and subsets other than the study's;
+- training settings the study states (learning rate, batch size, patience, augmentation,
+  validation items, bf16) set otherwise; units that ran to their epoch cap without early stopping
+  (the study's networks all stopped early);
+- fewer training or test images than the study's datasets;
+- virtual stains absent from the evaluation;
+- phantom instead of real images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+from pydantic import ValidationError
+
+from stainworth.contracts.base import format_validation_error
+from stainworth.contracts.prepare import ExtractConfig
+from stainworth.contracts.task import MODALITIES, TasksConfig, TaskSweepConfig
+from stainworth.errors import InputDataError
+from stainworth.report.inputs import Evaluation
+from stainworth.report.labels import count, modality_name
+
+STUDY_TRAINING_FIELDS = ("learning_rate", "batch_size", "patience", "augment", "max_val_items", "bf16")
+"""Training settings the study states; others (seed, epoch caps) it leaves open."""
+
+
+def tasks_config(evaluation: Evaluation) -> TasksConfig:
+    """The tasks configuration an evaluation's units were trained with (from its manifest).
+
+    Raises
+    ------
+    InputDataError
+        The manifest's configuration is not a valid tasks configuration.
+    """
+    try:
+        return TasksConfig.model_validate(evaluation.manifest.config)
+    except ValidationError as error:
+        raise InputDataError(format_validation_error(error, where=f"{evaluation.folder} manifest config")) from None
+
+
+def _names(items: Iterable[Any]) -> str:
+    return ", ".join(str(item) for item in items)
+
+
+def data_source_deviation(data_source: str) -> list[str]:
+    """A sentence when the images are not real acquisitions."""
+    if data_source.startswith("phantom"):
+        return ["The images are phantom (simulated) acquisitions, not the study's cell images: the numbers "
+                "exercise the pipeline and the phantom's treatment effect, not the biology."]
+    return []
+
+
+def weights_deviation(task: str, units: pd.DataFrame | None) -> list[str]:
+    """Networks the study started from ImageNet weights that were trained from scratch here."""
+    if units is None:
+        return []
+    imagenet = units["study_imagenet"].astype(str).str.lower() == "true"
+    scratch = units["weights"].astype(str).str.startswith("none")
+    affected = list(dict.fromkeys(units.loc[imagenet & scratch, "architecture"].astype(str)))
+    if not affected:
+        return []
+    return [f"{task}: {_names(affected)} trained from scratch because no ImageNet weights were supplied "
+            f"(tasks.{task}.training.weights_uris); the study initialised their encoders with ImageNet weights."]
+
+
+def ladder_deviation(task: str, evaluation: Evaluation, study: TaskSweepConfig) -> list[str]:
+    """A capacity ladder other than the study's (only when the capacity sweep ran)."""
+    capacity = evaluation.table("capacity")
+    if capacity is None:
+        return []
+    tried = list(dict.fromkeys(capacity.sort_values("capacity")["architecture"].astype(str)))
+    if tried == list(study.architectures):
+        return []
+    return [f"{task}: capacity sweep over {_names(tried)}; the study's ladder is {_names(study.architectures)}."]
+
+
+def learnable_deviation(task: str, evaluation: Evaluation, study: TaskSweepConfig) -> list[str]:
+    """A learnable-capacity sweep other than the study's (only when it ran)."""
+    learnable = evaluation.table("learnable")
+    if learnable is None:
+        return []
+    architectures = list(dict.fromkeys(learnable["architecture"].astype(str)))
+    sizes = sorted({int(size) for size in learnable["train_size"]})
+    subsets = int(learnable["n_subsets"].max())
+    expected = study.learnable
+    if (architectures, sizes, subsets) == ([expected.architecture], expected.sizes, expected.subsets):
+        return []
+    return [f"{task}: learnable-capacity sweep of {_names(architectures)} on {_names(f'{s:,}' for s in sizes)} "
+            f"training images, {subsets} subset(s) each; the study: {expected.architecture} on "
+            f"{_names(f'{s:,}' for s in expected.sizes)}, {expected.subsets} subsets each."]
+
+
+def training_deviation(task: str, run: TaskSweepConfig, study: TaskSweepConfig) -> list[str]:
+    """Training settings the study states that the run set otherwise."""
+    ours, theirs = run.training.model_dump(), study.training.model_dump()
+    changed = [f"{name} {ours[name]} (the study: {theirs[name]})" for name in STUDY_TRAINING_FIELDS
+               if ours[name] != theirs[name]]
+    if not changed:
+        return []
+    return [f"{task}: training settings differ from the study's: {'; '.join(changed)}."]
+
+
+def epoch_cap_deviation(task: str, run: TaskSweepConfig, units: pd.DataFrame | None) -> list[str]:
+    """Units that ran to their epoch cap instead of stopping early."""
+    if units is None:
+        return []
+    capped = units[units["stopped_early"].astype(str).str.lower() != "true"]
+    if capped.empty:
+        return []
+    epochs = capped.groupby("architecture", sort=False)["epochs_run"].max()
+    shown = _names(f"{architecture} ({count(value)} epochs)" for architecture, value in epochs.items())
+    return [f"{task}: {len(capped)} of {len(units)} units ran to their epoch cap without early stopping "
+            f"(patience {run.training.patience}): {shown}; the study's networks all stopped early, so these may "
+            "be under-trained."]
+
+
+def data_size_deviation(task: str, units: pd.DataFrame | None, study: ExtractConfig) -> list[str]:
+    """Fewer training or test images than the study's dataset."""
+    if units is None:
+        return []
+    counts = getattr(study, task).counts
+    full = units[units["train_size"].isna()] if "train_size" in units else units
+    sentences = []
+    if not full.empty and int(full["train_items"].max()) < counts.train:
+        sentences.append(f"{task}: the capacity sweep trained on {count(full['train_items'].max())} images; "
+                         f"the study's training split holds {counts.train:,}.")
+    if "test_items" in units and units["test_items"].notna().any() and int(units["test_items"].max()) < counts.test:
+        sentences.append(f"{task}: {count(units['test_items'].max())} test images; the study tested on "
+                         f"{counts.test:,}.")
+    return sentences
+
+
+def modalities_deviation(task: str, evaluation: Evaluation) -> list[str]:
+    """Modalities of the study the evaluation holds no unit of."""
+    present: set[str] = set()
+    for name in ("capacity", "learnable"):
+        table = evaluation.table(name)
+        if table is not None:
+            present |= set(table["modality"].astype(str))
+    missing = [modality_name(m) for m in MODALITIES if m not in present]
+    if not missing or not present:
+        return []
+    return [f"{task}: no {_names(missing)} units; the figures show only the modalities evaluated."]
+
+
+def deviations(evaluations: Sequence[Evaluation], data_source: str) -> list[str]:
+    """Every departure from the study that the evaluations and the data source show, in plain sentences.
+
+    Parameters
+    ----------
+    evaluations : sequence of Evaluation
+        The evaluate outputs of the report, one per task.
+    data_source : str
+        Where the images came from, as the report states it (``phantom ...`` or ``real ...``).
+
+    Returns
+    -------
+    list of str
+        Sentences, data source first, then per task in the order given.
+    """
+    study, study_data = TasksConfig(), ExtractConfig()
+    sentences = data_source_deviation(data_source)
+    for evaluation in evaluations:
+        task = evaluation.task
+        run, theirs = tasks_config(evaluation).sweep(task), study.sweep(task)
+        units = evaluation.table("units")
+        sentences += weights_deviation(task, units)
+        sentences += ladder_deviation(task, evaluation, theirs)
+        sentences += learnable_deviation(task, evaluation, theirs)
+        sentences += training_deviation(task, run, theirs)
+        sentences += epoch_cap_deviation(task, run, units)
+        sentences += data_size_deviation(task, units, study_data)
+        sentences += modalities_deviation(task, evaluation)
+    return sentences

@@ -1,0 +1,242 @@
+"""What the report shows, in which order: the study's figures and tables per task, arranged as one document.
+
+Order: the verdict (the sentences of ``evaluate`` per task, with the verdict metric at every
+capacity); the deviations from the study; image quality of the virtual stains per dataset with
+their panels (the study's Figs. 2 and 8); per task the figures of :mod:`stainworth.report.figures`
+and every table with its uncertainty and unit, then the segmentation feature maps (Fig. 7) and
+predicted-mask panels (Figs. 5 and 6) or the classification embedding distances (Fig. 11) and the
+Hotelling reference; the configuration; the provenance of every input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from stainworth.contracts.report import ReportConfig
+from stainworth.contracts.task import LADDERS, MODALITIES
+from stainworth.report import figures, tables
+from stainworth.report.html import Block, Details, Document, Image, ImageGrid, Preformatted, Section, Table
+from stainworth.report.inputs import Evaluation, StainQuality
+from stainworth.report.labels import STAINER_NAMES, modality_name
+from stainworth.report.provenance import configuration_text, data_source, input_hashes, profile_name, provenance_table
+
+VERDICT_METRIC = {"segmentation": "dice", "classification": "auc"}
+QUALITY_FIGURE = {"segmentation": "Fig. 2", "classification": "Fig. 8"}
+TASK_TITLES = {"segmentation": "Segmentation of nuclei", "classification": "Classification of treated nuclei"}
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    """A drawn figure: its file stem under ``figures/``, caption and PNG bytes."""
+
+    name: str
+    caption: str
+    png: bytes
+
+
+FigureSpec = tuple[str, str, Callable[[pd.DataFrame], Figure], str]
+"""(table, file suffix, drawing function, caption)."""
+FIGURE_SPECS: dict[str, list[FigureSpec]] = {
+    "segmentation": [
+        ("capacity", "capacity", figures.segmentation_capacity_figure,
+         "Precision, recall and Dice against the networks' trainable parameters, one line per modality; error "
+         "bars: 95% bootstrap interval of the mean over test images (study Fig. 3)."),
+        ("learnable", "learnable", figures.segmentation_learnable_figure,
+         "Precision, recall and Dice against the training size; error bars: ± one standard deviation over the "
+         "random training subsets (study Fig. 4)."),
+    ],
+    "classification": [
+        ("capacity", "capacity", figures.classification_capacity_figure,
+         "Test AUC (empirical, DeLong 95% interval) against the networks' trainable parameters, one panel per "
+         "virtual stain beside label-free and fluorescence (study Fig. 9)."),
+        ("learnable", "learnable", figures.classification_learnable_figure,
+         "Mean test AUC ± one standard deviation over the random training subsets against the training size, "
+         "one panel per virtual stain (study Fig. 10)."),
+        ("embeddings", "embeddings", figures.embedding_distance_figure,
+         "Cosine distance between the control and treated class embeddings of the penultimate layer at low, "
+         "medium and high capacity; error bars: 95% bootstrap interval (study Fig. 11)."),
+    ],
+}
+
+
+def task_figures(evaluation: Evaluation) -> list[FigureFile]:
+    """The figures of one evaluation (those whose table the run produced), drawn as PNG."""
+    drawn = []
+    for table_name, suffix, draw, caption in FIGURE_SPECS[evaluation.task]:
+        table = evaluation.table(table_name)
+        if table is not None:
+            drawn.append(FigureFile(f"{evaluation.task}-{suffix}", caption, figures.png_bytes(draw(table))))
+    return drawn
+
+
+def _verdict(evaluations: Sequence[Evaluation]) -> Section:
+    subsections = []
+    for evaluation in evaluations:
+        metric = VERDICT_METRIC[evaluation.task]
+        capacity = evaluation.table("capacity")
+        blocks: list[Block] = []
+        if capacity is not None:
+            blocks.append(Table(f"{tables.METRIC_TITLES[metric]} [95% CI] of every network of the capacity sweep",
+                                tables.headline_table(capacity, metric), f"tables/{evaluation.task}/capacity.csv"))
+        subsections.append(Section(evaluation.task, bullets=list(evaluation.manifest.verdict), blocks=blocks))
+    return Section("Verdict", paragraphs=["Where label-free images catch up with each virtual stain as capacity "
+                                          "and training size grow (from the evaluate stage)."],
+                   subsections=subsections)
+
+
+def _deviations(sentences: Sequence[str]) -> Section:
+    if not sentences:
+        return Section("Deviations from the study", paragraphs=["None found in the recorded settings."])
+    return Section("Deviations from the study", bullets=list(sentences))
+
+
+def _quality_notes(quality: StainQuality) -> list[str]:
+    notes = []
+    for name, title in STAINER_NAMES.items():
+        flag = quality.manifest.metrics.get(f"{name}.beats_baselines")
+        if flag is not None:
+            verb = "beats" if flag >= 0.5 else "does not beat"
+            notes.append(f"{title} {verb} both baselines (identity, global linear) on mean SSIM and Pearson "
+                         "correlation.")
+    return notes
+
+
+def _quality(qualities: Sequence[StainQuality]) -> Section:
+    subsections = []
+    for quality in qualities:
+        blocks: list[Block] = [Table(f"{quality.kind}: image quality against the real fluorescence on the test split "
+                              "(mean ± SD over test images)", tables.quality_display(quality.summary),
+                              f"tables/quality/{quality.kind}.csv")]
+        if quality.panels is not None:
+            blocks.append(Image(f"{quality.kind}: label-free input, virtual stains and real fluorescence "
+                                f"(study {QUALITY_FIGURE.get(quality.kind, '')})", quality.panels.read_bytes()))
+        subsections.append(Section(f"{quality.kind} dataset", bullets=_quality_notes(quality), blocks=blocks))
+    return Section("Image quality of the virtual stains", subsections=subsections)
+
+
+def _architecture_order(evaluation: Evaluation, names: set[str]) -> list[str]:
+    capacity = evaluation.table("capacity")
+    if capacity is not None:
+        ordered = list(figures.architecture_capacities(capacity).index.astype(str))
+    else:
+        ordered = list(LADDERS[evaluation.manifest.task])
+    return [name for name in ordered if name in names] + sorted(names - set(ordered))
+
+
+def feature_map_grid(evaluation: Evaluation) -> ImageGrid | None:
+    """The mean decoder activation maps as modalities × networks (study Fig. 7), ``None`` without any."""
+    cells: dict[tuple[str, str], bytes] = {}
+    architectures: set[str] = set()
+    for path in evaluation.feature_maps:
+        architecture, _, modality = path.stem.partition("-")
+        architectures.add(architecture)
+        cells[(modality_name(modality), architecture)] = path.read_bytes()
+    if not cells:
+        return None
+    rows = [modality_name(m) for m in MODALITIES if any(key[0] == modality_name(m) for key in cells)]
+    return ImageGrid("Mean activation of the penultimate decoder layer over test images, rows modalities, "
+                     "columns networks of increasing capacity (study Fig. 7)", rows,
+                     _architecture_order(evaluation, architectures), cells)
+
+
+def _mask_panels(evaluation: Evaluation) -> list[Image]:
+    """Predicted-mask panels, capacity sweep first, each sweep in modality order."""
+    def order(path: Path) -> tuple[int, int, str]:
+        sweep, _, modality = path.stem.partition("-")
+        rank = MODALITIES.index(modality) if modality in MODALITIES else len(MODALITIES)
+        return (0 if sweep == "capacity" else 1, rank, path.stem)
+
+    shown = []
+    for path in sorted(evaluation.panels, key=order):
+        sweep, _, modality = path.stem.partition("-")
+        what = ("across capacities (study Fig. 5)" if sweep == "capacity"
+                else "across training sizes, subset 0 (study Fig. 6)")
+        shown.append(Image(f"{modality_name(modality)}: test images, true masks and predicted masks {what}",
+                           path.read_bytes()))
+    return shown
+
+
+TABLE_VIEWS: list[tuple[str, str]] = [
+    ("capacity", "Capacity sweep: every network and modality on the whole training split"),
+    ("learnable", "Learnable-capacity sweep: mean ± SD over random training subsets"),
+    ("comparisons", "Paired comparisons with label-free images on the same test items (modality minus label-free)"),
+    ("embeddings", "Cosine distance between the control and treated class embeddings"),
+    ("hotelling", "Channelized Hotelling observer (a linear reference that needs no task network)"),
+    ("units", "How every unit was trained"),
+]
+
+
+def _display(name: str, table: pd.DataFrame, task: str) -> pd.DataFrame:
+    views: dict[str, Callable[[], pd.DataFrame]] = {
+        "capacity": lambda: tables.capacity_display(table, task),
+        "learnable": lambda: tables.learnable_display(table, task),
+        "comparisons": lambda: tables.comparisons_display(table),
+        "embeddings": lambda: tables.embeddings_display(table),
+        "hotelling": lambda: tables.hotelling_display(table),
+        "units": lambda: tables.units_display(table),
+    }
+    return views[name]()
+
+
+def _task(evaluation: Evaluation, drawn: Sequence[FigureFile]) -> Section:
+    task = evaluation.task
+    blocks: list[Block] = [Image(figure.caption, figure.png) for figure in drawn]
+    for name, caption in TABLE_VIEWS:
+        table = evaluation.table(name)
+        if table is not None:
+            blocks.append(Table(caption, _display(name, table, task), f"tables/{task}/{name}.csv"))
+    subsections = []
+    grid = feature_map_grid(evaluation)
+    if grid is not None:
+        subsections.append(Section("Feature maps", blocks=[grid]))
+    panels = _mask_panels(evaluation)
+    if panels:
+        subsections.append(Section("Predicted masks", blocks=list(panels)))
+    missing = [name for name, _ in TABLE_VIEWS[:2] if evaluation.table(name) is None]
+    notes = [f"This run has no {name} sweep for {task}." for name in missing]
+    return Section(TASK_TITLES.get(task, task), paragraphs=notes, blocks=blocks, subsections=subsections)
+
+
+def _provenance(evaluations: Sequence[Evaluation], qualities: Sequence[StainQuality]) -> Section:
+    hashes = input_hashes(evaluations, qualities)
+    return Section("Provenance", blocks=[
+        Table("Inputs of this report", provenance_table(evaluations, qualities)),
+        Details(f"Content hashes of the {len(hashes)} inputs they read", [Table("Inputs read", hashes)]),
+    ])
+
+
+def build_document(config: ReportConfig, evaluations: Sequence[Evaluation], qualities: Sequence[StainQuality],
+                   drawn: Mapping[str, Sequence[FigureFile]], deviations: Sequence[str], generated: str) -> Document:
+    """The report as a :class:`~stainworth.report.html.Document`.
+
+    Parameters
+    ----------
+    config
+        The report configuration (profile, data source, settings shown).
+    evaluations, qualities
+        The checked inputs, in the order shown.
+    drawn
+        The figures of each task (:func:`task_figures`), by task.
+    deviations
+        Sentences of :func:`stainworth.report.deviations.deviations`.
+    generated
+        When the report was made, as shown.
+    """
+    facts = [("profile", profile_name(config)), ("data", data_source(config)), ("generated", generated),
+             ("tasks", ", ".join(e.task for e in evaluations) or "none"),
+             ("image-quality reports", ", ".join(q.kind for q in qualities) or "none")]
+    sections = [_verdict(evaluations), _deviations(deviations)]
+    if qualities:
+        sections.append(_quality(qualities))
+    sections += [_task(evaluation, drawn.get(evaluation.task, [])) for evaluation in evaluations]
+    sections.append(Section("Configuration", blocks=[Preformatted(
+        "The configuration given to the report, then the configurations the inputs recorded (what ran).",
+        configuration_text(config, evaluations, qualities))]))
+    sections.append(_provenance(evaluations, qualities))
+    return Document(f"stainworth report: profile {profile_name(config)}", facts, sections)
+

@@ -1,0 +1,205 @@
+"""The report's inputs read back and checked: ``evaluate`` outputs (one per task) and ``stain_report`` outputs.
+
+An input folder is accepted only with its manifest (written last by its stage) naming the stage
+expected; an ``evaluate`` output must be the evaluation of the task it is given for, and a
+``stain_report`` output the report of the dataset it is given for. Tables a sweep did not produce
+(a capacity-only run has no ``learnable.csv``; a learnable-only run writes empty embedding and
+Hotelling tables) are simply absent from :attr:`Evaluation.tables`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from stainworth.contracts.manifest import MANIFEST_NAME, OutputManifest, T, read_manifest
+from stainworth.contracts.stainer import DATASET_KINDS, DatasetKind
+from stainworth.contracts.task import EvaluationManifest, Task
+from stainworth.errors import InputDataError
+
+METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "segmentation": ("precision", "recall", "dice"),
+    "classification": ("auc", "binormal_auc"),
+}
+"""Metric columns of each task's tables."""
+QUALITY_TABLE, QUALITY_PANELS = "quality_summary.csv", "panels.png"
+
+
+def required_columns(name: str, task: str) -> tuple[str, ...]:
+    """Columns the report reads from the ``evaluate`` table ``name`` of ``task``."""
+    metrics = METRIC_COLUMNS[task]
+    columns: dict[str, tuple[str, ...]] = {
+        "capacity": ("architecture", "modality", "capacity", "run",
+                     *(f"{m}{suffix}" for m in metrics for suffix in ("", "_ci_low", "_ci_high"))),
+        "learnable": ("architecture", "train_size", "modality", "capacity", "n_subsets", "runs",
+                      *(f"{m}{suffix}" for m in metrics for suffix in ("_mean", "_std"))),
+        "comparisons": ("architecture", "train_size", "subset", "modality", "reference", "metric", "value",
+                        "reference_value", "difference", "ci_low", "ci_high", "p_value", "test", "n", "run",
+                        "reference_run"),
+        "embeddings": ("level", "architecture", "capacity", "modality", "cosine_distance", "ci_low", "ci_high",
+                       "n_control", "n_treated", "run"),
+        "hotelling": ("modality", "auc", "se", "ci_low", "ci_high", "channels"),
+        "units": ("run", "architecture", "modality", "train_size", "capacity", "train_items", "epochs_run",
+                  "stopped_early", "weights", "study_imagenet"),
+    }
+    return columns[name]
+
+
+EVALUATION_TABLES = ("capacity", "learnable", "comparisons", "embeddings", "hotelling", "units")
+"""``evaluate`` tables the report reads (``<name>.csv``), when present."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One ``evaluate`` output: its manifest, its non-empty tables, its image files."""
+
+    folder: Path
+    manifest: EvaluationManifest
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    feature_maps: list[Path] = field(default_factory=list)
+    panels: list[Path] = field(default_factory=list)
+
+    @property
+    def task(self) -> Task:
+        """``segmentation`` or ``classification``."""
+        return self.manifest.task
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """The table ``name`` (``None`` when the run did not produce it or it is empty)."""
+        return self.tables.get(name)
+
+    def csv_files(self) -> list[Path]:
+        """Every CSV table the manifest lists, in listing order."""
+        listed = [item for items in self.manifest.paths.values() for item in items if item.endswith(".csv")]
+        return [self.folder / item for item in dict.fromkeys(listed)]
+
+
+@dataclass(frozen=True)
+class StainQuality:
+    """One ``stain_report`` output: image quality of the stainers and baselines on one dataset."""
+
+    folder: Path
+    manifest: OutputManifest
+    kind: DatasetKind
+    summary: pd.DataFrame
+    panels: Path | None
+
+
+def checked_manifest(folder: str | Path, model: type[T], stage: str, expected: str) -> T:
+    """The manifest of ``folder`` if it was written by ``stage``.
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        An output folder.
+    model : type
+        The manifest model to validate with.
+    stage : str
+        The stage that must have written it.
+    expected : str
+        What the folder should be, for the error line (``"an evaluate output"``).
+
+    Raises
+    ------
+    InputDataError
+        No such folder, no manifest, unreadable JSON, another stage's manifest, or an invalid one.
+    """
+    path = Path(folder)
+    if not path.is_dir():
+        raise InputDataError(f"{path}: no such folder; expected {expected}")
+    if not (path / MANIFEST_NAME).is_file():
+        raise InputDataError(f"{path}: no {MANIFEST_NAME} (a missing or unfinished output); expected {expected}")
+    try:
+        found = json.loads((path / MANIFEST_NAME).read_text()).get("stage")
+    except (json.JSONDecodeError, AttributeError):
+        found = None
+    if found != stage:
+        raise InputDataError(f"{path}: the output of stage {found!r}; expected {expected}")
+    return read_manifest(model, path)
+
+
+def read_table(path: Path, columns: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """A CSV table, or ``None`` when the file is absent or holds no rows.
+
+    Raises
+    ------
+    InputDataError
+        An unreadable table, or one without the ``columns`` needed.
+    """
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise InputDataError(f"{path}: not a readable CSV table ({type(error).__name__})") from None
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise InputDataError(f"{path}: no column {', '.join(missing)}; expected the columns "
+                             f"{', '.join(columns)}")
+    return None if table.empty else table
+
+
+def read_evaluation(folder: str | Path, task: str | None = None) -> Evaluation:
+    """Read an ``evaluate`` output (of ``task`` when given).
+
+    Raises
+    ------
+    InputDataError
+        Not an evaluate output, the evaluation of another task, or an unreadable table.
+    """
+    path = Path(folder)
+    expected = f"the evaluate output of the {task} task" if task else "an evaluate output"
+    manifest = checked_manifest(path, EvaluationManifest, "evaluate", expected)
+    if task is not None and manifest.task != task:
+        raise InputDataError(f"{path}: the evaluation of the {manifest.task} task; expected {expected}")
+    tables = {}
+    for name in EVALUATION_TABLES:
+        table = read_table(path / f"{name}.csv", required_columns(name, manifest.task))
+        if table is not None:
+            tables[name] = table
+    images = {role: sorted(path / item for item in manifest.paths.get(role, []) if item.endswith(".png"))
+              for role in ("feature_maps", "panels")}
+    return Evaluation(path, manifest, tables, images["feature_maps"], images["panels"])
+
+
+def stain_report_kind(manifest: OutputManifest, folder: Path) -> DatasetKind:
+    """The dataset a ``stain_report`` output scored (the dataset input named in its manifest)."""
+    kinds = [kind for kind in DATASET_KINDS if kind in manifest.input_hashes]
+    if len(kinds) != 1:
+        raise InputDataError(f"{folder}: its manifest names the datasets {kinds}; expected exactly one of "
+                             f"{', '.join(DATASET_KINDS)}")
+    return kinds[0]
+
+
+def read_stain_quality(folder: str | Path, kind: str | None = None) -> StainQuality:
+    """Read a ``stain_report`` output (of dataset ``kind`` when given).
+
+    Raises
+    ------
+    InputDataError
+        Not a stain_report output, the report of another dataset, or no quality table.
+    """
+    path = Path(folder)
+    expected = f"the stain_report output of the {kind} dataset" if kind else "a stain_report output"
+    manifest = checked_manifest(path, OutputManifest, "stain_report", expected)
+    found = stain_report_kind(manifest, path)
+    if kind is not None and found != kind:
+        raise InputDataError(f"{path}: the stain_report of the {found} dataset; expected {expected}")
+    summary = read_table(path / QUALITY_TABLE, ("method", "metric", "mean", "std", "median", "n"))
+    if summary is None:
+        raise InputDataError(f"{path}: no rows in {QUALITY_TABLE}; expected the image-quality summary")
+    panels = path / QUALITY_PANELS
+    return StainQuality(path, manifest, found, summary, panels if panels.is_file() else None)
+
+
+def check_names(names: Iterable[str], allowed: tuple[str, ...], what: str) -> None:
+    """Raise :class:`InputDataError` when one of ``names`` (keys of the report's inputs) is not ``allowed``."""
+    unknown = [str(name) for name in names if name not in allowed]
+    if unknown:
+        raise InputDataError(f"{what} {unknown}: expected names among {', '.join(allowed)}")

@@ -1,0 +1,93 @@
+"""How the report names, colours and prints things: modalities, parameter counts, numbers with uncertainty.
+
+The four modalities always appear in the same order (label-free, the two virtual stains,
+fluorescence) with the same colour and marker in every figure, and the same legend name in
+every figure and table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from stainworth.contracts.task import MODALITIES
+
+MODALITY_NAMES: dict[str, str] = {
+    "label_free": "label-free",
+    "virtual_effunet": "virtual (EfficientUNet)",
+    "virtual_pix2pixhd": "virtual (Pix2pixHD)",
+    "fluorescence": "fluorescence",
+}
+"""Legend and table name of each modality."""
+MODALITY_COLOURS: dict[str, str] = {
+    "label_free": "#4d4d4d",
+    "virtual_effunet": "#1f77b4",
+    "virtual_pix2pixhd": "#ff7f0e",
+    "fluorescence": "#2ca02c",
+}
+"""Colour of each modality (grey, blue, orange, green)."""
+MODALITY_MARKERS: dict[str, str] = {"label_free": "o", "virtual_effunet": "s", "virtual_pix2pixhd": "^",
+                                    "fluorescence": "D"}
+STAINER_NAMES: dict[str, str] = {"efficientunet": "EfficientUNet", "pix2pixhd": "Pix2pixHD",
+                                 "identity": "identity (baseline)", "linear": "global linear (baseline)"}
+"""Names of the ``stain_report`` methods."""
+MISSING = "–"
+"""Shown for a missing or undefined number."""
+
+
+def modality_name(modality: str) -> str:
+    """The legend name of ``modality`` (unknown names are shown as they are)."""
+    return MODALITY_NAMES.get(modality, modality)
+
+
+def modality_order(modalities: Any) -> list[str]:
+    """The distinct ``modalities`` in the reporting order; unknown ones last, alphabetically."""
+    present = set(modalities)
+    known = [m for m in MODALITIES if m in present]
+    return known + sorted(str(m) for m in present - set(MODALITIES))
+
+
+def is_missing(value: Any) -> bool:
+    """Whether the scalar ``value`` is None, NaN, NaT or pandas' NA."""
+    missing = pd.isna(value)
+    return missing if isinstance(missing, bool) else False
+
+
+def number(value: Any) -> str:
+    """A measured number: three decimals between 0.1 and 10 000, three significant digits (kept) otherwise."""
+    if is_missing(value):
+        return MISSING
+    x = float(value)
+    if x == 0:
+        return "0"
+    if 0.1 <= abs(x) < 1e4:
+        return f"{x:.3f}"
+    return f"{x:#.3g}"
+
+
+def count(value: Any) -> str:
+    """An integer with thousands separators (``13,073``)."""
+    return MISSING if is_missing(value) else f"{int(value):,}"
+
+
+def short_count(value: float) -> str:
+    """A parameter count in three significant digits with k/M/G (``417``, ``24.3k``, ``66.8M``)."""
+    for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g}{suffix}"
+    return f"{value:.0f}"
+
+
+def with_interval(value: Any, low: Any, high: Any) -> str:
+    """``0.812 [0.750, 0.870]``; the interval is left out when undefined."""
+    if is_missing(low) or is_missing(high):
+        return number(value)
+    return f"{number(value)} [{number(low)}, {number(high)}]"
+
+
+def with_spread(value: Any, spread: Any) -> str:
+    """``0.812 ± 0.020``; the spread is left out when undefined (a single subset)."""
+    if is_missing(spread):
+        return number(value)
+    return f"{number(value)} ± {number(spread)}"

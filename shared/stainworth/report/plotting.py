@@ -1,0 +1,174 @@
+"""Drawing helpers of the report's figures: panels, dodged error-bar lines, capacity and size axes, grouped bars.
+
+Series of the modalities that share one x are shifted a few points apart on the display (a
+transform offset), so the drawn data stay the exact parameter counts and training sizes. Error
+bars are never negative and an undefined (NaN) interval draws no bar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
+from matplotlib.transforms import ScaledTranslation
+
+from stainworth.report.labels import MODALITY_COLOURS, MODALITY_MARKERS, modality_name, short_count
+
+LEVELS = ("low", "medium", "high")
+"""Capacity levels of the embedding analysis, in drawing order."""
+DODGE_POINTS = 4.0
+"""Display offset between the modalities drawn at one x, in points."""
+PANEL_SIZE = (4.6, 3.6)
+"""Inches of one panel."""
+MIN_WIDTH = 7.5
+"""Inches: a one-panel figure is widened so that its title fits."""
+
+
+def panels(count: int, title: str) -> tuple[Figure, list[Axes]]:
+    """A figure of ``count`` panels side by side under ``title``."""
+    figure = Figure(figsize=(max(PANEL_SIZE[0] * count, MIN_WIDTH), PANEL_SIZE[1]))
+    axes = figure.subplots(1, count, squeeze=False)
+    figure.suptitle(title, fontsize=11)
+    return figure, list(axes[0])
+
+
+def empty_figure(title: str, message: str) -> Figure:
+    """One panel saying ``message`` (a sweep the run did not produce)."""
+    figure, (axis,) = panels(1, title)
+    axis.text(0.5, 0.5, message, ha="center", va="center", transform=axis.transAxes, fontsize=10)
+    axis.set_axis_off()
+    return figure
+
+
+def finish(figure: Figure) -> Figure:
+    """``figure`` with its layout tightened."""
+    figure.tight_layout()
+    return figure
+
+
+def error_lengths(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """(2, n) error bar lengths below and above; NaN where the interval is undefined, never negative."""
+    with np.errstate(invalid="ignore"):
+        return np.vstack([np.clip(values - low, 0, None), np.clip(high - values, 0, None)])
+
+
+def dodged_series(axis: Axes, x: np.ndarray, y: np.ndarray, errors: np.ndarray, modality: str, slot: float) -> None:
+    """One modality's line with error bars, shifted ``slot`` dodge steps on the display."""
+    shift = ScaledTranslation(slot * DODGE_POINTS / 72.0, 0, axis.figure.dpi_scale_trans)
+    axis.errorbar(x, y, yerr=errors, label=modality_name(modality), color=MODALITY_COLOURS.get(modality),
+                  marker=MODALITY_MARKERS.get(modality, "o"), markersize=5, capsize=3, linewidth=1.4,
+                  transform=axis.transData + shift)
+
+
+def slots(count: int) -> list[float]:
+    """Dodge positions of ``count`` series, centred on 0."""
+    return [k - (count - 1) / 2 for k in range(count)]
+
+
+def y_limits(axis: Axes, values: Sequence[np.ndarray]) -> None:
+    """A y range around the drawn values and bars, within [0, 1.05] (every metric drawn is bounded by 1)."""
+    finite = np.concatenate([v[np.isfinite(v)] for v in values]) if values else np.array([])
+    if finite.size == 0:
+        axis.set_ylim(0, 1)
+        return
+    low, high = float(finite.min()), float(finite.max())
+    pad = max(0.05, 0.08 * (high - low))
+    axis.set_ylim(max(0.0, low - pad), min(1.05, high + pad))
+
+
+def architecture_capacities(table: pd.DataFrame) -> pd.Series:
+    """Trainable parameters of each architecture (its smallest over modalities), ascending."""
+    return table.groupby("architecture")["capacity"].min().sort_values()
+
+
+def capacity_axis(axis: Axes, capacities: pd.Series) -> None:
+    """Log x axis with one tick per architecture: name and parameter count (slanted, so close ones stay legible)."""
+    axis.set_xscale("log")
+    ticks = capacities.to_numpy(dtype=float)
+    axis.set_xticks(ticks, [f"{name} ({short_count(value)})" for name, value in capacities.items()], fontsize=8,
+                    rotation=35, ha="right", rotation_mode="anchor")
+    axis.xaxis.set_minor_locator(NullLocator())
+    axis.set_xlim(ticks.min() / 1.8, ticks.max() * 1.8)
+    axis.set_xlabel("trainable parameters")
+
+
+def size_axis(axis: Axes, sizes: np.ndarray) -> None:
+    """Log x axis with one tick per training size."""
+    axis.set_xscale("log")
+    ticks = np.unique(sizes.astype(float))
+    axis.set_xticks(ticks, [f"{int(size):,}" for size in ticks], fontsize=8)
+    axis.xaxis.set_minor_locator(NullLocator())
+    axis.set_xlim(ticks.min() / 1.5, ticks.max() * 1.5)
+    axis.set_xlabel("training images")
+
+
+def lines(axis: Axes, table: pd.DataFrame, modalities: Sequence[str], x_column: str, value: str, low: str,
+          high: str) -> list[np.ndarray]:
+    """One line per modality of ``table``; returns the drawn values and bar ends (for the y range)."""
+    drawn: list[np.ndarray] = []
+    for modality, slot in zip(modalities, slots(len(modalities)), strict=True):
+        rows = table[table["modality"] == modality].sort_values(x_column)
+        if rows.empty:
+            continue
+        if x_column == "architecture":
+            x = rows["architecture"].map(architecture_capacities(table)).to_numpy(dtype=float)
+        else:
+            x = rows[x_column].to_numpy(dtype=float)
+        order = np.argsort(x, kind="stable")
+        y = rows[value].to_numpy(dtype=float)[order]
+        bar_low, bar_high = rows[low].to_numpy(dtype=float)[order], rows[high].to_numpy(dtype=float)[order]
+        dodged_series(axis, x[order], y, error_lengths(y, bar_low, bar_high), modality, slot)
+        drawn += [y, bar_low, bar_high]
+    return drawn
+
+
+def metric_panel(axis: Axes, table: pd.DataFrame, modalities: Sequence[str], *, x_column: str, value: str,
+                 low: str, high: str, ylabel: str, title: str) -> None:
+    """One panel: a line per modality of ``value`` with bars from ``low`` to ``high``, its x axis and labels."""
+    drawn = lines(axis, table, modalities, x_column, value, low, high)
+    if x_column == "architecture":
+        capacity_axis(axis, architecture_capacities(table))
+    else:
+        size_axis(axis, table[x_column].to_numpy(dtype=float))
+    y_limits(axis, drawn)
+    axis.set_ylabel(ylabel)
+    axis.set_title(title, fontsize=10)
+    axis.grid(True, axis="y", alpha=0.3)
+    axis.legend(fontsize=7, loc="best")
+
+
+def level_labels(embeddings: pd.DataFrame) -> list[tuple[str, str]]:
+    """``(level, tick label)`` of the capacity levels present, low to high."""
+    present = [level for level in LEVELS if level in set(embeddings["level"])]
+    present += sorted(set(map(str, embeddings["level"])) - set(LEVELS))
+    labels = []
+    for level in present:
+        first = embeddings[embeddings["level"] == level].iloc[0]
+        labels.append((level, f"{level}\n{first['architecture']} ({short_count(float(first['capacity']))})"))
+    return labels
+
+
+def grouped_bars(axis: Axes, embeddings: pd.DataFrame, modalities: Sequence[str]) -> list[np.ndarray]:
+    """Cosine-distance bars grouped by capacity level, one per modality; returns the drawn values and bar tops."""
+    levels = level_labels(embeddings)
+    width = 0.8 / max(len(modalities), 1)
+    drawn: list[np.ndarray] = []
+    for k, modality in enumerate(modalities):
+        rows = embeddings[embeddings["modality"] == modality].set_index("level")
+        keep = [i for i, (level, _) in enumerate(levels) if level in rows.index]
+        if not keep:
+            continue
+        picked = rows.loc[[levels[i][0] for i in keep]]
+        values = picked["cosine_distance"].to_numpy(dtype=float)
+        low, high = picked["ci_low"].to_numpy(dtype=float), picked["ci_high"].to_numpy(dtype=float)
+        x = np.asarray(keep, dtype=float) + (k - (len(modalities) - 1) / 2) * width
+        axis.bar(x, values, width=width, yerr=error_lengths(values, low, high), capsize=3,
+                 label=modality_name(modality), color=MODALITY_COLOURS.get(modality), edgecolor="black",
+                 linewidth=0.5)
+        drawn += [values, high]
+    axis.set_xticks(range(len(levels)), [label for _, label in levels], fontsize=8)
+    return drawn

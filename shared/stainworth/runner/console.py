@@ -1,0 +1,123 @@
+"""What a local run shows on the console: task k of n with the run's ETA, the stages' own progress, errors.
+
+kfp.local prints every task's full executor input and outputs as JSON, warnings about settings
+that only a cluster honours, and its own executor chatter. All of it stays in ``run.log``; the
+console gets one line when a task starts and one when it ends (its duration unless iterations of
+the same loop task overlap, the run's elapsed time and a rough ETA from the mean task time so
+far), the progress lines the stages print, and any line carrying a stage's error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from stainworth.progress import format_seconds
+from stainworth.runner.stage_entry import ERROR_PREFIX
+
+PLAN_PREFIX = "stainworth-plan:"
+"""The child's first line: ``stainworth-plan: <n> tasks``."""
+_STARTED = re.compile(r"Executing task '(?P<task>[^']+)'")
+_FINISHED = re.compile(r"Task '(?P<task>[^']+)' finished with status (?P<status>\w+)")
+_PIPELINE_DONE = re.compile(r"Pipeline '(?P<pipeline>[^']+)' finished with status (?P<status>\w+)")
+_OUTPUTS = re.compile(r"Task '[^']+' outputs:")
+_STAGE_LINE = re.compile(r"^ {4}(?=[A-Za-z])(?!\[KFP Executor)")
+_SEPARATOR = "-" * 20
+
+
+def count_tasks(spec: dict[str, Any]) -> int:
+    """Tasks a compiled pipeline (KFP IR as a dict) executes: every loop's body once per item.
+
+    Sub-DAGs without an item list (conditions, loops over a runtime list) count once.
+    """
+    components = spec.get("components", {})
+
+    def in_dag(dag: dict[str, Any]) -> int:
+        total = 0
+        for task in dag.get("tasks", {}).values():
+            component = components.get(task.get("componentRef", {}).get("name", ""), {})
+            if "dag" not in component:
+                total += 1
+                continue
+            raw = task.get("parameterIterator", {}).get("items", {}).get("raw")
+            total += (len(json.loads(raw)) if raw else 1) * in_dag(component["dag"])
+        return total
+
+    return in_dag(spec.get("root", {}).get("dag", {}))
+
+
+class ConsoleProgress:
+    """Filters a local run's output lines into the console lines described in the module docstring.
+
+    Parameters
+    ----------
+    write
+        Receives each console line (without newline).
+    clock
+        Seconds since an arbitrary origin (``time.monotonic``; tests pass their own).
+    """
+
+    def __init__(self, write: Callable[[str], None], clock: Callable[[], float] = time.monotonic) -> None:
+        self.write, self.clock = write, clock
+        self.total: int | None = None
+        self.started_at = clock()
+        self.task_started: dict[str, list[list[Any]]] = {}
+        """Per task name, its running iterations: [start time, overlapped another iteration]."""
+        self.started = self.finished = 0
+        self.in_outputs = False
+
+    def feed(self, plain: str) -> None:
+        """One line of the child's output, colour codes removed."""
+        line = plain.rstrip("\n")
+        for show in self._console_lines(line):
+            self.write(show)
+
+    def _console_lines(self, line: str) -> Iterator[str]:
+        if line.startswith(PLAN_PREFIX):
+            self.total = int(line[len(PLAN_PREFIX):].split()[0])
+            return
+        if self.in_outputs:
+            self.in_outputs = not (line.startswith(_SEPARATOR) or _STARTED.search(line) or _PIPELINE_DONE.search(line))
+        if ERROR_PREFIX in line:
+            yield line.strip()
+            return
+        if match := _STARTED.search(line):
+            self.started += 1
+            running = self.task_started.setdefault(match["task"], [])
+            for entry in running:
+                entry[1] = True
+            running.append([self.clock(), bool(running)])
+            yield f"[{self._position(self.started)}] {match['task']} started (elapsed {self._elapsed()})"
+        elif match := _FINISHED.search(line):
+            self.finished += 1
+            yield (f"[{self._position(self.finished)}] {match['task']} {match['status'].lower()}"
+                   f"{self._took(match['task'])} (elapsed {self._elapsed()}{self._eta()})")
+        elif _OUTPUTS.search(line):
+            self.in_outputs = True
+        elif match := _PIPELINE_DONE.search(line):
+            yield f"pipeline {match['pipeline']} {match['status'].lower()} (elapsed {self._elapsed()})"
+        elif not self.in_outputs and _STAGE_LINE.match(line):
+            yield line
+
+    def _took(self, task: str) -> str:
+        """`` in <duration>``; nothing when iterations of one loop task overlap (which one ended is unknown)."""
+        running = self.task_started.get(task, [])
+        if not running:
+            return ""
+        started, overlapped = running.pop(0)
+        return "" if overlapped else f" in {format_seconds(self.clock() - started)}"
+
+    def _position(self, k: int) -> str:
+        return f"task {k}/{self.total}" if self.total else f"task {k}"
+
+    def _elapsed(self) -> str:
+        return format_seconds(self.clock() - self.started_at)
+
+    def _eta(self) -> str:
+        if not self.total or not self.finished or self.finished >= self.total:
+            return ""
+        per_task = (self.clock() - self.started_at) / self.finished
+        return f", ETA ~{format_seconds(per_task * (self.total - self.finished))}"

@@ -1,0 +1,96 @@
+"""The console view of a local run: task k of n with ETA, stage progress, errors; kfp.local's JSON dumps left out."""
+
+import yaml
+
+from stainworth.pipelines.sweeps import sweep_units
+from stainworth.profiles import load_profile
+from stainworth.runner.compile import compile_pipeline
+from stainworth.runner.console import PLAN_PREFIX, ConsoleProgress, count_tasks
+
+KFP_OUTPUT = """\
+01:40:20.189 - INFO - Running pipeline: 'stainworth-prepare'
+--------------------------------------------------------------------------------
+/x/kfp/local/orchestrator/task_executor.py:100: UserWarning: Task 'ingest': settings ['cpu_limit'] have no effect
+  _warn_local_only_noops(task_name, task_spec, executor_spec.container)
+01:40:20.195 - INFO - Executing task 'ingest'
+01:40:20.196 - INFO - Streamed logs:
+
+    [KFP Executor 2026-11-30 01:40:20,243 INFO]: Got executor_input:
+    {
+        "inputs": {
+            "parameterValues": {"config": {"seed": 0}}
+        }
+    }
+    simulate 1/2 phantom-control-000: 451 cells (elapsed 1.6s, ETA 1.6s)
+    simulate 2/2 phantom-treated-000: 438 cells (elapsed 3.0s, ETA 0.0s)
+    [KFP Executor 2026-11-30 01:40:34,383 INFO]: Wrote executor output file to /x/executor_output.json.
+
+01:40:34.578 - INFO - Task 'ingest' finished with status SUCCESS
+01:40:34.579 - INFO - Task 'ingest' outputs:
+    ingested: Dataset( name='ingested',
+                       uri='/x/ingested',
+                       metadata={'stage': 'ingest'} )
+--------------------------------------------------------------------------------
+01:40:34.580 - INFO - Executing task 'stitch'
+    stainworth-error: stitch config: field 'overlap': found 2; expected a value below 1
+01:40:35.000 - ERROR - Task 'stitch' finished with status FAILURE
+01:40:35.100 - ERROR - Pipeline 'stainworth-prepare' finished with status FAILURE
+"""
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        self.now += 1.0
+        return self.now
+
+
+def console_lines(text, plan=None):
+    shown = []
+    console = ConsoleProgress(shown.append, clock=Clock())
+    if plan is not None:
+        console.feed(f"{PLAN_PREFIX} {plan} tasks\n")
+    for line in text.splitlines(keepends=True):
+        console.feed(line)
+    return shown
+
+
+def test_the_console_keeps_task_lines_stage_progress_and_errors_only():
+    shown = console_lines(KFP_OUTPUT, plan=4)
+    assert shown[0].startswith("[task 1/4] ingest started")
+    assert shown[1:3] == ["    simulate 1/2 phantom-control-000: 451 cells (elapsed 1.6s, ETA 1.6s)",
+                          "    simulate 2/2 phantom-treated-000: 438 cells (elapsed 3.0s, ETA 0.0s)"]
+    assert shown[3].startswith("[task 1/4] ingest success in ") and ", ETA ~" in shown[3]
+    assert shown[4].startswith("[task 2/4] stitch started")
+    assert shown[5] == "stainworth-error: stitch config: field 'overlap': found 2; expected a value below 1"
+    assert shown[6].startswith("[task 2/4] stitch failure in ")
+    assert shown[7].startswith("pipeline stainworth-prepare failure")
+    assert len(shown) == 8
+    text = "\n".join(shown)
+    assert "{" not in text and "Warning" not in text and "KFP Executor" not in text and "Dataset(" not in text
+
+
+def test_without_a_plan_the_console_counts_without_a_total():
+    shown = console_lines(KFP_OUTPUT)
+    assert shown[0].startswith("[task 1] ingest started") and ", ETA" not in shown[3]
+
+
+def test_count_tasks_counts_every_loop_item(tmp_path):
+    profile = load_profile("smoke")
+    path = compile_pipeline("cls_capacity", profile, tmp_path)
+    spec = next(yaml.safe_load_all(path.read_text()))
+    units = len(sweep_units(profile.tasks, "classification", ["capacity"]))
+    # ingest, stitch, register, label, extract; two stainers, two applications, one stain report;
+    # evaluate; the study report
+    assert count_tasks(spec) == 5 + 2 + 2 + 1 + 1 + 1 + units
+
+
+def test_overlapping_iterations_of_one_loop_task_get_no_duration():
+    lines = ["01:00:00.000 - INFO - Executing task 'train-task'", "01:00:00.001 - INFO - Executing task 'train-task'",
+             "01:00:01.000 - INFO - Task 'train-task' finished with status SUCCESS",
+             "01:00:02.000 - INFO - Task 'train-task' finished with status SUCCESS"]
+    shown = console_lines("\n".join(lines), plan=2)
+    assert shown[2].startswith("[task 1/2] train-task success (elapsed")
+    assert shown[3].startswith("[task 2/2] train-task success (elapsed")
