@@ -4,8 +4,9 @@ Tables (CSV, every number with its uncertainty and the run it came from): the ca
 (``capacity.csv``), the learnable-capacity sweep (``learnable.csv``) and the paired comparisons
 of every modality with label-free images on the same test items (``comparisons.csv``: DeLong for
 AUCs, paired bootstrap for Dice). The verdict (``verdict.json``, ``verdict.md``): for each virtual
-stain, from which capacity and which training size on label-free images reach it, and whether
-the difference at the largest capacity is significant. ``units.csv``: one row per unit with how
+stain, from which capacity and which training size on label-free images reach it, whether its
+advantage over label-free images shrinks or grows with capacity (:mod:`stainworth.evaluation.trend`),
+and whether the difference at the largest capacity is significant. ``units.csv``: one row per unit with how
 it was trained (training and test items, epochs run, best epoch, early stopping, initial weights
 and whether the study started that network from ImageNet weights), for the report's deviations.
 
@@ -45,6 +46,7 @@ from stainworth.evaluation import (
 )
 from stainworth.evaluation.tables import sort_rows
 from stainworth.evaluation.trained import TrainedUnit, capacity_levels, load_unit, test_images
+from stainworth.evaluation.trend import capacity_trend, trend_sentence
 from stainworth.progress import Progress
 from stainworth.stages.task import modality_source
 from stainworth.tasks.registry import TASK_NETS
@@ -157,6 +159,11 @@ def _verdict(task: Task, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
             sentences.append(crossover_sentence(result))
             details[f"{stainer}.{axis}"] = {"reached": result.reached, "architecture": result.architecture,
                                             "capacity": result.capacity, "train_size": result.train_size}
+        trend = capacity_trend(tables.get("comparisons"), stainer, metric)
+        if trend is not None:
+            sentences.append(trend_sentence(trend))
+            details[f"{stainer}.capacity_trend"] = {"slope": trend.slope, "se": trend.se, "ci_low": trend.ci_low,
+                                                    "ci_high": trend.ci_high, "direction": trend.direction}
         significance = _largest_capacity_test(tables.get("comparisons"), stainer, metric)
         if significance:
             sentences.append(significance["sentence"])
