@@ -77,6 +77,29 @@ def test_checkpoints_of_another_configuration_or_unreadable_are_refused(tmp_path
         resume(path, parts(0), "abc")
 
 
+def test_a_checkpoint_that_cannot_be_written_fails_in_one_line_and_keeps_the_previous(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    first = TrainingState(fingerprint="abc")
+    first.record({"val_loss": 1.0})
+    save_checkpoint(path, parts(0), first)
+
+    def full_disk(payload, target):
+        with open(target, "wb") as stream:
+            stream.write(b"partial")
+        raise RuntimeError("basic_ios::clear: iostream error\nmore detail")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    second = TrainingState(fingerprint="abc", epoch=2)
+    with pytest.raises(TrainingError) as failed:
+        save_checkpoint(path, parts(1), second)
+    message = str(failed.value)
+    assert message.startswith(f"{path}: could not write the checkpoint after epoch 2 "
+                              "(basic_ios::clear: iostream error; ")
+    assert "GB free); the previous checkpoint is kept, a retry resumes from it" in message and "\n" not in message
+    monkeypatch.undo()
+    assert not path.with_suffix(".tmp").exists() and load_checkpoint(path, parts(2), "abc") == first
+
+
 def test_weights_round_trip_through_safetensors(tmp_path):
     path = tmp_path / "best.safetensors"
     source, target = parts(0)["net"], parts(1)["net"]

@@ -87,12 +87,32 @@ class TrainingState:
 
 
 def save_checkpoint(path: Path, parts: Parts, state: TrainingState) -> None:
-    """Write every part's state dict and the training state to ``path`` atomically."""
+    """Write every part's state dict and the training state to ``path`` atomically.
+
+    Raises
+    ------
+    TrainingError
+        When the file cannot be written (a full disk, say); the previous checkpoint stays.
+    """
     payload: dict[str, Any] = {name: part.state_dict() for name, part in parts.items()}
     payload["state"] = asdict(state)
     temporary = path.with_suffix(".tmp")
-    torch.save(payload, temporary)
+    try:
+        torch.save(payload, temporary)
+    except (OSError, RuntimeError) as error:
+        temporary.unlink(missing_ok=True)
+        free = _free_bytes(path.parent)
+        raise TrainingError(f"{path}: could not write the checkpoint after epoch {state.epoch} "
+                            f"({str(error).splitlines()[0]}; {free / 1e9:.1f} GB free); the previous "
+                            f"checkpoint is kept, a retry resumes from it") from None
     os.replace(temporary, path)
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return int(os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize)
+    except OSError:
+        return 0
 
 
 def load_checkpoint(path: Path, parts: Parts, expected: str) -> TrainingState:
