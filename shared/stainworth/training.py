@@ -110,9 +110,10 @@ def save_checkpoint(path: Path, parts: Parts, state: TrainingState) -> None:
 
 def _free_bytes(folder: Path) -> int:
     try:
-        return int(os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize)
+        stats = os.statvfs(folder)
     except OSError:
         return 0
+    return int(stats.f_bavail * stats.f_frsize)
 
 
 def load_checkpoint(path: Path, parts: Parts, expected: str) -> TrainingState:

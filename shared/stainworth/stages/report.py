@@ -29,7 +29,14 @@ from stainworth.errors import InputDataError
 from stainworth.report.deviations import deviations
 from stainworth.report.document import VERDICT_METRIC, FigureFile, build_document, task_figures
 from stainworth.report.html import render
-from stainworth.report.inputs import Evaluation, StainQuality, check_names, read_evaluation, read_stain_quality
+from stainworth.report.inputs import (
+    QUALITY_TABLE,
+    Evaluation,
+    StainQuality,
+    check_names,
+    read_evaluation,
+    read_stain_quality,
+)
 from stainworth.report.provenance import data_source, profile_name
 from stainworth.report.summary import TaskSummary, summary_markdown
 from stainworth.report.tables import headline_table, quality_display
@@ -67,7 +74,7 @@ def _copy_tables(evaluations: Sequence[Evaluation], qualities: Sequence[StainQua
     for quality in qualities:
         target = root / "tables" / "quality" / f"{quality.kind}.csv"
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(quality.folder / "quality_summary.csv", target)
+        shutil.copyfile(quality.folder / QUALITY_TABLE, target)
         copied.append(target.relative_to(root).as_posix())
     return copied
 
