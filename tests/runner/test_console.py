@@ -94,3 +94,27 @@ def test_overlapping_iterations_of_one_loop_task_get_no_duration():
     shown = console_lines("\n".join(lines), plan=2)
     assert shown[2].startswith("[task 1/2] train-task success (elapsed")
     assert shown[3].startswith("[task 2/2] train-task success (elapsed")
+
+
+def test_a_retried_task_keeps_its_number():
+    lines = ["01:00:00.000 - INFO - Executing task 'train-task'",
+             "01:00:01.000 - ERROR - Task 'train-task' finished with status FAILURE",
+             "01:00:01.001 - INFO - Task train-task failed (attempt 1/2). Retrying in 0.0s...",
+             "01:00:01.002 - INFO - Executing task 'train-task'",
+             "01:00:02.000 - INFO - Task 'train-task' finished with status SUCCESS",
+             "01:00:03.000 - INFO - Executing task 'evaluate'",
+             "01:00:04.000 - INFO - Task 'evaluate' finished with status SUCCESS"]
+    shown = console_lines("\n".join(lines), plan=2)
+    assert [line.split("]")[0] for line in shown] == ["[task 1/2", "[task 1/2", "[task 1/2", "[task 1/2",
+                                                       "[task 1/2", "[task 2/2", "[task 2/2"]
+    assert shown[2] == "[task 1/2] train-task retrying (attempt 2 of 2)"
+    assert shown[1].startswith("[task 1/2] train-task failure") and shown[4].startswith("[task 1/2] train-task success")
+
+
+def test_a_cached_task_counts_once():
+    lines = ["01:00:00.000 - INFO - Task ingest cache hit (key=0123456789ab); skipping execution.",
+             "01:00:01.000 - INFO - Executing task 'stitch'",
+             "01:00:02.000 - INFO - Task 'stitch' finished with status SUCCESS"]
+    shown = console_lines("\n".join(lines), plan=2)
+    assert shown[0].startswith("[task 1/2] ingest cached (elapsed") and ", ETA ~" in shown[0]
+    assert shown[1].startswith("[task 2/2] stitch started") and shown[2].startswith("[task 2/2] stitch success")

@@ -4,7 +4,9 @@ kfp.local prints every task's full executor input and outputs as JSON, warnings 
 that only a cluster honours, and its own executor chatter. All of it stays in ``run.log``; the
 console gets one line when a task starts and one when it ends (its duration unless iterations of
 the same loop task overlap, the run's elapsed time and a rough ETA from the mean task time so
-far), the progress lines the stages print, and any line carrying a stage's error.
+far), the progress lines the stages print, and any line carrying a stage's error. A retried task
+keeps its number (the failed attempt is shown, then the retry); a task served from kfp.local's
+cache is shown once, as cached.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ PLAN_PREFIX = "stainworth-plan:"
 """The child's first line: ``stainworth-plan: <n> tasks``."""
 _STARTED = re.compile(r"Executing task '(?P<task>[^']+)'")
 _FINISHED = re.compile(r"Task '(?P<task>[^']+)' finished with status (?P<status>\w+)")
+_RETRYING = re.compile(r"Task '?(?P<task>[^' ]+)'? failed \(attempt (?P<attempt>\d+)/(?P<attempts>\d+)\)")
+_CACHE_HIT = re.compile(r"Task '?(?P<task>[^' ]+)'? cache hit")
 _PIPELINE_DONE = re.compile(r"Pipeline '(?P<pipeline>[^']+)' finished with status (?P<status>\w+)")
 _OUTPUTS = re.compile(r"Task '[^']+' outputs:")
 _STAGE_LINE = re.compile(r"^ {4}(?=[A-Za-z])(?!\[KFP Executor)")
@@ -95,6 +99,16 @@ class ConsoleProgress:
             self.finished += 1
             yield (f"[{self._position(self.finished)}] {match['task']} {match['status'].lower()}"
                    f"{self._took(match['task'])} (elapsed {self._elapsed()}{self._eta()})")
+        elif match := _RETRYING.search(line):
+            # The failed attempt was counted as started and finished; the retry counts as the same task.
+            self.started -= 1
+            self.finished -= 1
+            yield (f"[{self._position(self.started + 1)}] {match['task']} retrying "
+                   f"(attempt {int(match['attempt']) + 1} of {match['attempts']})")
+        elif match := _CACHE_HIT.search(line):
+            self.started += 1
+            self.finished += 1
+            yield f"[{self._position(self.finished)}] {match['task']} cached (elapsed {self._elapsed()}{self._eta()})"
         elif _OUTPUTS.search(line):
             self.in_outputs = True
         elif match := _PIPELINE_DONE.search(line):
