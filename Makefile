@@ -1,4 +1,4 @@
-# stainworth: make setup | submit | test | compile | bench | lint
+# stainworth: make setup | submit | test | compile | schedule | watch | images | bench | lint
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -6,11 +6,15 @@ PY := $(VENV)/bin/python
 PIPELINE ?= cls_capacity
 PROFILE ?=
 SET ?=
+OVERLAY ?=
+CRON ?=
+INTERVAL ?= 60
 
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE))
 SET_ARGS := $(foreach item,$(SET),--set $(item))
+OVERLAY_ARG := $(if $(OVERLAY),--overlay $(OVERLAY))
 
-.PHONY: setup submit test compile bench lint clean
+.PHONY: setup submit test compile schedule watch images bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -20,10 +24,19 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	touch $@
 
 submit: setup
-	$(PY) -m stainworth.cli submit $(PIPELINE) $(PROFILE_ARG) $(SET_ARGS)
+	$(PY) -m stainworth.cli submit $(PIPELINE) $(PROFILE_ARG) $(SET_ARGS) $(OVERLAY_ARG)
 
 compile: setup
-	$(PY) -m stainworth.cli compile $(PROFILE_ARG) $(SET_ARGS)
+	$(PY) -m stainworth.cli compile $(PROFILE_ARG) $(SET_ARGS) $(OVERLAY_ARG)
+
+schedule: setup
+	$(PY) -m stainworth.cli schedule $(PIPELINE) --cron "$(CRON)" $(PROFILE_ARG) $(SET_ARGS) $(OVERLAY_ARG)
+
+watch: setup
+	$(PY) -m stainworth.cli watch --interval $(INTERVAL) $(PROFILE_ARG) $(SET_ARGS) $(OVERLAY_ARG)
+
+images: setup
+	$(PY) -m stainworth.deploy.images $(if $(NO_PUSH),--no-push)
 
 test: setup
 	$(PY) -m pytest

@@ -17,6 +17,7 @@ PIPELINES: dict[str, str] = {
     "cls_capacity": "stainworth.pipelines.cls_capacity",
     "cls_learnable": "stainworth.pipelines.cls_learnable",
     "study": "stainworth.pipelines.study",
+    "retrain": "stainworth.pipelines.retrain",
 }
 """Pipeline name → module defining ``build(profile)``."""
 

@@ -13,21 +13,25 @@ from stainworth.contracts.profile import Profile
 from stainworth.runner.platform import configure_task
 
 
-def prepare_tasks(profile: Profile, prepare_config: Any, simulate_config: Any, store_uri: Any) -> Any:
+def prepare_tasks(profile: Profile, prepare_config: Any, simulate_config: Any, store_uri: Any, *,
+                  part: str = "") -> Any:
     """Add the prepare graph (ingest → stitch → register → label → extract) to the current pipeline.
 
-    Returns the ``extract`` task; its output ``datasets`` holds both datasets.
+    Returns the ``extract`` task; its output ``datasets`` holds both datasets. ``part`` is appended
+    to the display names (a pipeline with two prepare graphs).
     """
+    suffix = f" ({part})" if part else ""
     ingested = ingest(config=prepare_config, simulate_config=simulate_config,
-                      store_uri=store_uri).set_display_name("ingest")
+                      store_uri=store_uri).set_display_name(f"ingest{suffix}")
     stitched = stitch(config=prepare_config, store_uri=store_uri,
-                      ingested=ingested.outputs["ingested"]).set_display_name("stitch")
-    registered = register(config=prepare_config, stitched=stitched.outputs["stitched"]).set_display_name("register")
+                      ingested=ingested.outputs["ingested"]).set_display_name(f"stitch{suffix}")
+    registered = register(config=prepare_config, store_uri=store_uri,
+                          stitched=stitched.outputs["stitched"]).set_display_name(f"register{suffix}")
     labelled = label(config=prepare_config, store_uri=store_uri, stitched=stitched.outputs["stitched"],
-                     registered=registered.outputs["registered"]).set_display_name("label")
+                     registered=registered.outputs["registered"]).set_display_name(f"label{suffix}")
     datasets = extract(config=prepare_config, store_uri=store_uri, stitched=stitched.outputs["stitched"],
                        registered=registered.outputs["registered"],
-                       labelled=labelled.outputs["labelled"]).set_display_name("extract")
+                       labelled=labelled.outputs["labelled"]).set_display_name(f"extract{suffix}")
     for task in (ingested, stitched, registered, labelled, datasets):
         configure_task(task, profile.cluster, gpu=False)
     return datasets

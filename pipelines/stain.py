@@ -14,19 +14,29 @@ from stainworth.runner.platform import configure_task
 ARCHITECTURES = ("pix2pixhd", "efficientunet")
 
 
-def stain_tasks(profile: Profile, kind: str, stain_config: Any, store_uri: Any, datasets: Any
-                ) -> tuple[dict[str, Any], Any]:
-    """Add one dataset's stainers to the current pipeline: train and apply both architectures (GPU), report (CPU).
+def train_stainers(profile: Profile, kind: str, stain_config: Any, store_uri: Any, datasets: Any) -> dict[str, Any]:
+    """Add the training of both architectures on one dataset (GPU); their outputs by architecture."""
+    trained = {}
+    for architecture in ARCHITECTURES:
+        task = train_stainer(config=stain_config, kind=kind, architecture=architecture, store_uri=store_uri,
+                             datasets=datasets).set_display_name(f"train {architecture} ({kind})")
+        configure_task(task, profile.cluster, gpu=True)
+        trained[architecture] = task.outputs["stainer"]
+    return trained
 
+
+def stain_tasks(profile: Profile, kind: str, stain_config: Any, store_uri: Any, datasets: Any,
+                trained: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
+    """Add one dataset's stainers to the current pipeline: train, apply (GPU), report (CPU).
+
+    ``trained``: stainers the pipeline trained already (by architecture); none: trained here.
     Returns the ``apply_stainer`` outputs by architecture and the ``stain_report`` output.
     """
+    trained = trained or train_stainers(profile, kind, stain_config, store_uri, datasets)
     virtual = {}
     for architecture in ARCHITECTURES:
-        trained = train_stainer(config=stain_config, kind=kind, architecture=architecture, store_uri=store_uri,
-                                datasets=datasets).set_display_name(f"train {architecture} ({kind})")
-        applied = apply_stainer(config=stain_config, kind=kind, stainer=trained.outputs["stainer"],
+        applied = apply_stainer(config=stain_config, kind=kind, stainer=trained[architecture],
                                 datasets=datasets).set_display_name(f"apply {architecture} ({kind})")
-        configure_task(trained, profile.cluster, gpu=True)
         configure_task(applied, profile.cluster, gpu=True)
         virtual[architecture] = applied.outputs["virtual"]
     report = stain_report(config=stain_config, kind=kind, datasets=datasets, **virtual

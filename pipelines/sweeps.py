@@ -23,6 +23,11 @@ PARALLELISM = 16
 kfp.local runs at most two tasks at a time anyway)."""
 REPORT_OUTPUT = "study_report"
 """The pipeline output holding the report folder (``report.html``, ``summary.md``, figures, tables)."""
+PIPELINE_SWEEPS: dict[str, tuple[Task, SweepKind]] = {
+    "seg_capacity": ("segmentation", "capacity"), "seg_learnable": ("segmentation", "learnable"),
+    "cls_capacity": ("classification", "capacity"), "cls_learnable": ("classification", "learnable"),
+}
+"""The task and sweep each single-sweep pipeline runs."""
 VIRTUAL_MODALITY = {"efficientunet": "virtual_effunet", "pix2pixhd": "virtual_pix2pixhd"}
 """Stainer architecture → the modality its ``apply_stainer`` output is."""
 
@@ -59,12 +64,13 @@ def _integer(field: Any) -> Any:
 
 
 def sweep_tasks(profile: Profile, task: Task, units: list[dict[str, Any]], tasks_config: Any, stain_config: Any,
-               store_uri: Any, datasets: Any) -> tuple[Any, Any]:
+                store_uri: Any, datasets: Any, trained: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """Add one task's part to the current pipeline: both stainers on its dataset, the units, the evaluation.
 
+    ``trained``: the task's stainers when the pipeline trained them already (else trained here).
     Returns the ``stain_report`` and the ``evaluate`` outputs.
     """
-    applied, report = stain_tasks(profile, task, stain_config, store_uri, datasets)
+    applied, report = stain_tasks(profile, task, stain_config, store_uri, datasets, trained)
     virtual = {VIRTUAL_MODALITY[architecture]: output for architecture, output in applied.items()}
     with dsl.ParallelFor(units, parallelism=PARALLELISM, name=f"{task} units") as unit:
         trained = train_task(config=tasks_config, task=task, architecture=unit.architecture, modality=unit.modality,
@@ -78,6 +84,38 @@ def sweep_tasks(profile: Profile, task: Task, units: list[dict[str, Any]], tasks
     return report, evaluated.outputs["evaluation"]
 
 
+def sweep_plan(pipelines: Sequence[str]) -> dict[Task, tuple[SweepKind, ...]]:
+    """The tasks and sweeps of the named single-sweep pipelines together (``study`` is all four)."""
+    plan: dict[Task, tuple[SweepKind, ...]] = {}
+    for name in pipelines:
+        task, sweep = PIPELINE_SWEEPS[name]
+        plan[task] = (*plan.get(task, ()), sweep)
+    return plan
+
+
+def sweeps_graph(profile: Profile, plan: Mapping[Task, Sequence[SweepKind]], tasks_config: Any, stain_config: Any,
+                 store_uri: Any, datasets: Any, trained: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Add ``plan``'s sweeps and the study report to the current pipeline, on ``datasets``.
+
+    ``trained``: the stainers per dataset kind when the pipeline trained them already (else each
+    task's part trains its own). Returns the outputs ``<task>_report``, ``<task>_evaluation`` and
+    ``study_report`` by name.
+    """
+    results = {}
+    for task, sweeps in plan.items():
+        results[f"{task}_report"], results[f"{task}_evaluation"] = sweep_tasks(
+            profile, task, sweep_units(profile.tasks, task, sweeps), tasks_config, stain_config, store_uri, datasets,
+            (trained or {}).get(task))
+    report_config = {"profile": profile.name,
+                     "settings": profile.model_dump(mode="json", exclude={"cluster"}, exclude_none=True)}
+    study_report = report(config=report_config, **{
+        f"{task}_{name}": results[f"{task}_{key}"]
+        for task in plan for name, key in (("evaluation", "evaluation"), ("stain_report", "report"))
+    }).set_display_name("report")
+    configure_task(study_report, profile.cluster, gpu=False)
+    return results | {REPORT_OUTPUT: study_report.outputs["folder"]}
+
+
 def build_sweeps(profile: Profile, name: str, plan: Mapping[Task, Sequence[SweepKind]], description: str):
     """The pipeline running ``plan``'s sweeps per task, the profile's values as parameter defaults.
 
@@ -89,12 +127,9 @@ def build_sweeps(profile: Profile, name: str, plan: Mapping[Task, Sequence[Sweep
     ``study_report`` (the report folder; the report task's HTML and Markdown outputs are what the
     Kubeflow dashboard renders).
     """
-    units = {task: sweep_units(profile.tasks, task, sweeps) for task, sweeps in plan.items()}
     fields = [(f"{task}_{output}", dsl.Dataset if output == "report" else dsl.Artifact)
               for task in plan for output in ("report", "evaluation")]
     outputs = NamedTuple("Outputs", [*fields, (REPORT_OUTPUT, dsl.Artifact)])  # type: ignore[misc]
-    report_config = {"profile": profile.name,
-                     "settings": profile.model_dump(mode="json", exclude={"cluster"}, exclude_none=True)}
 
     @dsl.pipeline(name=f"stainworth-{name.replace('_', '-')}", description=description)
     def pipeline(
@@ -105,15 +140,7 @@ def build_sweeps(profile: Profile, name: str, plan: Mapping[Task, Sequence[Sweep
         store_uri: str = profile.cluster.store_uri,
     ) -> outputs:
         datasets = prepare_tasks(profile, prepare_config, simulate_config, store_uri).outputs["datasets"]
-        results = {}
-        for task in plan:
-            results[f"{task}_report"], results[f"{task}_evaluation"] = sweep_tasks(
-                profile, task, units[task], tasks_config, stain_config, store_uri, datasets)
-        study_report = report(config=report_config, **{
-            f"{task}_{name}": results[f"{task}_{key}"]
-            for task in plan for name, key in (("evaluation", "evaluation"), ("stain_report", "report"))
-        }).set_display_name("report")
-        configure_task(study_report, profile.cluster, gpu=False)
-        return outputs(**results, **{REPORT_OUTPUT: study_report.outputs["folder"]})
+        results = sweeps_graph(profile, plan, tasks_config, stain_config, store_uri, datasets)
+        return outputs(**results)
 
     return pipeline

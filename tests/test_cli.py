@@ -70,3 +70,58 @@ def test_submit_local_end_to_end_last_line_names_outputs(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("done in ") and f"store: {env_store}" in last and "outputs: acquisitions: " in last
+
+
+POOL = """GPU_NODE_LABEL_KEY=cloud.google.com/gke-accelerator
+GPU_NODE_LABEL_VALUE=nvidia-l4
+GPU_TAINT_KEY=gpu
+GPU_TAINT_VALUE=true
+GPU_TAINT_EFFECT=NoSchedule
+SCRATCH_PVC=lab-scratch
+"""
+
+
+def test_an_overlay_places_training_tasks_on_its_gpu_pool(tmp_path):
+    import yaml
+
+    (tmp_path / "overlay").mkdir()
+    (tmp_path / "overlay" / "gpu-pool.env").write_text(POOL)
+    assert main(["compile", "cls_capacity", "--profile", "smoke", "--overlay", str(tmp_path / "overlay"),
+                 "--out", str(tmp_path / "dist")]) == 0
+    spec, platform = list(yaml.safe_load_all((tmp_path / "dist" / "cls_capacity.yaml").read_text()))
+    placement = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    train = placement["exec-train-task"]
+    assert train["nodeSelector"]["labels"] == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
+    assert train["tolerations"] == [{"key": "gpu", "operator": "Equal", "value": "true", "effect": "NoSchedule"}]
+    assert "nodeSelector" not in placement["exec-evaluate"]
+    for name, executor in placement.items():
+        assert executor["pvcMount"][0]["mountPath"] == "/scratch", name
+        env = {e["name"]: e["value"] for e in spec["deploymentSpec"]["executors"][name]["container"]["env"]}
+        assert env["TMPDIR"] == "/scratch", name
+    assert all(executor["pvcMount"][0]["constant"] == "lab-scratch" for executor in placement.values())
+
+
+def test_a_bad_overlay_is_one_line(tmp_path, capsys):
+    (tmp_path / "gpu-pool.env").write_text(POOL.replace("NoSchedule", "Never"))
+    assert main(["compile", "cls_capacity", "--profile", "smoke", "--overlay", str(tmp_path),
+                 "--out", str(tmp_path / "dist")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "GPU_TAINT_EFFECT" in error and not (tmp_path / "dist").exists()
+
+
+def test_watch_polls_and_says_nothing_is_new(tmp_path, capsys, monkeypatch):
+    from stainworth.contracts.manifest import OutputManifest, write_manifest
+    from stainworth.store import open_store
+
+    monkeypatch.setenv("STAINWORTH_STORE", f"file://{tmp_path}/store")
+    folder = tmp_path / "hold"
+    folder.mkdir()
+    write_manifest(OutputManifest(stage="ingest", config={}, config_hash="0" * 64), folder)
+    open_store(f"file://{tmp_path}/store").publish_dir(folder, "acquisitions/hold")
+    assert main(["watch", "--profile", "smoke", "--polls", "2", "--interval", "0", "--runs-dir", str(tmp_path / "runs"),
+                 "--set", "retrain.holdout_acquisitions=[hold]"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1:] == ["watch: poll 1: nothing new", "watch: poll 2: nothing new",
+                       "watch: 2 poll(s), 0 retrain run(s), 0 failed"]
+    assert main(["watch", "--profile", "smoke", "--polls", "1", "--runs-dir", str(tmp_path / "runs")]) == 2
+    assert "retrain.holdout_acquisitions: empty" in capsys.readouterr().err

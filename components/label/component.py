@@ -12,7 +12,7 @@ def label(config: dict, store_uri: str, stitched: dsl.Input[dsl.Dataset], regist
 
     Args:
         config: The prepare configuration (``PrepareConfig``); reads ``label``.
-        store_uri: Store a ``model_uri`` may point into.
+        store_uri: Store a ``model_uri`` may point into, and where labelled fields are kept and reused.
         stitched: Output of ``stitch`` (frame and ground truth).
         registered: Output of ``register`` (the registered marker channel).
         labelled: Nuclei labels per field and the manifest (counts; Dice and AP@0.5 against

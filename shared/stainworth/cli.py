@@ -1,4 +1,4 @@
-"""Command line: ``stainworth submit | compile | profile | bench | stain-mosaic``.
+"""Command line: ``stainworth submit | compile | schedule | watch | profile | bench | stain-mosaic | images``.
 
 Every user error ends with one line ``stainworth: error: ...`` and exit code 2.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from stainworth.errors import StainworthError
+from stainworth.errors import run_command
 
 LOCAL_DEFAULT_PROFILE = "mini"
 CLUSTER_DEFAULT_PROFILE = "paper"
@@ -37,6 +37,20 @@ def _parser() -> argparse.ArgumentParser:
     _profile_options(compile_, default=CLUSTER_DEFAULT_PROFILE)
     compile_.add_argument("--out", default="dist/pipelines")
 
+    schedule = commands.add_parser("schedule", help="create a Kubeflow recurring run of a pipeline (needs KFP_HOST)")
+    schedule.add_argument("pipeline")
+    schedule.add_argument("--cron", required=True,
+                          help="KFP cron, six fields with seconds first, e.g. '0 0 2 * * *' (daily at 02:00)")
+    _profile_options(schedule, default=CLUSTER_DEFAULT_PROFILE)
+    schedule.add_argument("--host", default=os.environ.get("KFP_HOST") or None,
+                          help="Kubeflow Pipelines API (default: $KFP_HOST)")
+
+    watch = commands.add_parser("watch", help="poll the store; run retrain locally when new acquisitions arrive")
+    _profile_options(watch, default=LOCAL_DEFAULT_PROFILE)
+    watch.add_argument("--interval", type=float, default=60.0, help="seconds between polls (default 60)")
+    watch.add_argument("--polls", type=int, default=None, help="stop after this many polls (default: never)")
+    watch.add_argument("--runs-dir", default="runs", help="local runs folder (default: runs)")
+
     show = commands.add_parser("profile", help="print a resolved profile as YAML")
     show.add_argument("name", nargs="?", default=LOCAL_DEFAULT_PROFILE)
     show.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -59,16 +73,33 @@ def _profile_options(parser: argparse.ArgumentParser, *, default: str | None) ->
                         help="smoke, mini, paper or a YAML file (local default: mini; cluster: paper)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a profile field, e.g. --set simulate.seed=3 (repeatable)")
+    parser.add_argument("--overlay", default=os.environ.get("OVERLAY") or None, metavar="DIR",
+                        help="kustomize overlay whose gpu-pool.env sets the cluster section (GPU pool label "
+                        "and taint, MinIO endpoint, store, scratch claim); default: $OVERLAY")
+
+
+def _load_profile(args: argparse.Namespace, name: str):  # noqa: ANN202 - Profile is imported lazily
+    """The named profile with ``--set`` overrides, then the overlay's cluster settings."""
+    from stainworth.profiles import load_profile
+
+    profile = load_profile(name, args.overrides)
+    if not args.overlay:
+        return profile
+    from stainworth.contracts.base import validate_model
+    from stainworth.contracts.cluster import ClusterConfig
+    from stainworth.deploy.overlay import cluster_settings
+
+    settings = profile.cluster.model_dump(mode="json") | cluster_settings(args.overlay)
+    return profile.model_copy(update={"cluster": validate_model(ClusterConfig, settings,
+                                                                where=f"overlay {args.overlay}")})
 
 
 def _submit(args: argparse.Namespace) -> int:
     from stainworth.contracts.report import HTML_FILE
     from stainworth.pipelines import build_pipeline
     from stainworth.pipelines.sweeps import REPORT_OUTPUT
-    from stainworth.profiles import load_profile
 
-    name = args.profile or (CLUSTER_DEFAULT_PROFILE if args.host else LOCAL_DEFAULT_PROFILE)
-    profile = load_profile(name, args.overrides)
+    profile = _load_profile(args, args.profile or (CLUSTER_DEFAULT_PROFILE if args.host else LOCAL_DEFAULT_PROFILE))
     build_pipeline(args.pipeline, profile)  # unknown names fail here, before anything runs
     if args.host:
         from stainworth.runner.cluster import run_cluster
@@ -89,13 +120,43 @@ def _submit(args: argparse.Namespace) -> int:
 
 def _compile(args: argparse.Namespace) -> int:
     from stainworth.pipelines import PIPELINES
-    from stainworth.profiles import load_profile
     from stainworth.runner.compile import compile_pipeline
 
-    profile = load_profile(args.profile, args.overrides)
+    profile = _load_profile(args, args.profile)
     for name in args.pipelines or sorted(PIPELINES):
         print(f"compiled {name} ({profile.name}): {compile_pipeline(name, profile, args.out)}")
     return 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from stainworth.errors import ConfigError
+    from stainworth.pipelines import build_pipeline
+    from stainworth.runner.schedule import check_cron, schedule_cluster
+
+    check_cron(args.cron)
+    if not args.host:
+        raise ConfigError("schedule: KFP_HOST is not set; a recurring run needs a Kubeflow Pipelines API "
+                          "(on this machine, use: make watch)")
+    profile = _load_profile(args, args.profile)
+    build_pipeline(args.pipeline, profile)
+    made = schedule_cluster(args.pipeline, profile, host=args.host, cron=args.cron)
+    print(f"recurring run '{made.name}' ({made.cron}) created on Kubeflow: {args.host.rstrip('/')}"
+          f"/#/recurringrun/details/{made.recurring_run_id}")
+    return 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from stainworth.runner.local import local_store_uri
+    from stainworth.runner.watch import watch
+
+    profile = _load_profile(args, args.profile)
+    store_uri = local_store_uri(args.runs_dir)
+    print(f"watching {store_uri}/{profile.retrain.acquisitions_prefix} every {args.interval:g}s "
+          f"(profile {profile.name}; Ctrl-C stops)", flush=True)
+    summary = watch(profile, store_uri, interval_s=args.interval, max_polls=args.polls, runs_dir=args.runs_dir,
+                    echo=lambda line: print(line, flush=True))
+    print(f"watch: {summary.polls} poll(s), {len(summary.runs)} retrain run(s), {len(summary.failures)} failed")
+    return 1 if summary.failures else 0
 
 
 def _show_profile(args: argparse.Namespace) -> int:
@@ -124,21 +185,14 @@ def _stain_mosaic(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"submit": _submit, "compile": _compile, "profile": _show_profile, "bench": _bench,
-            "stain-mosaic": _stain_mosaic}
+COMMANDS = {"submit": _submit, "compile": _compile, "schedule": _schedule, "watch": _watch,
+            "profile": _show_profile, "bench": _bench, "stain-mosaic": _stain_mosaic}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``stainworth`` command."""
     args = _parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except StainworthError as error:
-        print(f"stainworth: error: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("stainworth: interrupted", file=sys.stderr)
-        return 130
+    return run_command(lambda: COMMANDS[args.command](args))
 
 
 if __name__ == "__main__":

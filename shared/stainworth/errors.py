@@ -7,6 +7,9 @@ that line and exit non-zero; they never show a traceback for these.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 
 class StainworthError(Exception):
     """An error the user can fix; its message is a single line."""
@@ -47,3 +50,19 @@ class PipelineError(StainworthError):
 
 class TrainingError(StainworthError):
     """Training cannot go on (a NaN/Inf loss, an unusable checkpoint)."""
+
+
+def run_command(command: Callable[[], int]) -> int:
+    """Run a command-line entry point; return its exit code.
+
+    A :class:`StainworthError` becomes one line on standard error (``stainworth: error: ...``) and
+    its exit code; an interrupt, exit code 130.
+    """
+    try:
+        return command()
+    except StainworthError as error:
+        print(f"stainworth: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("stainworth: interrupted", file=sys.stderr)
+        return 130

@@ -39,7 +39,8 @@ def test_unknown_pipeline_lists_the_known_ones():
     from stainworth.errors import PipelineError
     from stainworth.pipelines import build_pipeline
 
-    with pytest.raises(PipelineError, match=r"pipeline 'nope': unknown; expected one of \[.*'prepare', 'seg_capacity'"):
+    with pytest.raises(PipelineError,
+                       match=r"pipeline 'nope': unknown; expected one of \[.*'prepare', 'retrain', 'seg_capacity'"):
         build_pipeline("nope", load_profile("smoke"))
 
 

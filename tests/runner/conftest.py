@@ -1,7 +1,7 @@
 """A Kubeflow Pipelines REST API (v2beta1) server on 127.0.0.1, for the cluster target's tests.
 
 It implements the endpoints the real ``kfp.Client`` calls to upload a pipeline (or a version)
-and start a run in an experiment, keeps what it received, and answers as the KFP API server does.
+and start a run or a recurring run in an experiment, keeps what it received, and answers as the KFP API server does.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ class KfpApiState:
         self.pipelines: list[dict] = []
         self.versions: list[dict] = []
         self.runs: list[dict] = []
+        self.recurring_runs: list[dict] = []
         self.packages: list[str] = []
 
 
@@ -107,6 +108,10 @@ class Handler(BaseHTTPRequestHandler):
             run = self._json_body() | {"run_id": str(uuid.uuid4()), "state": "PENDING"}
             self.state.runs.append(run)
             return self._reply(run)
+        if path == "/recurringruns":
+            recurring = self._json_body() | {"recurring_run_id": str(uuid.uuid4()), "status": "ENABLED"}
+            self.state.recurring_runs.append(recurring)
+            return self._reply(recurring)
         return self._reply({"error": f"no route {path}"}, 404)
 
 

@@ -20,7 +20,8 @@ def prepared(tmp_path_factory):
     store = f"file://{root}/store"
     acquire(profile.prepare.source, profile.simulate, root / "ingested", store_uri=store)
     stitched = stitch_fields(profile.prepare, root / "ingested", root / "stitched", store_uri=store)
-    registered = register_fields(profile.prepare.registration, root / "stitched", root / "registered")
+    registered = register_fields(profile.prepare.registration, root / "stitched", root / "registered",
+                                 store_uri=store)
     return root, profile, stitched, registered
 
 
@@ -73,7 +74,8 @@ def labelled(prepared):
     from stainworth.stages.label import label_fields
 
     root, profile, _, _ = prepared
-    return label_fields(profile.prepare.label, root / "stitched", root / "registered", root / "labelled")
+    return label_fields(profile.prepare.label, root / "stitched", root / "registered", root / "labelled",
+                        store_uri=f"file://{root}/store")
 
 
 def test_label_scores_against_truth(prepared, labelled):
@@ -102,3 +104,32 @@ def test_extract_from_real_stage_outputs(prepared, labelled, tmp_path):
                                 tmp_path / "datasets", store_uri=f"file://{root}/store")
     assert manifest.counts["segmentation_train"] == profile.prepare.extract.segmentation.counts.train
     assert manifest.counts["classification_test"] == profile.prepare.extract.classification.counts.test
+
+
+def test_a_second_prepare_of_the_same_acquisitions_reuses_every_field(prepared, labelled, tmp_path, capsys):
+    from stainworth.contracts.manifest import directory_content_hash
+    from stainworth.stages.label import label_fields
+
+    root, profile, stitched, registered = prepared
+    store = f"file://{root}/store"
+    capsys.readouterr()
+    again = stitch_fields(profile.prepare, root / "ingested", tmp_path / "stitched", store_uri=store)
+    register_fields(profile.prepare.registration, tmp_path / "stitched", tmp_path / "registered", store_uri=store)
+    label_fields(profile.prepare.label, tmp_path / "stitched", tmp_path / "registered", tmp_path / "labelled",
+                 store_uri=store)
+    out = capsys.readouterr().out
+    assert out.count("earlier with the same settings") == 3 * len(stitched.fields), out
+    assert again.fields == stitched.fields and all(field.lineage for field in again.fields.values())
+    for stage in ("stitched", "registered", "labelled"):
+        assert directory_content_hash(tmp_path / stage) == directory_content_hash(root / stage), stage
+
+
+def test_other_settings_prepare_the_fields_anew(prepared, tmp_path, capsys):
+    root, profile, stitched, _ = prepared
+    store = f"file://{root}/store"
+    capsys.readouterr()
+    config = profile.prepare.registration.model_copy(update={"max_residual_px": 2.5})
+    registered = register_fields(config, root / "stitched", tmp_path / "registered", store_uri=store)
+    assert "reused" not in capsys.readouterr().out
+    assert {f.lineage for f in registered.fields.values()}.isdisjoint(
+        {f.lineage for f in read_manifest(FieldsManifest, root / "registered").fields.values()})

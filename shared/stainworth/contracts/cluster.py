@@ -64,6 +64,9 @@ class ClusterConfig(StrictModel):
     """Resources of CPU tasks (simulate, prepare, evaluate, report)."""
     gpu_task: Resources = Field(default_factory=lambda: Resources(cpu="8", memory="32Gi", gpus=1))
     """Resources of training tasks (stainers and task networks)."""
+    scratch_pvc: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    """PersistentVolumeClaim (ReadWriteMany) mounted at ``/scratch`` in every task, ``TMPDIR`` pointing
+    there: room for mosaics and checkpoints beyond a node's ephemeral storage. None: the node's."""
     retries: int = Field(default=2, ge=0, le=10)
     """Retries of a failed task, with exponential backoff."""
 

@@ -26,6 +26,9 @@ class FieldInfo(StrictModel):
     """Whether phantom ground truth (nuclei labels in this frame) is stored beside it."""
     metrics: dict[str, float] = Field(default_factory=dict)
     """This field's measured numbers (residuals, errors against ground truth, counts)."""
+    lineage: str = ""
+    """Hash of what made the field: the acquisition's content and every prepare stage's settings
+    so far (the key under which prepared fields are reused, :mod:`stainworth.stages.field_cache`)."""
 
 
 class FieldsManifest(OutputManifest):

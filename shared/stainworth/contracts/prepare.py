@@ -28,6 +28,8 @@ class SourceConfig(StrictModel):
     """Store prefix holding one folder per acquisition."""
     acquisition_ids: list[str] = Field(default_factory=list)
     """Acquisitions to use; empty: every complete acquisition under the prefix."""
+    exclude_acquisition_ids: list[str] = Field(default_factory=list)
+    """Left out when every complete acquisition is used (a retraining's holdout)."""
     ingest_spec: str | None = None
     """Path of an ingest YAML (a lab's own files); when set, it is ingested first and used alone."""
     phantom: bool = True

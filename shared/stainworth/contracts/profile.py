@@ -7,6 +7,7 @@ from pydantic import Field
 from stainworth.contracts.base import StrictModel
 from stainworth.contracts.cluster import ClusterConfig
 from stainworth.contracts.prepare import PrepareConfig
+from stainworth.contracts.retrain import RetrainConfig
 from stainworth.contracts.simulate import SimulateConfig
 from stainworth.contracts.stainer import StainConfig
 from stainworth.contracts.task import TasksConfig
@@ -27,5 +28,7 @@ class Profile(StrictModel):
     """Virtual stainers: training, virtual datasets, image-quality report."""
     tasks: TasksConfig = Field(default_factory=TasksConfig)
     """Task networks: capacity and learnable-capacity sweeps of both tasks."""
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    """Retraining on new acquisitions: ledger, holdout, model registry, promotion."""
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     """Cluster-only settings (ignored by local runs)."""

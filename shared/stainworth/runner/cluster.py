@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,42 @@ def connect(host: str):  # noqa: ANN201 - kfp.Client is imported lazily
         ) from None
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A compiled pipeline uploaded as a version, and the experiment its runs go into."""
+
+    experiment_id: str
+    pipeline_id: str
+    version_id: str
+    stamp: str
+    """UTC time of the submission (``YYYYmmdd-HHMMSS``), part of the version's and the run's names."""
+
+
+def submit_version(client, name: str, profile: Profile, package: Path) -> Submission:  # noqa: ANN001
+    """Create (or reuse) the experiment; upload ``package`` as a version of ``stainworth-<name>-<profile>``.
+
+    Raises whatever the client raises; callers turn it into one line.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    pipeline_name = f"stainworth-{name}-{profile.name}"
+    experiment = client.create_experiment(name=profile.cluster.experiment,
+                                          namespace=os.environ.get("KFP_NAMESPACE") or None)
+    pipeline_id, version_id = upload_version(client, package, pipeline_name, f"{pipeline_name}-{stamp}")
+    return Submission(experiment.experiment_id, pipeline_id, version_id, stamp)
+
+
+@contextmanager
+def api_call(host: str, what: str) -> Iterator[None]:
+    """Turn a failed API call (``ApiException`` and transport errors carry multi-line bodies) into one line."""
+    try:
+        yield
+    except PipelineError:
+        raise
+    except Exception as error:  # the client raises many transport-specific types
+        reason = " ".join(str(error).split())[:200]
+        raise PipelineError(f"KFP_HOST={host}: {what} failed ({reason})") from None
+
+
 def run_cluster(
     name: str, profile: Profile, *, host: str, dist_dir: str | Path = "dist/pipelines"
 ) -> ClusterRun:
@@ -60,28 +98,18 @@ def run_cluster(
     """
     package = compile_pipeline(name, profile, dist_dir)
     client = connect(host)
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    pipeline_name = f"stainworth-{name}-{profile.name}"
-    run_name = f"{name}-{profile.name}-{stamp}"
-    namespace = os.environ.get("KFP_NAMESPACE") or None
-    try:
-        experiment = client.create_experiment(name=profile.cluster.experiment, namespace=namespace)
-        pipeline_id, version_id = _upload(client, package, pipeline_name, f"{pipeline_name}-{stamp}")
+    with api_call(host, f"starting a run of stainworth-{name}-{profile.name}"):
+        submission = submit_version(client, name, profile, package)
         run = client.run_pipeline(
-            experiment_id=experiment.experiment_id,
-            job_name=run_name,
-            pipeline_id=pipeline_id,
-            version_id=version_id,
+            experiment_id=submission.experiment_id,
+            job_name=f"{name}-{profile.name}-{submission.stamp}",
+            pipeline_id=submission.pipeline_id,
+            version_id=submission.version_id,
         )
-    except PipelineError:
-        raise
-    except Exception as error:  # ApiException, transport errors
-        reason = " ".join(str(error).split())[:200]
-        raise PipelineError(f"KFP_HOST={host}: starting run '{run_name}' failed ({reason})") from None
     return ClusterRun(run_id=run.run_id, url=run_url(host, run.run_id), package=package)
 
 
-def _upload(client, package: Path, pipeline_name: str, version_name: str) -> tuple[str, str]:  # noqa: ANN001
+def upload_version(client, package: Path, pipeline_name: str, version_name: str) -> tuple[str, str]:  # noqa: ANN001
     """Upload ``package`` as a new pipeline, or as a new version of the existing one."""
     pipeline_id = client.get_pipeline_id(pipeline_name)
     if pipeline_id is None:

@@ -49,6 +49,11 @@ def new_run_id(pipeline: str) -> str:
     return f"{pipeline}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(2)}"
 
 
+def local_store_uri(runs_dir: str | Path = "runs", store_uri: str | None = None) -> str:
+    """The store a local run uses: ``store_uri``, else ``$STAINWORTH_STORE``, else ``<runs_dir>/store``."""
+    return store_uri or os.environ.get("STAINWORTH_STORE") or f"file://{Path(runs_dir).resolve()}/store"
+
+
 def run_local(
     pipeline: str,
     profile: Profile,
@@ -71,7 +76,7 @@ def run_local(
     PipelineError
         When any task fails; the message quotes the task's own error line and names the log.
     """
-    store = open_store(store_uri or os.environ.get("STAINWORTH_STORE") or f"file://{Path(runs_dir).resolve()}/store")
+    store = open_store(local_store_uri(runs_dir, store_uri))
     store.probe()  # an unreachable store or bad credentials stop the run before it starts
     run_id = run_id or new_run_id(pipeline)
     run_dir = (Path(runs_dir) / run_id).resolve()

@@ -1,7 +1,7 @@
 """Cluster-only task settings, applied in one place from the profile.
 
-Resources, GPU accelerator, GPU node-pool selector and toleration, the MinIO secret as
-environment and retries end up in the compiled pipeline YAML (the container spec and the
+Resources, GPU accelerator, GPU node-pool selector and toleration, the scratch volume, the MinIO
+secret as environment and retries end up in the compiled pipeline YAML (the container spec and the
 ``kubernetes`` platform section). The local runner ignores them.
 """
 
@@ -14,6 +14,8 @@ from stainworth.contracts.cluster import ClusterConfig
 
 SECRET_KEYS = {"accesskey": "MINIO_ACCESS_KEY", "secretkey": "MINIO_SECRET_KEY"}
 """Keys of the MinIO Secret and the environment variables they become in the pods."""
+SCRATCH_MOUNT = "/scratch"
+"""Where the scratch claim is mounted (and ``TMPDIR`` points) when the profile names one."""
 
 
 def configure_task(task: PipelineTask, cluster: ClusterConfig, *, gpu: bool) -> PipelineTask:
@@ -40,6 +42,9 @@ def configure_task(task: PipelineTask, cluster: ClusterConfig, *, gpu: bool) -> 
             toleration = cluster.gpu_toleration
             kubernetes.add_toleration(task, key=toleration.key, operator=toleration.operator,
                                       value=toleration.value, effect=toleration.effect)
+    if cluster.scratch_pvc:
+        kubernetes.mount_pvc(task, pvc_name=cluster.scratch_pvc, mount_path=SCRATCH_MOUNT)
+        task.set_env_variable("TMPDIR", SCRATCH_MOUNT)
     kubernetes.use_secret_as_env(task, secret_name=cluster.minio_secret, secret_key_to_env=SECRET_KEYS)
     task.set_env_variable("MINIO_ENDPOINT", cluster.minio_endpoint)
     if cluster.retries:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -9,13 +10,14 @@ from typing import Any
 import numpy as np
 import zarr
 
-from stainworth.contracts.base import config_hash
+from stainworth.contracts.base import config_hash, file_sha256
 from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import write_manifest
 from stainworth.contracts.prepare import LabelConfig
 from stainworth.errors import InputDataError
 from stainworth.labels import clean_labels, label_nuclei_classical, label_quality, require_nuclei
 from stainworth.progress import Progress
+from stainworth.stages.field_cache import FieldCache
 from stainworth.stages.fields import LABELS, REGISTERED, TRUTH, field_path, open_field_array, read_fields
 from stainworth.store import open_store
 
@@ -44,10 +46,14 @@ class Labeler:
     def __init__(self, config: LabelConfig, scratch: Path) -> None:
         self.config = config
         self.model: Any = None
+        self.model_hash = ""
+        """SHA-256 of the Cellpose model file (empty for the classical method)."""
         if config.method == "cellpose":
             from stainworth.labels.cellpose_labeler import load_cellpose_model
 
-            self.model = load_cellpose_model(fetch_model_file(str(config.model_uri), scratch))
+            model_file = fetch_model_file(str(config.model_uri), scratch)
+            self.model_hash = file_sha256(model_file)
+            self.model = load_cellpose_model(model_file)
 
     def __call__(self, image: np.ndarray, pixel_size_um: float) -> np.ndarray:
         """Raw instance labels of ``image``."""
@@ -84,15 +90,29 @@ def label_field(config: LabelConfig, labeler: Labeler, stitched: Path, registere
 
 def label_fields(config: LabelConfig, stitched_dir: str | Path, registered_dir: str | Path, output_dir: str | Path,
                  *, store_uri: str | None = None) -> FieldsManifest:
-    """Label every registered field; one ``labels.zarr`` per field, manifest last."""
+    """Label every registered field; one ``labels.zarr`` per field, manifest last.
+
+    With ``store_uri``, fields labelled before with the same lineage, settings and model file are
+    reused from the store and new ones published there (:mod:`stainworth.stages.field_cache`).
+    """
     stitched, registered, out = Path(stitched_dir), Path(registered_dir), Path(output_dir)
     upstream = read_fields(registered)
     progress = Progress("label", len(upstream.fields))
     fields = {}
     with tempfile.TemporaryDirectory(prefix="stainworth-label-") as scratch:
         labeler = Labeler(config, Path(scratch))
+        settings = hashlib.sha256(f"{config_hash(config)}:{labeler.model_hash}".encode()).hexdigest()
+        cache = FieldCache(open_store(store_uri), "label", settings) if store_uri else None
         for field_id, field in sorted(upstream.fields.items()):
-            fields[field_id] = label_field(config, labeler, stitched, registered, field, out)
+            digest = cache.lineage(field.lineage) if cache and field.lineage else ""
+            if digest and cache and (restored := cache.restore(field_id, digest, out)) is not None:
+                fields[field_id] = restored
+                progress.step(f"{field_id}: labelled earlier with the same settings and model, reused")
+                continue
+            fields[field_id] = label_field(config, labeler, stitched, registered, field, out
+                                           ).model_copy(update={"lineage": digest})
+            if digest and cache:
+                cache.keep(fields[field_id], out)
             metrics = fields[field_id].metrics
             detail = f"{field_id}: {metrics['nuclei']:.0f} nuclei"
             if "dice" in metrics:

@@ -16,7 +16,9 @@ from stainworth.errors import InputDataError
 from stainworth.mosaic import ChannelView, RegistrationResult, apply_affine, register_affine, warp_to_fixed
 from stainworth.mosaic.translate import TranslationResult, register_translation
 from stainworth.progress import Progress
+from stainworth.stages.field_cache import FieldCache
 from stainworth.stages.fields import MOSAIC, REGISTERED, TRUTH, field_path, open_field_array, read_fields
+from stainworth.store import open_store
 
 CHUNK = 1024
 MIN_OVERLAP = 0.5
@@ -92,14 +94,27 @@ def _coverage(registered: Any) -> float:
 
 
 def register_fields(config: RegisterConfig, stitched_dir: str | Path, output_dir: str | Path, *,
-                    nucleus_diameter_um: float = 10.0) -> FieldsManifest:
-    """Register every stitched field; one ``registered.zarr`` per field, manifest last."""
+                    nucleus_diameter_um: float = 10.0, store_uri: str | None = None) -> FieldsManifest:
+    """Register every stitched field; one ``registered.zarr`` per field, manifest last.
+
+    With ``store_uri``, fields registered before with the same lineage are reused from the store
+    and new ones published there (:mod:`stainworth.stages.field_cache`).
+    """
     stitched, out = Path(stitched_dir), Path(output_dir)
     upstream = read_fields(stitched)
     progress = Progress("register", len(upstream.fields))
+    cache = FieldCache(open_store(store_uri), "register", config_hash(config)) if store_uri else None
     fields = {}
     for field_id, field in sorted(upstream.fields.items()):
-        fields[field_id] = register_field(config, stitched, field, out, nucleus_diameter_um / field.pixel_size_um)
+        digest = cache.lineage(field.lineage) if cache and field.lineage else ""
+        if digest and cache and (restored := cache.restore(field_id, digest, out)) is not None:
+            fields[field_id] = restored
+            progress.step(f"{field_id}: registered earlier with the same settings, reused")
+            continue
+        fields[field_id] = register_field(config, stitched, field, out, nucleus_diameter_um / field.pixel_size_um
+                                          ).model_copy(update={"lineage": digest})
+        if digest and cache:
+            cache.keep(fields[field_id], out)
         metrics = fields[field_id].metrics
         detail = (f"{field_id}: {metrics['inliers']:.0f}/{metrics['matches']:.0f} inliers" if "inliers" in metrics
                   else f"{field_id}: shift ({metrics['shift_x_px']:.2f}, {metrics['shift_y_px']:.2f}) px")

@@ -12,7 +12,7 @@ import tifffile
 import zarr
 
 from stainworth.contracts.acquisition import AcquisitionManifest
-from stainworth.contracts.base import config_hash
+from stainworth.contracts.base import config_hash, validate_model
 from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import MANIFEST_NAME, OutputManifest, read_manifest, write_manifest
 from stainworth.contracts.prepare import PrepareConfig, StitchConfig
@@ -20,6 +20,7 @@ from stainworth.errors import InputDataError
 from stainworth.io.acquisition import load_tile, read_acquisition
 from stainworth.mosaic import StitchResult, assemble_mosaic, estimate_tile_positions, iter_blocks, read_window
 from stainworth.progress import Progress
+from stainworth.stages.field_cache import FieldCache
 from stainworth.stages.fields import MOSAIC, TRUTH, field_path
 from stainworth.stages.ingest import ACQUIRED
 from stainworth.store import Store, open_store
@@ -39,8 +40,8 @@ def select_acquisitions(config: PrepareConfig, ingested_dir: str | Path, store: 
         if missing:
             raise InputDataError(f"prepare source: acquisitions {missing} are not complete in {store.uri}/{prefix}")
         return list(config.source.acquisition_ids)
-    found = sorted({key.split("/")[-2] for key in store.list(prefix + "/") if key.endswith("/" + MANIFEST_NAME)
-                    and key.count("/") == prefix.count("/") + 2})
+    excluded = set(config.source.exclude_acquisition_ids)
+    found = [name for name in store.complete_folders(prefix) if name not in excluded]
     if not found:
         raise InputDataError(f"prepare source: no complete acquisitions under {store.uri}/{prefix} "
                              "(run the simulate pipeline, or set prepare.source.ingest_spec)")
@@ -127,13 +128,22 @@ def stitch_fields(config: PrepareConfig, ingested_dir: str | Path, output_dir: s
     out = Path(output_dir)
     ids = select_acquisitions(config, ingested_dir, store)
     progress = Progress("stitch", len(ids))
+    cache = FieldCache(store, "stitch", config_hash(config.stitch))
     fields, inputs = {}, {}
     for acquisition_id in ids:
         key = f"{config.source.store_prefix}/{acquisition_id}"
+        inputs[acquisition_id] = validate_model(AcquisitionManifest, store.read_json(f"{key}/{MANIFEST_NAME}"),
+                                                where=f"{store.uri}/{key}/{MANIFEST_NAME}").content_hash
+        digest = cache.lineage(inputs[acquisition_id])
+        if (restored := cache.restore(acquisition_id, digest, out)) is not None:
+            fields[acquisition_id] = restored
+            progress.step(f"{acquisition_id}: stitched earlier with the same settings, reused")
+            continue
         with tempfile.TemporaryDirectory(prefix="stainworth-stitch-") as scratch:
             folder = store.fetch_dir(key, Path(scratch) / acquisition_id)
-            inputs[acquisition_id] = read_manifest(AcquisitionManifest, folder).content_hash
-            fields[acquisition_id] = stitch_acquisition(config.stitch, folder, out, progress)
+            stitched = stitch_acquisition(config.stitch, folder, out, progress)
+        fields[acquisition_id] = stitched.model_copy(update={"lineage": digest})
+        cache.keep(fields[acquisition_id], out)
         metrics = fields[acquisition_id].metrics
         detail = f"{acquisition_id}: residual {metrics['pair_residual_px_rms']:.2f} px"
         if "position_error_px_max" in metrics:

@@ -301,6 +301,13 @@ class Store(ABC):
         """Whether the folder ``prefix`` is a complete output (its manifest exists)."""
         return self.exists(join_key(check_prefix(prefix), MANIFEST_NAME))
 
+    def complete_folders(self, prefix: str) -> builtins.list[str]:
+        """Names of the complete folders directly inside ``prefix`` (each with its manifest), sorted."""
+        folder = check_prefix(prefix)
+        depth = folder.count("/") + 2 if folder else 1
+        return sorted({key.split("/")[-2] for key in self.list(folder)
+                       if key.endswith("/" + MANIFEST_NAME) and key.count("/") == depth})
+
     def publish_dir(self, local_dir: str | Path, prefix: str) -> builtins.list[str]:
         """Upload a complete output folder under ``prefix``: data first, manifest last.
 
