@@ -69,8 +69,9 @@ def test_watch_runs_one_retrain_per_arrival_and_none_without(tmp_path):
     store_uri = f"file://{tmp_path}/store"
     holdout = phantom(store_uri, tmp_path, seed=10)
     first = phantom(store_uri, tmp_path, seed=11)
-    profile = load_profile("smoke", [f"retrain.holdout_acquisitions={json.dumps(holdout)}", "retrain.evaluate=[]",
-                                     "stain.datasets=[segmentation]"])
+    profile = load_profile("smoke", [f"retrain.holdout_acquisitions={json.dumps(holdout)}",
+                                     "retrain.evaluate=[cls_capacity]", "stain.datasets=[classification]",
+                                     "tasks.classification.architectures=[cnn1]"])
     arrivals = []
 
     def sleep(seconds):
@@ -89,7 +90,13 @@ def test_watch_runs_one_retrain_per_arrival_and_none_without(tmp_path):
     assert sorted(ledger.processed) == sorted(first + arrivals[0]) and len(ledger.runs) == 2
     assert sorted(ledger.runs[0].acquisitions) == first and sorted(ledger.runs[1].acquisitions) == arrivals[0]
     for architecture in ("efficientunet", "pix2pixhd"):
-        folder = f"models/segmentation/{architecture}"
+        folder = f"models/classification/{architecture}"
         assert [v.version for v in list_versions(store, folder)] == [1, 2]
         assert read_current(store, folder).version in (1, 2)
     assert not any(name in ledger.processed for name in holdout)
+    for run_id in summary.runs:  # the capacity sweep re-ran on the stainers the retraining trained
+        log = (tmp_path / "runs" / run_id / "run.log").read_text()
+        assert log.count("Executing task 'train-stainer") == 2 and "train_task run 4/4 " in log
+        assert len(list((tmp_path / "runs" / run_id).rglob("report.html"))) == 1
+    second = (tmp_path / "runs" / summary.runs[1] / "run.log").read_text()
+    assert second.count("stitched earlier with the same settings, reused") == len(holdout) + len(first)

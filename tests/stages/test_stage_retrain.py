@@ -1,7 +1,9 @@
 """retrain's stages on the phantom datasets: detect, publish and promote real stainers, advance the ledger."""
 
+import io
 import json
 
+import pandas as pd
 import pytest
 
 from stainworth.contracts.manifest import OutputManifest, write_manifest
@@ -64,6 +66,10 @@ def test_a_version_is_promoted_only_when_not_worse_on_the_holdout(stainers, phan
     assert json.loads((tmp_path / "p1" / MODELS).read_text()) == {
         "classification/efficientunet": {"version": 1, "promoted": True, "added": True},
         "classification/pix2pixhd": {"version": 1, "promoted": True, "added": True}}
+    table = pd.read_csv(io.BytesIO(open_store(store_uri).get_bytes(
+        "models/classification/efficientunet/v1/holdout_quality.csv")))
+    assert {"ssim", "psnr", "pearson", "pearson_nucleus", "mse", "nrmse"} <= set(table["metric"])
+    assert table.set_index("metric").loc["ssim", "mean"] == pytest.approx(first.metrics["efficientunet.holdout.ssim"])
     second = publish_stainers_stage(CONFIG, "classification", stainers["poor"], phantom_datasets, tmp_path / "p2",
                                     store_uri=store_uri)
     outcomes = {}

@@ -49,8 +49,11 @@ def read_current(store: Store, folder: str) -> CurrentModel | None:
 
 
 def publish_version(store: Store, folder: str, stainer_dir: str | Path, *, data_key: str,
-                    holdout: dict[str, float]) -> tuple[ModelVersion, bool]:
+                    holdout: dict[str, float], extra_files: dict[str, Path] | None = None) -> tuple[ModelVersion, bool]:
     """Publish a ``train_stainer`` output as the next version, unless one was trained from ``data_key``.
+
+    ``extra_files`` (name → local file) are published in the version beside the stainer (its
+    image-quality report).
 
     Returns
     -------
@@ -67,10 +70,13 @@ def publish_version(store: Store, folder: str, stainer_dir: str | Path, *, data_
         staged = Path(scratch) / f"v{number}"
         shutil.copytree(stainer_dir, staged)
         (staged / MANIFEST_NAME).rename(staged / TRAINING_MANIFEST)
+        for name, path in (extra_files or {}).items():
+            shutil.copyfile(path, staged / name)
         manifest = ModelVersion(
             stage="publish_stainer", config=trained.config, config_hash=trained.config_hash,
             input_hashes=dict(trained.input_hashes), counts=dict(trained.counts), metrics=dict(trained.metrics),
-            paths={"stainer": list(trained.paths.get("stainer", [])), "training_manifest": [TRAINING_MANIFEST]},
+            paths={"stainer": list(trained.paths.get("stainer", [])), "training_manifest": [TRAINING_MANIFEST],
+                   **({"report": sorted(extra_files)} if extra_files else {})},
             dataset=trained.dataset_kind, architecture=trained.architecture, version=number, data_key=data_key,
             holdout=holdout)
         written = write_manifest(manifest, staged)

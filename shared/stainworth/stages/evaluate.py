@@ -283,7 +283,7 @@ def _segmentation_analyses(units: list[TrainedUnit], sources: _Sources, out: Pat
         stem = f"feature_maps/{architecture}-{modality}"
         np.save(out / f"{stem}.npy", mean_map)
         save_feature_map_png(mean_map, out / f"{stem}.png", f"{architecture} ({unit.scores.capacity:,} params), "
-                             f"{modality}: mean penultimate decoder activation")
+                             f"{modality}:\nmean penultimate decoder activation")
         written["feature_maps"] += [f"{stem}.npy", f"{stem}.png"]
     for modality in MODALITIES:
         across_capacity = {a: u for (a, m), u in by_key.items() if m == modality}

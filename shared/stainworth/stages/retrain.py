@@ -16,13 +16,15 @@ from stainworth.contracts.manifest import OutputManifest, read_manifest, write_m
 from stainworth.contracts.retrain import Detection, RetrainConfig
 from stainworth.contracts.stainer import DatasetKind, StainerManifest
 from stainworth.progress import Progress
-from stainworth.retrain.holdout import holdout_quality
+from stainworth.retrain.holdout import holdout_quality, means, write_quality_table
 from stainworth.retrain.ledger import advance, detect
 from stainworth.retrain.registry import is_not_worse, model_folder, promote, publish_version, read_current
 from stainworth.stainers.artifact import load_stainer
 from stainworth.store import Store, open_store
 
 DETECTION = "detection.json"
+HOLDOUT_TABLE = "holdout_quality.csv"
+"""A version's image-quality report on the holdout (one row per metric: mean, std, median, p5, p95, n)."""
 MODELS = "models.json"
 """``{"<dataset>/<architecture>": {"version": N, "promoted": bool, "added": bool}}`` of one publish task."""
 
@@ -65,7 +67,7 @@ def _current_quality(store: Store, folder: str, holdout: Path, kind: DatasetKind
         return None, None
     with tempfile.TemporaryDirectory(prefix="stainworth-current-") as scratch:
         fetched = store.fetch_dir(current.key, Path(scratch) / "current")
-        return current.version, holdout_quality(load_stainer(fetched), holdout, kind)
+        return current.version, means(holdout_quality(load_stainer(fetched), holdout, kind))
 
 
 def publish_stainers_stage(config: RetrainConfig, kind: DatasetKind, stainer_dirs: dict[str, str | Path],
@@ -75,14 +77,18 @@ def publish_stainers_stage(config: RetrainConfig, kind: DatasetKind, stainer_dir
     store = open_store(store_uri or None)
     holdout, out = Path(holdout_datasets), Path(output_dir)
     progress = Progress(f"publish ({kind})", len(stainer_dirs))
+    out.mkdir(parents=True, exist_ok=True)
     models: dict[str, dict[str, int | bool]] = {}
     metrics: dict[str, float] = {}
     for architecture, stainer_dir in sorted(stainer_dirs.items()):
         trained = read_manifest(StainerManifest, stainer_dir)
         folder = model_folder(config, kind, architecture)
-        new = holdout_quality(load_stainer(stainer_dir), holdout, kind)
+        summary = holdout_quality(load_stainer(stainer_dir), holdout, kind)
+        new = means(summary)
         current_version, current = _current_quality(store, folder, holdout, kind)
-        version, added = publish_version(store, folder, stainer_dir, data_key=data_key(trained), holdout=new)
+        table = write_quality_table(summary, out / f"{architecture}-{HOLDOUT_TABLE}")
+        version, added = publish_version(store, folder, stainer_dir, data_key=data_key(trained), holdout=new,
+                                         extra_files={HOLDOUT_TABLE: table})
         promoted = version.version == current_version or is_not_worse(
             new, current, metric=config.promote_metric, tolerance=config.tolerance)
         if promoted and version.version != current_version:
@@ -95,11 +101,12 @@ def publish_stainers_stage(config: RetrainConfig, kind: DatasetKind, stainer_dir
         progress.step(f"{architecture}: v{version.version}{'' if added else ' (existing)'} holdout "
                       f"{config.promote_metric} {new[config.promote_metric]:.3f} vs current {was}: "
                       f"{'current' if promoted else 'kept the current version'}")
-    out.mkdir(parents=True, exist_ok=True)
     (out / MODELS).write_text(json.dumps(models, indent=2, sort_keys=True))
     manifest = OutputManifest(stage="publish_stainers", config=config.model_dump(mode="json"),
                               config_hash=config_hash(config), counts={"stainers": len(models)},
-                              paths={"models": [MODELS]}, metrics=metrics)
+                              paths={"models": [MODELS],
+                                     "holdout": [f"{a}-{HOLDOUT_TABLE}" for a in sorted(stainer_dirs)]},
+                              metrics=metrics)
     return write_manifest(manifest, out)
 
 
