@@ -52,17 +52,6 @@ def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> 
     return [unit | {"position": f"run {k}/{len(units)}"} for k, unit in enumerate(units, start=1)]
 
 
-def _integer(field: Any) -> Any:
-    """An integer field of the loop item, typed as such.
-
-    KFP types every field of a static list of dicts like the first dict's first value (a string
-    here), so an ``int`` input would fail the compile-time type check (kubeflow/pipelines#9366).
-    The compiled items keep their JSON integers; only the check changes.
-    """
-    field.channel_type = "Integer"
-    return field
-
-
 def sweep_tasks(profile: Profile, task: Task, units: list[dict[str, Any]], tasks_config: Any, stain_config: Any,
                 store_uri: Any, datasets: Any, trained: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """Add one task's part to the current pipeline: both stainers on its dataset, the units, the evaluation.
@@ -73,12 +62,10 @@ def sweep_tasks(profile: Profile, task: Task, units: list[dict[str, Any]], tasks
     applied, report = stain_tasks(profile, task, stain_config, store_uri, datasets, trained)
     virtual = {VIRTUAL_MODALITY[architecture]: output for architecture, output in applied.items()}
     with dsl.ParallelFor(units, parallelism=PARALLELISM, name=f"{task} units") as unit:
-        trained = train_task(config=tasks_config, task=task, architecture=unit.architecture, modality=unit.modality,
-                             train_size=_integer(unit.train_size), subset=_integer(unit.subset), store_uri=store_uri,
-                             position=unit.position, datasets=datasets, **virtual
-                             ).set_display_name(f"train unit ({task})")
-        configure_task(trained, profile.cluster, gpu=True)
-    evaluated = evaluate(config=tasks_config, task=task, units=dsl.Collected(trained.outputs["unit"]),
+        unit_task = train_task(config=tasks_config, task=task, item=unit, store_uri=store_uri, datasets=datasets,
+                               **virtual).set_display_name(f"train unit ({task})")
+        configure_task(unit_task, profile.cluster, gpu=True)
+    evaluated = evaluate(config=tasks_config, task=task, units=dsl.Collected(unit_task.outputs["unit"]),
                          datasets=datasets, **virtual).set_display_name(f"evaluate ({task})")
     configure_task(evaluated, profile.cluster, gpu=False)
     return report, evaluated.outputs["evaluation"]

@@ -6,8 +6,7 @@ from stainworth.images import CUDA_IMAGE
 
 
 @dsl.component(base_image=CUDA_IMAGE, install_kfp_package=False)
-def train_task(config: dict, task: str, architecture: str, modality: str, train_size: int, subset: int,
-               store_uri: str, position: str, datasets: dsl.Input[dsl.Dataset],
+def train_task(config: dict, task: str, item: dict, store_uri: str, datasets: dsl.Input[dsl.Dataset],
                virtual_effunet: dsl.Input[dsl.Dataset], virtual_pix2pixhd: dsl.Input[dsl.Dataset],
                unit: dsl.Output[dsl.Model], metrics: dsl.Output[dsl.Metrics],
                roc: dsl.Output[dsl.ClassificationMetrics]) -> None:
@@ -16,12 +15,13 @@ def train_task(config: dict, task: str, architecture: str, modality: str, train_
     Args:
         config: The tasks configuration (``TasksConfig``).
         task: ``segmentation`` or ``classification``.
-        architecture: A network of the task's ladder (``unet1`` ... ``efficientunet7``, ``cnn1`` ... ``resnet101``).
-        modality: ``label_free``, ``virtual_effunet``, ``virtual_pix2pixhd`` or ``fluorescence``.
-        train_size: Training items (a random subset); 0 for the whole training split.
-        subset: Which random subset of ``train_size`` (0-based).
+        item: One loop item of the sweep: ``architecture`` (``unet1`` ... ``efficientunet7``,
+            ``cnn1`` ... ``resnet101``), ``modality`` (``label_free``, ``virtual_effunet``,
+            ``virtual_pix2pixhd`` or ``fluorescence``), ``train_size`` (training items of a random
+            subset; 0 for the whole training split), ``subset`` (which random subset, 0-based) and
+            ``position`` (shown in progress lines, ``run 3/20``). Passed whole: KFP's compiler
+            mis-scopes a dict item's fields inside a ``dsl.If`` (kubeflow/pipelines#13273).
         store_uri: Store for checkpoints (a retried task resumes from them) and the published unit.
-        position: Shown in progress lines (``run 3/20``).
         datasets: Output of ``extract``.
         virtual_effunet: Output of ``apply_stainer`` for the EfficientUNet on this task's dataset.
         virtual_pix2pixhd: Output of ``apply_stainer`` for Pix2pixHD on this task's dataset.
@@ -36,9 +36,12 @@ def train_task(config: dict, task: str, architecture: str, modality: str, train_
     from stainworth.stages.task import train_task_stage
 
     def work(valid: TasksConfig):  # type: ignore[no-untyped-def]
-        what = validate_model(TaskUnit, {"task": task, "architecture": architecture, "modality": modality,
-                                         "train_size": train_size or None, "subset": subset}, where="train_task unit")
-        return train_task_stage(valid, what, datasets.path, unit.path, store_uri=store_uri, position=position,
+        what = validate_model(TaskUnit, {"task": task, "architecture": item.get("architecture"),
+                                         "modality": item.get("modality"),
+                                         "train_size": item.get("train_size") or None,
+                                         "subset": item.get("subset", 0)}, where="train_task unit")
+        return train_task_stage(valid, what, datasets.path, unit.path, store_uri=store_uri,
+                                position=str(item.get("position", "")),
                                 virtual_dirs={"virtual_effunet": virtual_effunet.path,
                                               "virtual_pix2pixhd": virtual_pix2pixhd.path})
 

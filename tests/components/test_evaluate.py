@@ -22,9 +22,10 @@ def units(phantom_datasets, tmp_path_factory):
     made = []
     for modality in ("label_free", "fluorescence"):
         unit = dsl.Model(name="unit", uri=str(root / modality))
-        train_task.python_func(config=CONFIG, task="classification", architecture="cnn1", modality=modality,
-                               train_size=0, subset=0, store_uri=f"file://{root}/store", position="",
-                               datasets=data, virtual_effunet=data, virtual_pix2pixhd=data, unit=unit,
+        train_task.python_func(config=CONFIG, task="classification",
+                               item={"architecture": "cnn1", "modality": modality, "train_size": 0, "subset": 0,
+                                     "position": ""}, store_uri=f"file://{root}/store", datasets=data,
+                               virtual_effunet=data, virtual_pix2pixhd=data, unit=unit,
                                metrics=dsl.Metrics(name="metrics"), roc=dsl.ClassificationMetrics(name="roc"))
         made.append(unit)
     return made, data

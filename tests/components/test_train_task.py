@@ -18,8 +18,9 @@ CONFIG = TasksConfig.model_validate({
 def call(phantom_datasets, tmp_path, **overrides):
     unit = dsl.Model(name="unit", uri=str(tmp_path / "unit"))
     metrics, roc = dsl.Metrics(name="metrics"), dsl.ClassificationMetrics(name="roc")
-    arguments = {"config": CONFIG, "task": "classification", "architecture": "cnn1", "modality": "fluorescence",
-                 "train_size": 6, "subset": 0, "store_uri": f"file://{tmp_path}/store", "position": "run 1/1",
+    item = {"architecture": "cnn1", "modality": "fluorescence", "train_size": 6.0, "subset": 0.0,
+            "position": "run 1/1"} | overrides.pop("item", {})  # kfp.local passes a dict's ints as floats
+    arguments = {"config": CONFIG, "task": "classification", "item": item, "store_uri": f"file://{tmp_path}/store",
                  "datasets": dsl.Dataset(name="datasets", uri=str(phantom_datasets)),
                  "virtual_effunet": dsl.Dataset(name="v1", uri=str(phantom_datasets)),
                  "virtual_pix2pixhd": dsl.Dataset(name="v2", uri=str(phantom_datasets)), "unit": unit,
@@ -36,8 +37,9 @@ def test_the_component_trains_a_unit_and_copies_the_manifest_summary(phantom_dat
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    ({"modality": "dapi"}, "train_task unit: field 'modality'"),
-    ({"architecture": "resnet7"}, "architecture 'resnet7' is not in the classification ladder"),
+    ({"item": {"modality": "dapi"}}, "train_task unit: field 'modality'"),
+    ({"item": {"architecture": "resnet7"}}, "architecture 'resnet7' is not in the classification ladder"),
+    ({"item": {"train_size": 6.5}}, "train_task unit: field 'train_size'"),
     ({"config": CONFIG | {"threshold": 2}}, "tasks config: field 'threshold'"),
 ])
 def test_bad_parameters_end_the_task_with_one_line_and_nothing_written(phantom_datasets, tmp_path, capsys,
@@ -64,5 +66,6 @@ def test_the_dashboard_gets_the_unit_metrics_and_a_classifier_roc(phantom_datase
 
 
 def test_segmentation_units_log_metrics_and_no_roc(phantom_datasets, tmp_path):
-    _, metrics, roc = call(phantom_datasets, tmp_path, task="segmentation", architecture="unet1", train_size=8)
+    _, metrics, roc = call(phantom_datasets, tmp_path, task="segmentation",
+                           item={"architecture": "unet1", "train_size": 8})
     assert 0 <= metrics.metadata["test.dice"] <= 1 and roc.metadata == {}
