@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from stainworth.contracts.base import canonical_json
@@ -88,3 +89,20 @@ class FieldCache:
             write_manifest(FieldManifest(stage=self.stage, config={}, config_hash=self.config_hash,
                                          input_hashes={"lineage": field.lineage}, field=field), entry)
             self.store.publish_dir(entry, self.key(field.acquisition_id, field.lineage))
+
+
+def reuse_or_make(cache: FieldCache | None, field_id: str, upstream: str, out_root: Path,
+                  make: Callable[[], FieldInfo]) -> tuple[FieldInfo, bool]:
+    """The field from ``cache`` when published with this lineage, else ``make()``'s, then published.
+
+    Without a cache or an upstream lineage (fields from outside the store) the field is made and
+    not published, its ``lineage`` empty. Returns the field and whether it was reused.
+    """
+    if cache is None or not upstream:
+        return make().model_copy(update={"lineage": ""}), False
+    digest = cache.lineage(upstream)
+    if (restored := cache.restore(field_id, digest, out_root)) is not None:
+        return restored, True
+    made = make().model_copy(update={"lineage": digest})
+    cache.keep(made, out_root)
+    return made, False

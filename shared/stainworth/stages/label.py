@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from stainworth.contracts.prepare import LabelConfig
 from stainworth.errors import InputDataError
 from stainworth.labels import clean_labels, label_nuclei_classical, label_quality, require_nuclei
 from stainworth.progress import Progress
-from stainworth.stages.field_cache import FieldCache
+from stainworth.stages.field_cache import FieldCache, reuse_or_make
 from stainworth.stages.fields import LABELS, REGISTERED, TRUTH, field_path, open_field_array, read_fields
 from stainworth.store import open_store
 
@@ -104,15 +105,12 @@ def label_fields(config: LabelConfig, stitched_dir: str | Path, registered_dir: 
         settings = hashlib.sha256(f"{config_hash(config)}:{labeler.model_hash}".encode()).hexdigest()
         cache = FieldCache(open_store(store_uri), "label", settings) if store_uri else None
         for field_id, field in sorted(upstream.fields.items()):
-            digest = cache.lineage(field.lineage) if cache and field.lineage else ""
-            if digest and cache and (restored := cache.restore(field_id, digest, out)) is not None:
-                fields[field_id] = restored
+            fields[field_id], reused = reuse_or_make(
+                cache, field_id, field.lineage, out,
+                partial(label_field, config, labeler, stitched, registered, field, out))
+            if reused:
                 progress.step(f"{field_id}: labelled earlier with the same settings and model, reused")
                 continue
-            fields[field_id] = label_field(config, labeler, stitched, registered, field, out
-                                           ).model_copy(update={"lineage": digest})
-            if digest and cache:
-                cache.keep(fields[field_id], out)
             metrics = fields[field_id].metrics
             detail = f"{field_id}: {metrics['nuclei']:.0f} nuclei"
             if "dice" in metrics:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from stainworth.errors import InputDataError
 from stainworth.mosaic import ChannelView, RegistrationResult, apply_affine, register_affine, warp_to_fixed
 from stainworth.mosaic.translate import TranslationResult, register_translation
 from stainworth.progress import Progress
-from stainworth.stages.field_cache import FieldCache
+from stainworth.stages.field_cache import FieldCache, reuse_or_make
 from stainworth.stages.fields import MOSAIC, REGISTERED, TRUTH, field_path, open_field_array, read_fields
 from stainworth.store import open_store
 
@@ -106,15 +107,12 @@ def register_fields(config: RegisterConfig, stitched_dir: str | Path, output_dir
     cache = FieldCache(open_store(store_uri), "register", config_hash(config)) if store_uri else None
     fields = {}
     for field_id, field in sorted(upstream.fields.items()):
-        digest = cache.lineage(field.lineage) if cache and field.lineage else ""
-        if digest and cache and (restored := cache.restore(field_id, digest, out)) is not None:
-            fields[field_id] = restored
+        fields[field_id], reused = reuse_or_make(
+            cache, field_id, field.lineage, out,
+            partial(register_field, config, stitched, field, out, nucleus_diameter_um / field.pixel_size_um))
+        if reused:
             progress.step(f"{field_id}: registered earlier with the same settings, reused")
             continue
-        fields[field_id] = register_field(config, stitched, field, out, nucleus_diameter_um / field.pixel_size_um
-                                          ).model_copy(update={"lineage": digest})
-        if digest and cache:
-            cache.keep(fields[field_id], out)
         metrics = fields[field_id].metrics
         detail = (f"{field_id}: {metrics['inliers']:.0f}/{metrics['matches']:.0f} inliers" if "inliers" in metrics
                   else f"{field_id}: shift ({metrics['shift_x_px']:.2f}, {metrics['shift_y_px']:.2f}) px")

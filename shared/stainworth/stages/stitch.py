@@ -20,7 +20,7 @@ from stainworth.errors import InputDataError
 from stainworth.io.acquisition import load_tile, read_acquisition
 from stainworth.mosaic import StitchResult, assemble_mosaic, estimate_tile_positions, iter_blocks, read_window
 from stainworth.progress import Progress
-from stainworth.stages.field_cache import FieldCache
+from stainworth.stages.field_cache import FieldCache, reuse_or_make
 from stainworth.stages.fields import MOSAIC, TRUTH, field_path
 from stainworth.stages.ingest import ACQUIRED
 from stainworth.store import Store, open_store
@@ -134,16 +134,16 @@ def stitch_fields(config: PrepareConfig, ingested_dir: str | Path, output_dir: s
         key = f"{config.source.store_prefix}/{acquisition_id}"
         inputs[acquisition_id] = validate_model(AcquisitionManifest, store.read_json(f"{key}/{MANIFEST_NAME}"),
                                                 where=f"{store.uri}/{key}/{MANIFEST_NAME}").content_hash
-        digest = cache.lineage(inputs[acquisition_id])
-        if (restored := cache.restore(acquisition_id, digest, out)) is not None:
-            fields[acquisition_id] = restored
+
+        def make(key: str = key, acquisition_id: str = acquisition_id) -> FieldInfo:
+            with tempfile.TemporaryDirectory(prefix="stainworth-stitch-") as scratch:
+                folder = store.fetch_dir(key, Path(scratch) / acquisition_id)
+                return stitch_acquisition(config.stitch, folder, out, progress)
+
+        fields[acquisition_id], reused = reuse_or_make(cache, acquisition_id, inputs[acquisition_id], out, make)
+        if reused:
             progress.step(f"{acquisition_id}: stitched earlier with the same settings, reused")
             continue
-        with tempfile.TemporaryDirectory(prefix="stainworth-stitch-") as scratch:
-            folder = store.fetch_dir(key, Path(scratch) / acquisition_id)
-            stitched = stitch_acquisition(config.stitch, folder, out, progress)
-        fields[acquisition_id] = stitched.model_copy(update={"lineage": digest})
-        cache.keep(fields[acquisition_id], out)
         metrics = fields[acquisition_id].metrics
         detail = f"{acquisition_id}: residual {metrics['pair_residual_px_rms']:.2f} px"
         if "position_error_px_max" in metrics:
