@@ -148,7 +148,7 @@ def resume(path: Path, parts: Parts, expected: str) -> TrainingState:
 def save_weights(path: Path, module: torch.nn.Module) -> None:
     """Write ``module``'s state dict to the safetensors file ``path`` atomically."""
     temporary = path.with_suffix(".tmp")
-    save_file({k: v.detach().contiguous() for k, v in module.state_dict().items()}, str(temporary))
+    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(temporary))
     os.replace(temporary, path)
 
 

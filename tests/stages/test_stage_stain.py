@@ -8,7 +8,7 @@ from stainworth.contracts.fields import DatasetManifest
 from stainworth.contracts.manifest import read_manifest
 from stainworth.contracts.stainer import StainConfig, StainerManifest
 from stainworth.datasets import open_dataset
-from stainworth.errors import InputDataError
+from stainworth.errors import ConfigError, InputDataError
 from stainworth.stages.stain import apply_stainer_stage, train_stainer_stage
 from stainworth.store import open_store
 
@@ -131,3 +131,15 @@ def test_beating_the_baselines_needs_both_metrics_above_both_baselines():
                  "sharp_only": table(0.9, 0.2), "tie": table(0.5, 0.9)}
     assert beats_baselines(summaries, "good")
     assert not beats_baselines(summaries, "sharp_only") and not beats_baselines(summaries, "tie")
+
+
+def test_a_stainer_records_its_device_and_a_missing_gpu_stops_apply_before_writing(trained, phantom_datasets,
+                                                                                    tmp_path, monkeypatch):
+    outputs, _ = trained
+    assert read_manifest(StainerManifest, outputs["segmentation"]).device == "cpu"
+    gpu = config()
+    gpu.training.device = "cuda"
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(ConfigError, match="device 'cuda'"):
+        apply_stainer_stage(gpu, "segmentation", outputs["segmentation"], phantom_datasets, tmp_path / "virtual")
+    assert not (tmp_path / "virtual").exists()

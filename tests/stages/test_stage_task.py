@@ -7,7 +7,7 @@ import pytest
 
 from stainworth.contracts.manifest import read_manifest
 from stainworth.contracts.task import HISTORY_TABLE, MODEL_FILE, SCORES_TABLE, TaskRunManifest, TasksConfig, TaskUnit
-from stainworth.errors import InputDataError
+from stainworth.errors import ConfigError, InputDataError
 from stainworth.stages.task import train_task_stage
 from stainworth.store import open_store
 from stainworth.tasks import capacity
@@ -117,3 +117,14 @@ def test_an_architecture_cap_limits_the_epochs_of_that_unit(phantom_datasets, tm
     capped.classification.training.patience = 5
     manifest = train_task_stage(capped, unit(), phantom_datasets, tmp_path / "out", store_uri=f"file://{tmp_path}/s")
     assert len(pd.read_csv(tmp_path / "out" / HISTORY_TABLE)) == 1 and manifest.best_epoch == 1
+
+
+def test_a_unit_records_its_device_and_refuses_a_missing_gpu_before_writing(phantom_datasets, tmp_path, monkeypatch):
+    manifest = train_task_stage(config(), unit(), phantom_datasets, tmp_path / "out", store_uri=f"file://{tmp_path}/s")
+    assert manifest.device == "cpu" and manifest.config["classification"]["training"]["device"] == "auto"
+    gpu = config()
+    gpu.classification.training.device = "cuda"
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    with pytest.raises(ConfigError, match="device 'cuda'"):
+        train_task_stage(gpu, unit(), phantom_datasets, tmp_path / "gpu", store_uri=f"file://{tmp_path}/s")
+    assert not (tmp_path / "gpu").exists()

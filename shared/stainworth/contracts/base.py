@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -14,6 +14,9 @@ from stainworth.errors import ConfigError
 SCHEMA_VERSION = "1.0"
 
 M = TypeVar("M", bound=BaseModel)
+
+DeviceName = Literal["auto", "cpu", "cuda"]
+"""Where a network trains: ``auto`` (the GPU when the task has one, else the CPU), ``cpu`` or ``cuda``."""
 
 
 class StrictModel(BaseModel):

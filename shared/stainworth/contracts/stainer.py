@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from stainworth.contracts.base import StrictModel
+from stainworth.contracts.base import DeviceName, StrictModel
 from stainworth.contracts.manifest import OutputManifest
 
 Encoder = Literal["efficientnet-b0", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3",
@@ -70,6 +70,8 @@ class StainerTrainConfig(StrictModel):
     max_val_items: int | None = Field(default=None, ge=1)
     bf16: bool = False
     """bfloat16 autocast on CPU (see ``make bench`` for its effect on SSIM)."""
+    device: DeviceName = "auto"
+    """Where it trains and stains (:mod:`stainworth.devices`)."""
     augment: Literal["none", "flips", "dihedral"] = "dihedral"
     """Random symmetries of each training pair: the 8 rotations/reflections of the square, the 4
     flips, or none (for DIC, whose relief has a direction; see docs/stainers.md)."""
@@ -113,3 +115,5 @@ class StainerManifest(OutputManifest):
     alpha_search: dict[str, float] = Field(default_factory=dict)
     """Validation SSIM of each alpha tried."""
     stopped_early: bool = False
+    device: str = "cpu"
+    """The device it trained on (``cpu``, ``cuda:0``)."""

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from stainworth.contracts.base import StrictModel
+from stainworth.contracts.base import DeviceName, StrictModel
 from stainworth.contracts.manifest import OutputManifest
 
 Task = Literal["segmentation", "classification"]
@@ -51,7 +51,9 @@ class TaskTrainingConfig(StrictModel):
     max_val_items: int | None = Field(default=None, ge=2)
     """Validate on the first n validation items only (``None``: all)."""
     bf16: bool = False
-    """bfloat16 autocast on the CPU (roughly twice as fast there)."""
+    """bfloat16 autocast (on the CPU roughly twice as fast)."""
+    device: DeviceName = "auto"
+    """Where it trains and predicts (:mod:`stainworth.devices`)."""
     weights_uris: dict[str, str] = Field(default_factory=dict)
     """ImageNet weights per architecture (a local file or a store URI); absent: trained from scratch."""
 
@@ -173,6 +175,8 @@ class TaskRunManifest(OutputManifest):
     stopped_early: bool
     seed: int
     """Seed of the subset draw and the batch order (the initialisation seed also depends on the subset)."""
+    device: str = "cpu"
+    """The device it trained on (``cpu``, ``cuda:0``)."""
 
 
 class EvaluationManifest(OutputManifest):

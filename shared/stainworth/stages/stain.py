@@ -23,6 +23,7 @@ from stainworth.contracts.fields import DatasetManifest
 from stainworth.contracts.manifest import read_manifest, write_manifest
 from stainworth.contracts.stainer import Architecture, DatasetKind, StainConfig, StainerManifest
 from stainworth.datasets.storage import Dataset, DatasetWriter, open_dataset
+from stainworth.devices import resolve_device
 from stainworth.errors import InputDataError
 from stainworth.progress import Progress
 from stainworth.stages.checkpoints import StoreCheckpoints
@@ -84,7 +85,7 @@ def train_stainer_stage(config: StainConfig, kind: DatasetKind, architecture: Ar
         metrics={"val_loss": best["val_loss"], "val_ssim": best["val_ssim"],
                  "train_seconds": float(sum(row["seconds"] for row in summary.fit.history))},
         architecture=architecture, dataset_kind=kind, alpha=summary.alpha, stopped_early=summary.fit.stopped_early,
-        alpha_search=summary.alpha_search)
+        alpha_search=summary.alpha_search, device=summary.device)
     written = write_manifest(manifest, out)
     store.publish_dir(out, f"{config.store_prefix}/{kind}-{architecture}-{written.content_hash[:12]}")
     return written
@@ -94,7 +95,7 @@ def apply_stainer_stage(config: StainConfig, kind: DatasetKind, stainer_dir: str
                         output_dir: str | Path) -> DatasetManifest:
     """Virtually stain every split of the ``kind`` dataset; score the test split; manifest last."""
     stainer_manifest = read_manifest(StainerManifest, stainer_dir)
-    stainer = load_stainer(Path(stainer_dir) / FOLDER)
+    stainer = load_stainer(Path(stainer_dir) / FOLDER, device=resolve_device(config.training.device))
     source = dataset_folder(datasets_dir, kind)
     data_manifest, dataset = read_dataset(source, kind)
     out = Path(output_dir)

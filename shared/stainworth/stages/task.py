@@ -41,6 +41,7 @@ from stainworth.contracts.task import (
     TaskUnit,
 )
 from stainworth.datasets.storage import Dataset
+from stainworth.devices import module_device, resolve_device
 from stainworth.errors import InputDataError
 from stainworth.stages.checkpoints import StoreCheckpoints
 from stainworth.stages.label import fetch_model_file
@@ -123,6 +124,7 @@ def train_task_stage(config: TasksConfig, unit: TaskUnit, datasets_dir: str | Pa
         Shown in progress lines, e.g. ``"run 3/20"``.
     """
     training = config.sweep(unit.task).training
+    device = resolve_device(training.device)
     manifest, dataset, field = modality_source(unit, datasets_dir, virtual_dirs or {})
     indices = training_indices(config, unit, dataset)
     normaliser = PercentileNormaliser.fit(dataset.arrays("train")[field])
@@ -147,7 +149,7 @@ def train_task_stage(config: TasksConfig, unit: TaskUnit, datasets_dir: str | Pa
         weights_uri = training.weights_uris.get(unit.architecture)
         weights = None if weights_uri is None else fetch_model_file(weights_uri, Path(scratch))
         torch.manual_seed(unit_seed(training.seed, unit))
-        net = build_task_net(unit.architecture, in_channels=1, weights=weights)
+        net = build_task_net(unit.architecture, in_channels=1, weights=weights).to(device)
         fit = fit_task(net, train, val, work / "unit", task=unit.task,
                        max_epochs=training.epochs_for(unit.architecture), patience=training.patience,
                        seed=training.seed, learning_rate=training.learning_rate,
@@ -194,4 +196,4 @@ def _manifest(config: TasksConfig, unit: TaskUnit, data: DatasetManifest, net: t
         metrics=metrics | {"val_loss": fit.best["val_loss"], "data_wait_share": fit.data_share,
                            "train_seconds": float(sum(row["seconds"] for row in fit.history))},
         unit=unit, trainable_parameters=trainable_parameters(net), weights=origin, best_epoch=fit.best_epoch,
-        stopped_early=fit.stopped_early, seed=training.seed)
+        stopped_early=fit.stopped_early, seed=training.seed, device=str(module_device(net)))

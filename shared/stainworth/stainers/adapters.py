@@ -7,13 +7,13 @@ The training loop (:mod:`stainworth.stainers.fit`) sees only :class:`Stainer`.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Protocol
 
 import torch
 from torch import nn
 
 from stainworth.contracts.stainer import StainerTrainConfig
+from stainworth.devices import autocast, module_device
 from stainworth.stainers.losses import HybridLoss
 
 
@@ -32,16 +32,15 @@ class Stainer(Protocol):
         ...
 
 
-def autocast(enabled: bool) -> contextlib.AbstractContextManager[object]:
-    """bfloat16 autocast on the CPU when ``enabled``, else nothing."""
-    return torch.autocast("cpu", dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
-
-
 class RegressionStainer:
-    """A generator trained directly on ``alpha * MSE + (1 - alpha) * (1 - SSIM)`` with Adam."""
+    """A generator trained directly on ``alpha * MSE + (1 - alpha) * (1 - SSIM)`` with Adam.
+
+    The generator is trained on the device it is on; CPU batches are moved there step by step.
+    """
 
     def __init__(self, generator: nn.Module, *, alpha: float, learning_rate: float, bf16: bool = False) -> None:
         self.generator, self.bf16 = generator, bf16
+        self.device = module_device(generator)
         self.loss = HybridLoss(alpha)
         self.optimizer = torch.optim.Adam(generator.parameters(), lr=learning_rate)
 
@@ -52,8 +51,9 @@ class RegressionStainer:
     def train_step(self, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         """One Adam step on the hybrid loss."""
         self.generator.train()
+        inputs, targets = inputs.to(self.device), targets.to(self.device)
         self.optimizer.zero_grad(set_to_none=True)
-        with autocast(self.bf16):
+        with autocast(self.bf16, self.device):
             prediction = self.generator(inputs)
         loss = self.loss(prediction.float(), targets)
         loss.backward()
@@ -68,6 +68,7 @@ class GANStainer:
                  beta1: float, bf16: bool = False, lambda_l1: float = 0.0) -> None:
         self.generator, self.discriminator, self.lambda_fm, self.bf16 = generator, discriminator, lambda_fm, bf16
         self.lambda_l1 = lambda_l1
+        self.device = module_device(generator)
         betas = (beta1, 0.999)
         self.optimizer_g = torch.optim.Adam(generator.parameters(), lr=learning_rate, betas=betas)
         self.optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=learning_rate, betas=betas)
@@ -83,7 +84,8 @@ class GANStainer:
 
         self.generator.train()
         self.discriminator.train()
-        with autocast(self.bf16):
+        inputs, targets = inputs.to(self.device), targets.to(self.device)
+        with autocast(self.bf16, self.device):
             fake = self.generator(inputs).float()
         self.optimizer_d.zero_grad(set_to_none=True)
         loss_d, parts_d = discriminator_loss(self.discriminator, inputs, fake.detach(), targets)
@@ -97,9 +99,9 @@ class GANStainer:
         return {"loss": float(loss_g.detach()), "loss_d": float(loss_d.detach()), **parts_g, **parts_d}
 
 
-def build_stainer(config: StainerTrainConfig, *, alpha: float | None = None,
-                  encoder_weights: str | None = None) -> RegressionStainer | GANStainer:
-    """The stainer ``config.architecture`` names, freshly initialised from torch's global seed.
+def build_stainer(config: StainerTrainConfig, *, alpha: float | None = None, encoder_weights: str | None = None,
+                  device: torch.device | str = "cpu") -> RegressionStainer | GANStainer:
+    """The stainer ``config.architecture`` names, freshly initialised from torch's global seed, on ``device``.
 
     Parameters
     ----------
@@ -109,12 +111,14 @@ def build_stainer(config: StainerTrainConfig, *, alpha: float | None = None,
         Overrides ``config.efficientunet.alpha`` (grid search).
     encoder_weights
         Local file of ImageNet encoder weights for the EfficientUNet (already fetched).
+    device
+        Where it trains (its optimisers are made there).
     """
     if config.architecture == "efficientunet":
         from stainworth.stainers.efficientunet import build_efficientunet
 
         unet = config.efficientunet
-        return RegressionStainer(build_efficientunet(unet.encoder, encoder_weights=encoder_weights),
+        return RegressionStainer(build_efficientunet(unet.encoder, encoder_weights=encoder_weights).to(device),
                                  alpha=unet.alpha if alpha is None else alpha, learning_rate=unet.learning_rate,
                                  bf16=config.bf16)
     from stainworth.stainers.pix2pixhd import MultiscaleDiscriminator, build_pix2pixhd_generator
@@ -124,8 +128,8 @@ def build_stainer(config: StainerTrainConfig, *, alpha: float | None = None,
                                           n_blocks=gan.n_blocks, n_blocks_local=gan.n_blocks_local, norm=gan.norm)
     discriminator = MultiscaleDiscriminator(in_channels=2, ndf=gan.ndf, n_layers=gan.n_layers_d, num_d=gan.num_d,
                                             norm=gan.norm)
-    return GANStainer(generator, discriminator, lambda_fm=gan.lambda_fm, learning_rate=gan.learning_rate,
-                      beta1=gan.beta1, bf16=config.bf16, lambda_l1=gan.lambda_l1)
+    return GANStainer(generator.to(device), discriminator.to(device), lambda_fm=gan.lambda_fm,
+                      learning_rate=gan.learning_rate, beta1=gan.beta1, bf16=config.bf16, lambda_l1=gan.lambda_l1)
 
 
 def trainable_parameters(module: nn.Module) -> int:

@@ -26,8 +26,9 @@ import torch
 from safetensors.torch import load_file
 
 from stainworth.contracts.stainer import StainerTrainConfig
+from stainworth.devices import autocast, module_device, resolve_device
 from stainworth.errors import InputDataError
-from stainworth.stainers.adapters import autocast, build_stainer
+from stainworth.stainers.adapters import build_stainer
 from stainworth.stainers.normalise import PercentileNormaliser
 
 WEIGHTS = "model.safetensors"
@@ -50,8 +51,10 @@ class TrainedStainer:
     def predict_normalised(self, batch: np.ndarray) -> np.ndarray:
         """Generator output for a normalised (B, 1, H, W) float32 batch (for tiled staining)."""
         self.generator.eval()
-        with torch.no_grad(), autocast(self.config.bf16):
-            return self.generator(torch.from_numpy(np.ascontiguousarray(batch, np.float32))).float().numpy()
+        device = module_device(self.generator)
+        with torch.no_grad(), autocast(self.config.bf16, device):
+            inputs = torch.from_numpy(np.ascontiguousarray(batch, np.float32)).to(device)
+            return self.generator(inputs).float().cpu().numpy()
 
     def predict(self, label_free: np.ndarray, *, batch_size: int = 16) -> np.ndarray:
         """Virtual fluorescence of (n, H, W) or (H, W) label-free images, on the fluorescence scale."""
@@ -97,8 +100,10 @@ def save_stainer(folder: str | Path, best_weights: str | Path, config: StainerTr
     return target
 
 
-def load_stainer(folder: str | Path) -> TrainedStainer:
-    """Rebuild a stainer from its folder (or from the ``train_stainer`` output holding it).
+def load_stainer(folder: str | Path, *, device: torch.device | str | None = None) -> TrainedStainer:
+    """Rebuild a stainer from its folder (or from the ``train_stainer`` output holding it), on ``device``.
+
+    ``device`` ``None``: the one its configuration's ``device`` names on this machine.
 
     Raises
     ------
@@ -121,7 +126,7 @@ def load_stainer(folder: str | Path) -> TrainedStainer:
     except (RuntimeError, OSError) as error:
         raise InputDataError(f"{source / WEIGHTS}: does not fit a {config.architecture} generator "
                              f"({str(error).splitlines()[0]})") from None
-    generator.eval()
+    generator.to(resolve_device(config.device) if device is None else device).eval()
     return TrainedStainer(generator=generator, config=config,
                           input_normaliser=PercentileNormaliser.from_dict(description["input_normaliser"]),
                           output_normaliser=PercentileNormaliser.from_dict(description["output_normaliser"]),

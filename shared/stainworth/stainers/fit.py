@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from stainworth.devices import autocast, module_device
 from stainworth.errors import TrainingError
 from stainworth.progress import format_seconds
-from stainworth.stainers.adapters import Stainer, autocast
+from stainworth.stainers.adapters import Stainer
 from stainworth.stainers.batches import PairedBatches
 from stainworth.stainers.losses import HybridLoss, ssim
 from stainworth.training import (
@@ -66,10 +67,12 @@ def validate(generator: torch.nn.Module, batches: PairedBatches, *, alpha: float
              ) -> dict[str, float]:
     """Mean hybrid loss and SSIM of the generator over a split (normalised intensities)."""
     loss_fn, losses, scores, sizes = HybridLoss(alpha), [], [], []
+    device = module_device(generator)
     generator.eval()
     with torch.no_grad():
         for inputs, targets in batches.epoch(0, seed=0, shuffle=False):
-            with autocast(bf16):
+            inputs, targets = inputs.to(device), targets.to(device)
+            with autocast(bf16, device):
                 prediction = generator(inputs).float()
             losses.append(float(loss_fn(prediction, targets)))
             scores.append(float(ssim(prediction, targets).mean()))

@@ -20,6 +20,7 @@ import torch
 from stainworth.contracts.base import file_sha256
 from stainworth.contracts.stainer import StainerTrainConfig
 from stainworth.datasets.storage import Dataset
+from stainworth.devices import resolve_device
 from stainworth.errors import InputDataError
 from stainworth.stainers.adapters import build_stainer, trainable_parameters
 from stainworth.stainers.artifact import save_stainer
@@ -37,6 +38,8 @@ class TrainedSummary:
     fit: FitResult
     alpha_search: dict[str, float]
     parameters: int
+    device: str
+    """Where it trained."""
 
 
 def dataset_normalisers(dataset: Dataset) -> tuple[PercentileNormaliser, PercentileNormaliser]:
@@ -83,6 +86,7 @@ def train_stainer(config: StainerTrainConfig, dataset: Dataset, workdir: str | P
         if dataset.counts.get(split, 0) < 1:
             raise InputDataError(f"{dataset.path}: split '{split}' has {dataset.counts.get(split, 0)} items; "
                                  "expected at least 1 to train a stainer")
+    device = resolve_device(config.device)
     normalisers = dataset_normalisers(dataset)
     train = split_batches(dataset, "train", normalisers, batch_size=config.batch_size, limit=config.max_train_items,
                           augment=config.augment)
@@ -95,7 +99,7 @@ def train_stainer(config: StainerTrainConfig, dataset: Dataset, workdir: str | P
     for alpha in alphas:
         torch.manual_seed(config.seed)
         stainer = build_stainer(config, alpha=alpha, encoder_weights=None if encoder_weights is None
-                                else str(encoder_weights))
+                                else str(encoder_weights), device=device)
         label = "gan" if alpha is None else f"alpha-{alpha:g}"
         if len(alphas) > 1:
             log(f"train_stainer: alpha {alpha:g} ({alphas.index(alpha) + 1}/{len(alphas)})")
@@ -114,7 +118,8 @@ def train_stainer(config: StainerTrainConfig, dataset: Dataset, workdir: str | P
         "encoder_weights": ("none (trained from scratch)" if encoder_weights is None
                             else f"{Path(encoder_weights).name} sha256:{file_sha256(encoder_weights)}"),
         "alpha_search": {f"{a:g}": r.best["val_ssim"] for a, r in results.items() if a is not None},
+        "device": str(device),
     }
     folder = save_stainer(output, Path(workdir) / label / BEST, chosen_config, normalisers, info)
     return TrainedSummary(folder=folder, alpha=chosen, fit=results[chosen], alpha_search=info["alpha_search"],
-                          parameters=parameters)
+                          parameters=parameters, device=str(device))

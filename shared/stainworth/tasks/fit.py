@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from stainworth.devices import autocast, module_device
 from stainworth.errors import ConfigError, TrainingError
 from stainworth.metrics import empirical_auc
 from stainworth.metrics.segmentation import mask_counts, scores_from_counts
 from stainworth.progress import format_seconds
-from stainworth.stainers.adapters import autocast
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.predict import outputs
 from stainworth.tasks.registry import TASKS
@@ -101,7 +101,8 @@ def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir
     Parameters
     ----------
     net
-        A freshly built task network (its weights are replaced by the checkpoint's when resuming).
+        A freshly built task network on the device it trains on (its weights are replaced by the
+        checkpoint's when resuming).
     train, val
         Training batches (shuffled and augmented per epoch) and validation batches.
     workdir
@@ -120,7 +121,7 @@ def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir
     log
         Receives one progress line per epoch.
     bf16
-        bfloat16 autocast on the CPU for training and validation.
+        bfloat16 autocast for training and validation.
     prefix
         Start of every progress line, e.g. ``"train_task run 3/60 unet1 fluorescence n=100"``.
     restore_best
@@ -229,13 +230,15 @@ def _train_epoch(net: torch.nn.Module, optimizer: torch.optim.Optimizer, train: 
                  bf16: bool, failure: Callable[[int, int], TrainingError]) -> dict[str, float]:
     torch.manual_seed(epoch_seed(seed, epoch))
     net.train()
+    device = module_device(net)
     started = time.perf_counter()
     total = waiting = stepping = 0.0
     count = 0
     for step, (wait, (inputs, targets)) in enumerate(_timed(train.epoch(epoch, seed=seed)), start=1):
         step_started = time.perf_counter()
+        inputs, targets = inputs.to(device), targets.to(device)
         optimizer.zero_grad(set_to_none=True)
-        with autocast(bf16):
+        with autocast(bf16, device):
             logits = net(inputs)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(logits.float(), targets)
         if not math.isfinite(float(loss.detach())):

@@ -16,23 +16,24 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from stainworth.devices import autocast, module_device
 from stainworth.errors import ConfigError
 from stainworth.metrics.segmentation import mask_counts, scores_from_counts
-from stainworth.stainers.adapters import autocast
 from stainworth.tasks.data import TaskBatches
 
 
 def outputs(net: torch.nn.Module, batches: TaskBatches, *, bf16: bool = False
             ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """``(logits as float32, targets)`` batch by batch, in index order, eval mode, no gradients."""
+    """``(logits as float32, targets)`` on the CPU batch by batch, in index order, eval mode, no gradients."""
     was_training = net.training
+    device = module_device(net)
     net.eval()
     try:
         with torch.no_grad():
             for inputs, targets in batches.epoch(0, seed=0, shuffle=False):
-                with autocast(bf16):
-                    logits = net(inputs)
-                yield logits.float(), targets
+                with autocast(bf16, device):
+                    logits = net(inputs.to(device))
+                yield logits.float().cpu(), targets
     finally:
         net.train(was_training)
 
@@ -57,7 +58,7 @@ def predict_segmentation(net: torch.nn.Module, batches: TaskBatches, *, threshol
     probabilities
         Also return the (n, H, W) float32 probability maps (``n * H * W * 4`` bytes).
     bf16
-        bfloat16 autocast on the CPU.
+        bfloat16 autocast.
 
     Returns
     -------

@@ -1,0 +1,44 @@
+"""Device choice: auto picks CUDA only when torch sees it, cuda without a device is refused, bf16 autocast."""
+
+import pytest
+import torch
+
+from stainworth.devices import autocast, module_device, resolve_device
+from stainworth.errors import ConfigError
+from stainworth.profiles import load_profile
+
+
+@pytest.mark.parametrize(("visible", "expected"), [(False, "cpu"), (True, "cuda")])
+def test_auto_takes_the_gpu_only_when_torch_sees_one(monkeypatch, visible, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: visible)
+    assert resolve_device("auto") == torch.device(expected)
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_cuda_without_a_device_is_refused_with_one_line(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=r"device 'cuda': torch sees no CUDA device") as error:
+        resolve_device("cuda")
+    assert "\n" not in str(error.value)
+
+
+def test_an_unknown_device_is_refused():
+    with pytest.raises(ConfigError, match="device 'tpu': expected one of auto, cpu, cuda"):
+        resolve_device("tpu")
+
+
+def test_a_profile_naming_an_unknown_device_is_refused_at_load():
+    with pytest.raises(ConfigError, match="device"):
+        load_profile("smoke", ["tasks.segmentation.training.device=gpu"])
+    assert load_profile("smoke", ["stain.training.device=cpu"]).stain.training.device == "cpu"
+
+
+def test_a_module_is_where_its_parameters_are():
+    assert module_device(torch.nn.Linear(2, 2)) == torch.device("cpu")
+    assert module_device(torch.nn.ReLU()) == torch.device("cpu")
+
+
+@pytest.mark.parametrize(("enabled", "dtype"), [(True, torch.bfloat16), (False, torch.float32)])
+def test_autocast_runs_matrix_products_in_bf16_only_when_enabled(enabled, dtype):
+    with autocast(enabled, torch.device("cpu")):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == dtype
