@@ -118,3 +118,25 @@ def test_a_cached_task_counts_once():
     shown = console_lines("\n".join(lines), plan=2)
     assert shown[0].startswith("[task 1/2] ingest cached (elapsed") and ", ETA ~" in shown[0]
     assert shown[1].startswith("[task 2/2] stitch started") and shown[2].startswith("[task 2/2] stitch success")
+
+
+def test_a_lost_end_of_a_loop_iteration_does_not_shift_later_numbers_or_hide_stage_lines():
+    # kfp.local's loop threads race on builtins.print: one iteration's end is not logged, and the
+    # output of later tasks keeps eight more spaces of indentation.
+    lines = ["01:00:00.000 - INFO - Executing task 'train-task'", "01:00:00.001 - INFO - Executing task 'train-task'",
+             "01:00:01.000 - INFO - Task 'train-task' finished with status SUCCESS",
+             "01:00:02.000 - INFO - Executing task 'publish'",
+             "            {",
+             '                "outputFile": "/x/executor_output.json"',
+             "            }",
+             "            publish 1/1 efficientunet: v2 holdout ssim 0.590 vs current v1 0.577: current",
+             "01:00:03.000 - INFO - Task 'publish' finished with status SUCCESS",
+             "01:00:03.001 - INFO - Task 'publish' outputs:",
+             "            published: Artifact( name='published' )",
+             "01:00:04.000 - INFO - Executing task 'report'",
+             "01:00:05.000 - INFO - Task 'report' finished with status SUCCESS"]
+    shown = console_lines("\n".join(lines), plan=4)
+    assert [line.split("]")[0] for line in shown if line.startswith("[")] == [
+        "[task 1/4", "[task 2/4", "[task 1/4", "[task 3/4", "[task 3/4", "[task 4/4", "[task 4/4"]
+    assert "    publish 1/1 efficientunet: v2 holdout ssim 0.590 vs current v1 0.577: current" in shown
+    assert not any("outputFile" in line or "Artifact(" in line for line in shown)

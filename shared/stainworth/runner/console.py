@@ -7,6 +7,11 @@ the same loop task overlap, the run's elapsed time and a rough ETA from the mean
 far), the progress lines the stages print, and any line carrying a stage's error. A retried task
 keeps its number (the failed attempt is shown, then the retry); a task served from kfp.local's
 cache is shown once, as cached.
+
+kfp.local 2.17 runs loop iterations in threads that swap ``builtins.print`` for an indenting one
+without a lock: when two iterations end together, one "finished" line can go missing and every
+later line keeps extra indentation. A task's end therefore shows the number it started with (not
+a count of ends), and stage lines are recognised at any multiple of four spaces.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ _RETRYING = re.compile(r"Task '?(?P<task>[^' ]+)'? failed \(attempt (?P<attempt>
 _CACHE_HIT = re.compile(r"Task '?(?P<task>[^' ]+)'? cache hit")
 _PIPELINE_DONE = re.compile(r"Pipeline '(?P<pipeline>[^']+)' finished with status (?P<status>\w+)")
 _OUTPUTS = re.compile(r"Task '[^']+' outputs:")
-_STAGE_LINE = re.compile(r"^ {4}(?=[A-Za-z])(?!\[KFP Executor)")
+_STAGE_LINE = re.compile(r"^(?: {4})+(?=[A-Za-z])")
 _SEPARATOR = "-" * 20
 
 
@@ -69,7 +74,7 @@ class ConsoleProgress:
         self.total: int | None = None
         self.started_at = clock()
         self.task_started: dict[str, list[list[Any]]] = {}
-        """Per task name, its running iterations: [start time, overlapped another iteration]."""
+        """Per task name, its running iterations: [start time, overlapped another iteration, number]."""
         self.started = self.finished = 0
         self.in_outputs = False
 
@@ -93,12 +98,13 @@ class ConsoleProgress:
             running = self.task_started.setdefault(match["task"], [])
             for entry in running:
                 entry[1] = True
-            running.append([self.clock(), bool(running)])
+            running.append([self.clock(), bool(running), self.started])
             yield f"[{self._position(self.started)}] {match['task']} started (elapsed {self._elapsed()})"
         elif match := _FINISHED.search(line):
             self.finished += 1
-            yield (f"[{self._position(self.finished)}] {match['task']} {match['status'].lower()}"
-                   f"{self._took(match['task'])} (elapsed {self._elapsed()}{self._eta()})")
+            number, took = self._ended(match["task"])
+            yield (f"[{self._position(number)}] {match['task']} {match['status'].lower()}"
+                   f"{took} (elapsed {self._elapsed()}{self._eta()})")
         elif match := _RETRYING.search(line):
             # The failed attempt was counted as started and finished; the retry counts as the same task.
             self.started -= 1
@@ -114,15 +120,18 @@ class ConsoleProgress:
         elif match := _PIPELINE_DONE.search(line):
             yield f"pipeline {match['pipeline']} {match['status'].lower()} (elapsed {self._elapsed()})"
         elif not self.in_outputs and _STAGE_LINE.match(line):
-            yield line
+            yield "    " + line.lstrip(" ")
 
-    def _took(self, task: str) -> str:
-        """`` in <duration>``; nothing when iterations of one loop task overlap (which one ended is unknown)."""
+    def _ended(self, task: str) -> tuple[int, str]:
+        """The number an ending task started with (its earliest running iteration's), and `` in <duration>``.
+
+        The duration is left out when iterations of one loop task overlap (which one ended is unknown).
+        """
         running = self.task_started.get(task, [])
         if not running:
-            return ""
-        started, overlapped = running.pop(0)
-        return "" if overlapped else f" in {format_seconds(self.clock() - started)}"
+            return self.finished, ""
+        started, overlapped, number = running.pop(0)
+        return number, "" if overlapped else f" in {format_seconds(self.clock() - started)}"
 
     def _position(self, k: int) -> str:
         return f"task {k}/{self.total}" if self.total else f"task {k}"
