@@ -139,4 +139,5 @@ def test_a_lost_end_of_a_loop_iteration_does_not_shift_later_numbers_or_hide_sta
     assert [line.split("]")[0] for line in shown if line.startswith("[")] == [
         "[task 1/4", "[task 2/4", "[task 1/4", "[task 3/4", "[task 3/4", "[task 4/4", "[task 4/4"]
     assert "    publish 1/1 efficientunet: v2 holdout ssim 0.590 vs current v1 0.577: current" in shown
+    assert shown[-1].startswith("[task 4/4] report success") and "ETA" not in shown[-1]
     assert not any("outputFile" in line or "Artifact(" in line for line in shown)

@@ -94,7 +94,7 @@ def segmentation_capacity_figure(capacity: pd.DataFrame) -> Figure:
     if capacity.empty:
         return plotting.empty_figure(title, "no capacity-sweep units")
     modalities = modality_order(capacity["modality"])
-    figure, axes = plotting.panels(len(SEGMENTATION_METRICS), title)
+    figure, axes = plotting.panels(len(SEGMENTATION_METRICS), title, height=plotting.CAPACITY_PANEL_HEIGHT)
     for letter, axis, metric in zip("abc", axes, SEGMENTATION_METRICS, strict=True):
         plotting.metric_panel(
             axis, capacity, modalities, x_column="architecture", value=metric, low=f"{metric}_ci_low",
@@ -179,7 +179,7 @@ def classification_capacity_figure(capacity: pd.DataFrame, *, metric: str = "auc
     if capacity.empty:
         return plotting.empty_figure(title, "no capacity-sweep units")
     panels = stainer_panels(capacity["modality"])
-    figure, axes = plotting.panels(len(panels), title)
+    figure, axes = plotting.panels(len(panels), title, height=plotting.CAPACITY_PANEL_HEIGHT)
     for axis, (name, modalities) in zip(axes, panels, strict=True):
         plotting.metric_panel(
             axis, capacity, modalities, x_column="architecture", value=metric, low=f"{metric}_ci_low",

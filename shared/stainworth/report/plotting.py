@@ -24,13 +24,15 @@ DODGE_POINTS = 4.0
 """Display offset between the modalities drawn at one x, in points."""
 PANEL_SIZE = (4.6, 3.6)
 """Inches of one panel."""
+CAPACITY_PANEL_HEIGHT = 4.6
+"""Inches: a capacity panel is taller, to hold its upright architecture labels below the plot."""
 MIN_WIDTH = 7.5
 """Inches: a one-panel figure is widened so that its title fits."""
 
 
-def panels(count: int, title: str) -> tuple[Figure, list[Axes]]:
-    """A figure of ``count`` panels side by side under ``title``."""
-    figure = Figure(figsize=(max(PANEL_SIZE[0] * count, MIN_WIDTH), PANEL_SIZE[1]))
+def panels(count: int, title: str, *, height: float = PANEL_SIZE[1]) -> tuple[Figure, list[Axes]]:
+    """A figure of ``count`` panels side by side under ``title``, ``height`` inches tall."""
+    figure = Figure(figsize=(max(PANEL_SIZE[0] * count, MIN_WIDTH), height))
     axes = figure.subplots(1, count, squeeze=False)
     figure.suptitle(title, fontsize=11)
     return figure, list(axes[0])

@@ -104,7 +104,7 @@ class ConsoleProgress:
             self.finished += 1
             number, took = self._ended(match["task"])
             yield (f"[{self._position(number)}] {match['task']} {match['status'].lower()}"
-                   f"{took} (elapsed {self._elapsed()}{self._eta()})")
+                   f"{took} (elapsed {self._elapsed()}{self._eta(number)})")
         elif match := _RETRYING.search(line):
             # The failed attempt was counted as started and finished; the retry counts as the same task.
             self.started -= 1
@@ -114,7 +114,8 @@ class ConsoleProgress:
         elif match := _CACHE_HIT.search(line):
             self.started += 1
             self.finished += 1
-            yield f"[{self._position(self.finished)}] {match['task']} cached (elapsed {self._elapsed()}{self._eta()})"
+            yield (f"[{self._position(self.started)}] {match['task']} cached "
+                   f"(elapsed {self._elapsed()}{self._eta(self.started)})")
         elif _OUTPUTS.search(line):
             self.in_outputs = True
         elif match := _PIPELINE_DONE.search(line):
@@ -139,8 +140,9 @@ class ConsoleProgress:
     def _elapsed(self) -> str:
         return format_seconds(self.clock() - self.started_at)
 
-    def _eta(self) -> str:
-        if not self.total or not self.finished or self.finished >= self.total:
+    def _eta(self, number: int) -> str:
+        """`` ETA ~...`` from the mean time per ended task; nothing once task ``number`` is the last one."""
+        if not self.total or not self.finished or max(self.finished, number) >= self.total:
             return ""
         per_task = (self.clock() - self.started_at) / self.finished
         return f", ETA ~{format_seconds(per_task * (self.total - self.finished))}"
