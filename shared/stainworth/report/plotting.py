@@ -88,8 +88,10 @@ def architecture_capacities(table: pd.DataFrame) -> pd.Series:
 
 
 def capacity_axis(axis: Axes, capacities: pd.Series) -> None:
-    """Log x axis with one tick per architecture: name and parameter count, upright so that close ones
-    (ResNet18/50/101 lie within 0.6 decades) stay legible."""
+    """Log x axis with one tick per architecture: name and parameter count.
+
+    The labels stand upright so that close ones (ResNet18/50/101 lie within 0.6 decades) stay legible.
+    """
     axis.set_xscale("log")
     ticks = capacities.to_numpy(dtype=float)
     axis.set_xticks(ticks, [f"{name} ({short_count(value)})" for name, value in capacities.items()], fontsize=8,
