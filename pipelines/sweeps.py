@@ -13,11 +13,14 @@ from stainworth.components.evaluate import evaluate
 from stainworth.components.report import report
 from stainworth.components.train_task import train_task
 from stainworth.contracts.profile import Profile
-from stainworth.contracts.task import SweepKind, Task, TasksConfig
+from stainworth.contracts.task import LADDERS, SweepKind, Task, TasksConfig
 from stainworth.pipelines.prepare import prepare_tasks
 from stainworth.pipelines.stain import stain_tasks
 from stainworth.runner.platform import configure_task
 
+LOCAL_SLOTS = 2
+"""Loop iterations kfp.local runs at once: a local run splits each architecture's trainings into as
+many tasks, so that both slots train the largest network first."""
 PARALLELISM = 16
 """Training units of one task running at once on the cluster (``ClusterConfig`` has no such field;
 kfp.local runs at most two tasks at a time anyway)."""
@@ -33,23 +36,44 @@ VIRTUAL_MODALITY = {"efficientunet": "virtual_effunet", "pix2pixhd": "virtual_pi
 
 
 def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> list[dict[str, Any]]:
-    """The units of ``task``'s ``sweeps`` as loop items, the modalities of one unit adjacent.
+    """The trainings of ``task``'s ``sweeps`` as loop items, one ``train_task`` task each.
 
-    Capacity sweep: every architecture × every modality on the whole training split (``train_size``
-    0). Learnable sweep: the learnable architecture × sizes × subsets × modalities. Each item carries
-    its ``position`` (``run k/n``). The list is fixed when the pipeline is built: overriding the
-    ``tasks_config`` parameter at submission changes the training settings, not which units run.
+    Capacity sweep: every architecture × every modality × every replicate on the whole training
+    split (``train_size`` 0). Learnable sweep: the learnable architecture × sizes × subsets ×
+    modalities × its replicates (``learnable.replicates``, else the task's). Each training carries
+    its ``position`` (``run k/n``). With
+    ``tasks.grouping`` ``architecture`` the trainings of one architecture and training size are
+    split, modality by modality, into :data:`LOCAL_SLOTS` items, the largest architecture (the
+    ladders are in increasing capacity) and size first, so that the runner's slots start with the
+    longest work and share it; otherwise (``unit``, or None as on a cluster) one training each.
+    The list is fixed when the pipeline is built: overriding the ``tasks_config`` parameter at
+    submission changes the training settings, not which units run.
     """
     sweep = tasks.sweep(task)
-    plan: list[tuple[str, int, int]] = []
+    plan: list[tuple[str, int, int, int]] = []
     if "capacity" in sweeps:
-        plan += [(architecture, 0, 0) for architecture in sweep.architectures]
+        plan += [(architecture, 0, 0, sweep.replicates) for architecture in sweep.architectures]
     if "learnable" in sweeps:
-        plan += [(sweep.learnable.architecture, size, subset)
+        plan += [(sweep.learnable.architecture, size, subset, tasks.learnable_replicates(task))
                  for size in sweep.learnable.sizes for subset in range(sweep.learnable.subsets)]
-    units = [{"architecture": architecture, "modality": modality, "train_size": size, "subset": subset}
-             for architecture, size, subset in plan for modality in sweep.modalities]
-    return [unit | {"position": f"run {k}/{len(units)}"} for k, unit in enumerate(units, start=1)]
+    units = [{"architecture": architecture, "modality": modality, "train_size": size, "subset": subset,
+              "replicate": replicate}
+             for architecture, size, subset, replicates in plan for modality in sweep.modalities
+             for replicate in range(replicates)]
+    units = [unit | {"position": f"run {k}/{len(units)}"} for k, unit in enumerate(units, start=1)]
+    if tasks.grouping != "architecture":
+        return [{"units": [unit]} for unit in units]
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for unit in units:
+        groups.setdefault((unit["architecture"], unit["train_size"]), []).append(unit)
+    order = sorted(groups, key=lambda key: (-LADDERS[task].index(key[0]), -key[1]))
+    items = []
+    for key in order:
+        modalities = list(dict.fromkeys(unit["modality"] for unit in groups[key]))
+        for part in range(min(LOCAL_SLOTS, len(modalities))):
+            chosen = set(modalities[part::LOCAL_SLOTS])
+            items.append({"units": [unit for unit in groups[key] if unit["modality"] in chosen]})
+    return items
 
 
 def sweep_tasks(profile: Profile, task: Task, units: list[dict[str, Any]], tasks_config: Any, stain_config: Any,

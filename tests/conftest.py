@@ -118,7 +118,7 @@ def _evaluated_study(phantom_datasets, root):
     from stainworth.stages.evaluate import evaluate_stage
     from stainworth.stages.stain import apply_stainer_stage, train_stainer_stage
     from stainworth.stages.stain_report import stain_report
-    from stainworth.stages.task import train_task_stage
+    from stainworth.stages.task import train_units_stage
 
     store = f"file://{root}/store"
     stain = StainConfig.model_validate({"training": {"batch_size": 8, "max_epochs": 1, "pix2pixhd": {
@@ -137,10 +137,10 @@ def _evaluated_study(phantom_datasets, root):
         stain_report(stain, kind, phantom_datasets, virtual[kind], reports[kind])
     tasks = TasksConfig.model_validate({
         "segmentation": {"architectures": ["unet1", "unet2"], "learnable": {"architecture": "unet1", "sizes": [6]},
-                         "training": {"batch_size": 4, "max_epochs": 1}},
+                         "training": {"batch_size": 4, "max_epochs": 1, "max_attempts": 1}, "replicates": 2},
         "classification": {"architectures": ["cnn1", "cnn3"],
                            "learnable": {"architecture": "cnn1", "sizes": [6, 8], "subsets": 2},
-                           "training": {"batch_size": 4, "max_epochs": 1}},
+                           "training": {"batch_size": 4, "max_epochs": 1, "max_attempts": 1}, "replicates": 2},
     })
     plans = {"segmentation": [("unet1", None, 0), ("unet2", None, 0)],
              "classification": [("cnn1", None, 0), ("cnn3", None, 0)] + [("cnn1", size, k) for size in (6, 8)
@@ -152,11 +152,12 @@ def _evaluated_study(phantom_datasets, root):
             dirs["virtual_pix2pixhd"] = virtual[task]["pix2pixhd"]
         units = []
         for architecture, size, subset in plan:
-            for modality in ("label_free", *dirs, "fluorescence"):
-                unit = TaskUnit(task=task, architecture=architecture, modality=modality, train_size=size,
-                                subset=subset)
-                train_task_stage(tasks, unit, phantom_datasets, root / unit.name, virtual_dirs=dirs, store_uri=store)
-                units.append(root / unit.name)
+            group = [TaskUnit(task=task, architecture=architecture, modality=modality, train_size=size, subset=subset,
+                              replicate=replicate)
+                     for modality in ("label_free", *dirs, "fluorescence") for replicate in range(2)]
+            folder = root / f"{task}-{architecture}-{size}-{subset}"
+            train_units_stage(tasks, group, phantom_datasets, folder, virtual_dirs=dirs, store_uri=store)
+            units.append(folder)
         evaluations[task] = root / f"evaluate-{task}"
         evaluate_stage(tasks, task, units, phantom_datasets, evaluations[task], virtual_dirs=dirs, n_boot=200)
     return evaluations, reports

@@ -9,9 +9,9 @@ from stainworth.contracts.task import TasksConfig
 
 CONFIG = TasksConfig.model_validate({
     "segmentation": {"architectures": ["unet1"], "learnable": {"architecture": "unet1", "sizes": [8]},
-                     "training": {"batch_size": 4, "max_epochs": 1}},
+                     "training": {"batch_size": 4, "max_epochs": 1, "max_attempts": 1}},
     "classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [6]},
-                       "training": {"batch_size": 4, "max_epochs": 1}},
+                       "training": {"batch_size": 4, "max_epochs": 1, "max_attempts": 1}},
 }).model_dump(mode="json")
 
 
@@ -20,11 +20,12 @@ def units(phantom_datasets, tmp_path_factory):
     root = tmp_path_factory.mktemp("component-units")
     data = dsl.Dataset(name="datasets", uri=str(phantom_datasets))
     made = []
-    for modality in ("label_free", "fluorescence"):
+    for modality in ("label_free", "fluorescence"):  # one task output per modality, two trainings each
         unit = dsl.Model(name="unit", uri=str(root / modality))
-        train_task.python_func(config=CONFIG, task="classification",
-                               item={"architecture": "cnn1", "modality": modality, "train_size": 0, "subset": 0,
-                                     "position": ""}, store_uri=f"file://{root}/store", datasets=data,
+        entries = [{"architecture": "cnn1", "modality": modality, "train_size": 0, "subset": 0, "replicate": r,
+                    "position": ""} for r in (0, 1)]
+        train_task.python_func(config=CONFIG, task="classification", item={"units": entries},
+                               store_uri=f"file://{root}/store", datasets=data,
                                virtual_effunet=data, virtual_pix2pixhd=data, unit=unit,
                                metrics=dsl.Metrics(name="metrics"), roc=dsl.ClassificationMetrics(name="roc"))
         made.append(unit)
@@ -37,6 +38,7 @@ def test_the_component_evaluates_collected_units(units, tmp_path):
     evaluate.python_func(config=CONFIG, task="classification", units=made, datasets=data, virtual_effunet=data,
                          virtual_pix2pixhd=data, evaluation=out)
     assert (tmp_path / "evaluation" / "capacity.csv").is_file() and out.metadata["stage"] == "evaluate"
+    assert out.metadata["counts"]["units"] == 4
     assert (tmp_path / "evaluation" / "verdict.md").read_text().startswith("- ")
 
 

@@ -37,6 +37,15 @@ def test_defaults_are_the_study_sweeps():
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"max_epochs_by_architecture": {"cnn1": 0}}}},
      r"max_epochs_by_architecture \{'cnn1': 0\}: expected caps from 1 to 10000"),
+    ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
+                         "training": {"patience_by_architecture": {"cnn1": 0}}}},
+     r"patience_by_architecture \{'cnn1': 0\}: expected values from 1 to 10000"),
+    ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
+                         "training": {"learning_rate_by_architecture": {"cnn1": 2}}}},
+     r"learning_rate_by_architecture \{'cnn1': 2.0\}: expected rates in \(0, 1\]"),
+    ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
+                         "training": {"patience_by_architecture": {"resnet7": 3}}}},
+     r"classification: architectures \['resnet7'\] are not in the classification ladder"),
     ({"threshold": 1.0}, r"field 'threshold'"),
 ])
 def test_bad_sweeps_are_refused_with_the_field_and_value(data, message):
@@ -45,11 +54,27 @@ def test_bad_sweeps_are_refused_with_the_field_and_value(data, message):
 
 
 def test_unit_names_are_unique_and_readable():
-    units = {TaskUnit(task="classification", architecture="cnn1", modality=m, train_size=s, subset=k).name
-             for m in ("label_free", "fluorescence") for s in (None, 100) for k in (0, 1)}
-    assert len(units) == 8
-    assert "classification-cnn1-label_free-all-s0" in units
-    assert "classification-cnn1-fluorescence-100-s1" in units
+    units = {TaskUnit(task="classification", architecture="cnn1", modality=m, train_size=s, subset=k,
+                      replicate=r).name
+             for m in ("label_free", "fluorescence") for s in (None, 100) for k in (0, 1) for r in (0, 2)}
+    assert len(units) == 16
+    assert "classification-cnn1-label_free-all-s0-r0" in units
+    assert "classification-cnn1-fluorescence-100-s1-r2" in units
+
+
+def test_learnable_replicates_default_to_the_tasks_and_need_two_trainings_per_size():
+    sweep = {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4], "subsets": 3},
+             "training": {}, "replicates": 3}
+    tasks = TasksConfig.model_validate({"classification": sweep})
+    assert tasks.learnable_replicates("classification") == 3
+    sweep["learnable"]["replicates"] = 1
+    assert TasksConfig.model_validate({"classification": sweep}).learnable_replicates("classification") == 1
+    sweep["learnable"]["subsets"] = 1
+    with pytest.raises(ConfigError, match=r"subsets 1 x replicates 1: expected at least two trainings"):
+        validate_model(TasksConfig, {"classification": sweep}, where="tasks")
+    sweep["learnable"]["subsets"] = 3
+    with pytest.raises(ConfigError, match=r"field 'classification.replicates'"):
+        validate_model(TasksConfig, {"classification": sweep | {"replicates": 1}}, where="tasks")
 
 
 def test_an_architecture_cap_overrides_max_epochs_for_that_architecture_only():

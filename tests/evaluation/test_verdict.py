@@ -1,151 +1,184 @@
-"""The crossover rule along the capacity and training-size axes, and its sentences."""
+"""The verdict: significant steps from Holm-adjusted combined comparisons, the crossover, the study verdict."""
+
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from stainworth.errors import ConfigError, InputDataError
-from stainworth.evaluation import capacity_table, crossover, crossover_sentence
+from stainworth.evaluation import crossover, crossover_sentence, paired_comparisons, study_verdict
+from stainworth.evaluation.verdict import FAMILY_WORDS
 
 LADDER = [("unet1", 1_234), ("unet2", 60_305), ("unet3", 1_000_000), ("efficientunet7", 20_000_000)]
 
 
-def capacity_rows(label_free, stainer, *, half_width=0.02, task="segmentation", metric="dice"):
-    """A capacity table: one label_free and one virtual_effunet row per architecture of LADDER."""
+def comparison_rows(differences, p_adjusted, *, metric="dice", task="segmentation", modality="virtual_effunet",
+                    sizes=None, architecture="efficientunet7"):
+    """A combined comparisons table along the capacity ladder (or along training sizes of one architecture)."""
     rows = []
-    for (arch, cap), lf, st in zip(LADDER, label_free, stainer, strict=True):
-        for modality, value in (("virtual_effunet", st), ("label_free", lf)):
-            rows.append({"task": task, "architecture": arch, "modality": modality, "capacity": cap, metric: value,
-                         f"{metric}_ci_low": value - half_width, f"{metric}_ci_high": value + half_width})
-    return pd.DataFrame(rows[::-1])  # reversed: crossover sorts the rows itself
+    steps = [(arch, cap, pd.NA) for arch, cap in LADDER] if sizes is None else \
+        [(architecture, 66_000_000, size) for size in sizes]
+    axis = "capacity" if sizes is None else "train_size"
+    for (arch, cap, size), difference, p in zip(steps, differences, p_adjusted, strict=True):
+        rows.append({"task": task, "architecture": arch, "train_size": size, "capacity": cap, "modality": modality,
+                     "reference": "label_free", "metric": metric, "difference": difference,
+                     "ci_low": difference - 0.02, "ci_high": difference + 0.02, "df": 2.5, "p_value": p / 2,
+                     "p_adjusted": p, "family": f"{modality} {metric} {axis}", "replicates": 3})
+    return pd.DataFrame(rows[::-1]).astype({"train_size": "Int64"})  # reversed: crossover sorts the rows itself
 
 
-def learnable_rows(architecture, sizes, label_free, stainer, std=0.01):
-    rows = [{"task": "segmentation", "architecture": architecture, "train_size": size, "modality": modality,
-             "capacity": 66_000_000, "n_subsets": 3, "dice_mean": value, "dice_std": std}
-            for size, lf, st in zip(sizes, label_free, stainer, strict=True)
-            for modality, value in (("label_free", lf), ("virtual_effunet", st))]
-    return pd.DataFrame(rows)
-
-
-def test_crossover_in_a_ladder():
-    result = crossover(capacity_rows([0.5, 0.7, 0.82, 0.85], [0.8, 0.8, 0.81, 0.83]), "segmentation",
+def test_crossover_after_the_last_significant_advantage():
+    result = crossover(comparison_rows([0.10, 0.08, 0.01, 0.0], [0.001, 0.01, 0.5, 0.9]), "segmentation",
                        "virtual_effunet", "dice")
+    assert [step.status for step in result.steps] == ["better", "better", "undecided", "undecided"]
     assert (result.architecture, result.capacity, result.train_size, result.index) == ("unet3", 1_000_000, None, 2)
-    assert result.reached and result.axis == "capacity"
-    assert [s.reached for s in result.steps] == [False, False, True, True]
-    assert [s.intervals_overlap for s in result.steps] == [False, False, True, True]
+    assert result.reached and result.decided and result.family == "virtual_effunet dice capacity"
     assert crossover_sentence(result) == (
-        "Label-free images reach virtual_effunet's Dice from unet3 (1,000,000 parameters) on; below that, "
-        "virtual_effunet images score higher. At unet3 (1,000,000 parameters), label-free 0.820 vs virtual_effunet "
-        "0.810; their confidence intervals overlap.")
+        "virtual_effunet images score a significantly higher Dice than label-free images at unet1 (1,234 parameters) "
+        "and unet2 (60,305 parameters); from unet3 (1,000,000 parameters) on, no step shows a significant advantage "
+        "(Holm-adjusted over the 4 capacities of family 'virtual_effunet dice capacity', alpha = 0.05); at unet3 "
+        "(1,000,000 parameters): +0.010, 95% CI -0.010 to +0.030, df 2.5, Holm-adjusted p = 0.5.")
 
 
-def test_never_reached():
-    result = crossover(capacity_rows([0.5, 0.6, 0.7, 0.75], [0.8, 0.8, 0.81, 0.83]), "segmentation",
+def test_point_estimates_alone_decide_nothing():
+    """Label-free's point estimate is higher from unet2 on, but nothing is significant: no crossover is claimed."""
+    result = crossover(comparison_rows([0.03, -0.01, -0.02, -0.04], [0.2, 0.8, 0.6, 0.3]), "segmentation",
                        "virtual_effunet", "dice")
-    assert result.architecture is None and result.capacity is None and not result.reached and result.step is None
+    assert not result.decided and not result.reached and result.architecture is None
     assert crossover_sentence(result) == (
-        "Label-free images never reach virtual_effunet's Dice within the capacities tried, up to efficientunet7 "
-        "(20,000,000 parameters). At efficientunet7 (20,000,000 parameters), label-free 0.750 vs virtual_effunet "
-        "0.830; their confidence intervals do not overlap.")
+        "The data cannot decide at this scale whether virtual_effunet images score a different Dice than label-free "
+        "images: no difference is significant (Holm-adjusted over the 4 capacities of family 'virtual_effunet dice "
+        "capacity', alpha = 0.05); the largest, at efficientunet7 (20,000,000 parameters), is -0.040, 95% CI -0.060 "
+        "to -0.020, df 2.5, Holm-adjusted p = 0.3.")
 
 
-def test_reached_only_below_the_largest():
-    result = crossover(capacity_rows([0.5, 0.85, 0.7, 0.75], [0.8, 0.8, 0.81, 0.83]), "segmentation",
+def test_raw_p_values_below_alpha_do_not_count_after_holm():
+    table = comparison_rows([0.05, 0.05, 0.05, 0.05], [0.08, 0.08, 0.08, 0.08])  # raw p 0.04 each
+    assert not crossover(table, "segmentation", "virtual_effunet", "dice").decided
+
+
+def test_still_better_at_the_largest_step_is_no_crossover():
+    result = crossover(comparison_rows([0.10, 0.01, 0.08, 0.06], [0.001, 0.7, 0.01, 0.02]), "segmentation",
                        "virtual_effunet", "dice")
-    assert result.architecture is None
-    assert crossover_sentence(result).startswith(
-        "Label-free images fall short of virtual_effunet's Dice at unet1 (1,234 parameters), unet3 (1,000,000 "
-        "parameters) and efficientunet7 (20,000,000 parameters), the largest capacity tried included; they reach it "
-        "at unet2 (60,305 parameters).")
-
-
-def test_non_monotone_ladder_names_the_exception():
-    result = crossover(capacity_rows([0.5, 0.85, 0.7, 0.9], [0.8, 0.8, 0.81, 0.83]), "segmentation",
-                       "virtual_effunet", "dice")
-    assert result.architecture == "efficientunet7"
-    assert "below that, virtual_effunet images score higher except at unet2 (60,305 parameters)." in \
+    assert result.index is None and result.decided
+    assert "at unet1 (1,234 parameters), unet3 (1,000,000 parameters) and efficientunet7 (20,000,000 parameters), " \
+           "the largest of the capacities tried included: no crossover within the capacities tried" in \
         crossover_sentence(result)
 
 
-def test_reached_everywhere_and_ties_count():
-    result = crossover(capacity_rows([0.8, 0.8, 0.9, 0.9], [0.8, 0.8, 0.81, 0.83]), "segmentation",
-                       "virtual_effunet", "dice")
-    assert result.architecture == "unet1" and result.capacity == 1_234
-    assert crossover_sentence(result).startswith(
-        "Label-free images reach virtual_effunet's Dice at every capacity tried, from unet1 (1,234 parameters) to "
-        "efficientunet7 (20,000,000 parameters).")
+def test_label_free_significantly_better_is_named():
+    crossing = crossover(comparison_rows([0.10, 0.0, -0.06, -0.08], [0.001, 0.9, 0.01, 0.001]), "segmentation",
+                         "virtual_effunet", "dice")
+    assert crossing.architecture == "unet2" and [s.status for s in crossing.steps][2:] == ["worse", "worse"]
+    assert ("from unet2 (60,305 parameters) on, no step shows a significant advantage; label-free images score "
+            "significantly higher at unet3 (1,000,000 parameters) and efficientunet7 (20,000,000 parameters)") in \
+        crossover_sentence(crossing)
+    never = crossover(comparison_rows([-0.10, 0.0, -0.06, 0.01], [0.001, 0.9, 0.01, 0.8]), "segmentation",
+                      "virtual_effunet", "dice")
+    assert never.index is None
+    assert crossover_sentence(never).startswith(
+        "virtual_effunet images never score a significantly higher Dice than label-free images within the "
+        "capacities tried; label-free images score significantly higher at unet1 (1,234 parameters) and unet3")
 
 
-def test_undefined_interval_is_not_called_overlapping():
-    table = capacity_rows([0.6, 0.7, 0.8, 0.9], [0.7, 0.7, 0.7, 0.7], task="classification", metric="binormal_auc")
-    table.loc[table["architecture"] == "efficientunet7", "binormal_auc_ci_low"] = np.nan
-    result = crossover(table, "classification", "virtual_effunet", "binormal_auc")
-    assert result.architecture == "unet2" and result.steps[-1].intervals_overlap is None
-    assert "binormal AUC from unet2 (60,305 parameters) on" in crossover_sentence(result)
+def test_nan_p_values_are_undecided():
+    table = comparison_rows([0.1, 0.1, 0.1, 0.1], [np.nan, 0.01, np.nan, np.nan])
+    result = crossover(table, "segmentation", "virtual_effunet", "dice")
+    assert [s.status for s in result.steps] == ["undecided", "better", "undecided", "undecided"]
+    assert result.architecture == "unet3"
 
 
 def test_training_size_axis():
-    table = learnable_rows("efficientunet7", [100, 1000, 5000, 15000], [0.5, 0.7, 0.86, 0.88], [0.8, 0.8, 0.85, 0.86])
-    result = crossover(table.iloc[::-1], "segmentation", "virtual_effunet", "dice")
+    undecided = crossover(comparison_rows([0.0, 0.01], [0.9, 0.9], sizes=[100, 1000]), "segmentation",
+                          "virtual_effunet", "dice", axis="train_size")
+    assert crossover_sentence(undecided).startswith("With efficientunet7 (66,000,000 parameters), the data cannot "
+                                                    "decide at this scale")
+    table = comparison_rows([0.2, 0.1, 0.01, 0.0], [0.001, 0.01, 0.6, 0.6], sizes=[100, 1000, 5000, 15000])
+    result = crossover(table, "segmentation", "virtual_effunet", "dice", axis="train_size")
     assert (result.axis, result.architecture, result.train_size) == ("train_size", "efficientunet7", 5000)
-    assert crossover_sentence(result) == (
-        "With efficientunet7 (66,000,000 parameters), label-free images reach virtual_effunet's Dice from 5,000 "
-        "training images on; below that, virtual_effunet images score higher. At 5,000 training images, label-free "
-        "0.860 vs virtual_effunet 0.850; their mean ± 1 SD ranges over training subsets overlap.")
-
-
-def test_training_size_axis_never_and_everywhere():
-    never = crossover(learnable_rows("resnet101", [100, 10000], [0.5, 0.6], [0.8, 0.8]), "segmentation",
-                      "virtual_effunet", "dice")
-    assert never.train_size is None and never.architecture is None
-    assert "never reach virtual_effunet's Dice within the training sizes tried, up to 10,000 training images." in \
-        crossover_sentence(never)
-    everywhere = crossover(learnable_rows("resnet101", [100, 10000], [0.9, 0.9], [0.8, 0.8]), "segmentation",
-                           "virtual_effunet", "dice")
-    assert "at every training size tried, from 100 to 10,000 training images." in crossover_sentence(everywhere)
+    assert crossover_sentence(result).startswith(
+        "With efficientunet7 (66,000,000 parameters), virtual_effunet images score a significantly higher Dice than "
+        "label-free images at 100 training images and 1,000 training images; from 5,000 training images on, no step "
+        "shows a significant advantage (Holm-adjusted over the 4 training sizes of family 'virtual_effunet dice "
+        "train_size', alpha = 0.05)")
 
 
 def test_training_size_axis_with_several_architectures():
-    table = pd.concat([learnable_rows("unet1", [100, 1000], [0.5, 0.9], [0.8, 0.8]),
-                       learnable_rows("efficientunet7", [100, 1000], [0.9, 0.9], [0.8, 0.8])])
-    with pytest.raises(ConfigError, match=r"architecture: the learnable table holds unet1, efficientunet7; expected "
-                                          r"one to be named"):
-        crossover(table, "segmentation", "virtual_effunet", "dice")
-    assert crossover(table, "segmentation", "virtual_effunet", "dice", architecture="unet1").train_size == 1000
-    with pytest.raises(InputDataError, match=r"table: has no rows of architecture 'unet9'"):
-        crossover(table, "segmentation", "virtual_effunet", "dice", architecture="unet9")
+    table = pd.concat([comparison_rows([0.2, 0.0], [0.001, 0.9], sizes=[100, 1000], architecture="unet1"),
+                       comparison_rows([0.0, 0.0], [0.9, 0.9], sizes=[100, 1000])])
+    with pytest.raises(ConfigError, match=r"architecture: the learnable comparisons hold unet1, efficientunet7; "
+                                          r"expected one to be named"):
+        crossover(table, "segmentation", "virtual_effunet", "dice", axis="train_size")
+    assert crossover(table, "segmentation", "virtual_effunet", "dice", axis="train_size",
+                     architecture="unet1").train_size == 1000
+    with pytest.raises(InputDataError, match=r"comparisons: have no virtual_effunet dice rows of architecture "
+                                             r"'unet9' in the learnable sweep; found unet1, efficientunet7"):
+        crossover(table, "segmentation", "virtual_effunet", "dice", axis="train_size", architecture="unet9")
 
 
-def test_from_units_end_to_end(make_segmentation):
-    units = [make_segmentation(arch, modality, dice, capacity=cap, seed=k)
-             for k, ((arch, cap), dice_lf) in enumerate(zip(LADDER[:3], [0.5, 0.7, 0.8], strict=True))
-             for modality, dice in (("label_free", dice_lf), ("virtual_effunet", 0.75))]
-    result = crossover(capacity_table(units, n_boot=500), "segmentation", "virtual_effunet", "dice")
-    assert result.architecture == "unet3" and "unet3 (1,000,000 parameters)" in crossover_sentence(result)
-
-
-@pytest.mark.parametrize(("task", "stainer", "metric", "error", "message"), [
-    ("detection", "virtual_effunet", "dice", ConfigError, r"task: found 'detection'; expected one of segmentation"),
-    ("segmentation", "virtual_effunet", "auc", ConfigError, r"metric: found 'auc' for segmentation; expected one of "
-                                                            r"precision, recall, dice"),
-    ("segmentation", "label_free", "dice", ConfigError, r"stainer_modality: found 'label_free'; expected one of "
-                                                        r"virtual_effunet, virtual_pix2pixhd, fluorescence"),
-    ("classification", "virtual_effunet", "auc", InputDataError, r"table: holds rows of task\(s\) \['segmentation'\]; "
-                                                                 r"expected only classification rows"),
-    ("segmentation", "virtual_effunet", "recall", InputDataError, r"table: lacks column\(s\) recall, recall_ci_low, "
-                                                                  r"recall_ci_high"),
-    ("segmentation", "fluorescence", "dice", InputDataError, r"table: has no fluorescence row at architecture unet1; "
-                                                             r"expected label_free and fluorescence at every step"),
+@pytest.mark.parametrize(("task", "stainer", "metric", "kwargs", "error", "message"), [
+    ("detection", "virtual_effunet", "dice", {}, ConfigError, r"task: found 'detection'; expected one of segmentation"),
+    ("segmentation", "virtual_effunet", "auc", {}, ConfigError, r"metric: found 'auc' for segmentation; expected one "
+                                                                r"of precision, recall, dice"),
+    ("segmentation", "label_free", "dice", {}, ConfigError, r"stainer_modality: found 'label_free'; expected one of "
+                                                            r"virtual_effunet, virtual_pix2pixhd, fluorescence"),
+    ("segmentation", "virtual_effunet", "dice", {"axis": "epochs"}, ConfigError,
+     r"axis: found 'epochs'; expected one of capacity, train_size"),
+    ("segmentation", "virtual_effunet", "dice", {"alpha": 0.0}, ConfigError, r"alpha: found 0.0; expected a level"),
+    ("classification", "virtual_effunet", "auc", {}, InputDataError,
+     r"comparisons: hold rows of task\(s\) \['segmentation'\]; expected only classification"),
+    ("segmentation", "fluorescence", "dice", {}, InputDataError, r"comparisons: have no fluorescence minus label_free "
+                                                                 r"dice rows along capacity"),
+    ("segmentation", "virtual_effunet", "recall", {}, InputDataError, r"have no virtual_effunet minus label_free "
+                                                                      r"recall rows"),
 ])
-def test_refused_requests(task, stainer, metric, error, message):
-    table = capacity_rows([0.5, 0.7, 0.82, 0.85], [0.8, 0.8, 0.81, 0.83])
+def test_refused_requests(task, stainer, metric, kwargs, error, message):
     with pytest.raises(error, match=message):
-        crossover(table, task, stainer, metric)
+        crossover(comparison_rows([0.1, 0.0, 0.0, 0.0], [0.01, 1, 1, 1]), task, stainer, metric, **kwargs)
 
 
-def test_empty_table():
-    table = capacity_rows([0.5, 0.7, 0.82, 0.85], [0.8, 0.8, 0.81, 0.83]).iloc[:0]
-    with pytest.raises(InputDataError, match=r"table: holds rows of task\(s\) \[\]"):
+def test_a_table_without_the_combined_columns_is_refused():
+    table = comparison_rows([0.1, 0.0, 0.0, 0.0], [0.01, 1, 1, 1]).drop(columns=["p_adjusted", "family"])
+    with pytest.raises(InputDataError, match=r"comparisons: lack column\(s\) p_adjusted, family; expected the "
+                                             r"combined table of paired_comparisons"):
         crossover(table, "segmentation", "virtual_effunet", "dice")
+
+
+def test_study_verdict_sentences_details_and_family():
+    capacity = comparison_rows([0.10, 0.08, 0.01, 0.0], [0.001, 0.01, 0.5, 0.9])
+    learnable = comparison_rows([0.2, 0.0], [0.001, 0.9], sizes=[100, 1000])
+    verdict = study_verdict("segmentation", {"comparisons": pd.concat([capacity, learnable])})
+    assert verdict["metric"] == "dice" and verdict["family"] == FAMILY_WORDS
+    assert len(verdict["sentences"]) == 3  # capacity sweep, largest capacity, learnable sweep (no units: no trend)
+    assert verdict["sentences"][1] == (
+        "At the largest capacity (efficientunet7, 20,000,000 parameters) virtual_effunet minus label-free Dice is "
+        "+0.000, 95% CI -0.020 to +0.020, df 2.5, Holm-adjusted p = 0.9, 3 paired trainings: not significant at the "
+        "5% level after Holm's correction.")
+    details = verdict["details"]
+    assert details["virtual_effunet.capacity"]["crossover"] == "unet3"
+    assert details["virtual_effunet.train_size"]["crossover"] == 1000
+    assert [s["status"] for s in details["virtual_effunet.capacity"]["steps"]] == [
+        "better", "better", "undecided", "undecided"]
+    assert details["virtual_effunet.largest_capacity"]["significant"] is False
+    json.dumps(verdict, allow_nan=False)  # strict JSON
+    assert study_verdict("segmentation", {})["sentences"] == [
+        "No verdict: the segmentation units hold no label-free and virtual-stain pair to compare."]
+    with pytest.raises(ConfigError, match=r"task: found 'detection'; expected one of segmentation, classification"):
+        study_verdict("detection", {})
+
+
+def test_study_verdict_from_units_with_the_trend(make_segmentation):
+    ladder = [("unet1", 1_234, 0.60), ("unet2", 60_305, 0.68), ("unet3", 1_000_000, 0.75)]
+    units = [make_segmentation(arch, modality, dice, capacity=cap, seed=10 * k + r + 100 * j, replicate=r)
+             for k, (arch, cap, dice_lf) in enumerate(ladder) for r in range(3)
+             for j, (modality, dice) in enumerate((("label_free", dice_lf), ("virtual_effunet", 0.75)))]
+    verdict = study_verdict("segmentation", {"comparisons": paired_comparisons(units)}, units)
+    assert len(verdict["sentences"]) == 3  # capacity sweep, largest capacity, trend
+    assert verdict["sentences"][0].startswith("virtual_effunet images score a significantly higher Dice than "
+                                              "label-free images at unet1 (1,234 parameters) and unet2 (60,305 "
+                                              "parameters); from unet3 (1,000,000 parameters) on, no step shows")
+    assert verdict["sentences"][2].startswith("Across the 3 capacities (3 replicates each), virtual_effunet minus "
+                                              "label-free dice changes by -0.051 per tenfold more parameters")
+    trend = verdict["details"]["virtual_effunet.capacity_trend"]
+    assert trend["direction"] == "shrinks" and trend["replicates"] == 3

@@ -118,11 +118,13 @@ def test_the_category_cap_merges_runs_and_keeps_the_extremes():
 
 @pytest.mark.parametrize("seed", range(3))
 def test_the_category_cap_barely_changes_the_estimate(seed):
+    """Measured on 800 data sets of 300 + 300 cases (docs/statistics.md): |change| median 0.0004, max 0.0046
+    (0.27 se); these three seeds: 0.0001-0.0003."""
     scores, labels = binormal_sample(1.2, 0.8, 300, seed)
     full = fit_binormal(scores, labels, max_categories=None)
     capped = fit_binormal(scores, labels)
     assert full.n_categories > 150 and capped.n_categories == 64
-    assert abs(capped.auc - full.auc) < 0.1 * full.se
+    assert abs(capped.auc - full.auc) < 0.3 * full.se
     assert capped.se == pytest.approx(full.se, rel=0.02)
     assert (capped.a, capped.b) == pytest.approx((full.a, full.b), abs=0.02)
 

@@ -102,7 +102,21 @@ def test_p_value_is_the_share_across_zero_for_percentile():
     a = a - TRUE_DIFFERENCE + 0.01
     result = paired_bootstrap(a, b, n_boot=3000, method="percentile", seed=9)
     boot = resampled_means(a - b, n_boot=3000, seed=9)
-    assert result.p_value == pytest.approx(2 * min(np.mean(boot < 0), np.mean(boot > 0)))
+    tails = min(np.sum(boot < 0), np.sum(boot > 0))
+    assert result.p_value == pytest.approx(2 * (tails + 1) / 3001)  # Davison & Hinkley: (count + 1) / (n + 1)
+
+
+@pytest.mark.parametrize("method", ["percentile", "bca"])
+def test_p_value_is_never_zero(method):
+    """No resample crosses zero: p is the smallest two-sided value 2,000 resamples can show, not 0."""
+    rng = np.random.default_rng(12)
+    b = rng.uniform(0.6, 0.9, 500)
+    result = paired_bootstrap(b + rng.normal(0.05, 0.01, 500), b, n_boot=2000, method=method)
+    assert result.ci_low > 0.04
+    if method == "percentile":
+        assert result.p_value == pytest.approx(2 / 2001)
+    else:  # the smallest level (0 + 1) / 2001 mapped through the BCa correction, never below 2 / 2001
+        assert 2 / 2001 <= result.p_value < 0.002
 
 
 def test_no_difference_gives_p_one_and_a_point_interval():

@@ -5,9 +5,10 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
+import stainworth.metrics.roc as roc
 from stainworth.errors import InputDataError
-from stainworth.metrics import delong_test, empirical_auc, roc_curve
-from stainworth.metrics.roc import confidence_quantile
+from stainworth.metrics import delong_covariance, delong_test, empirical_auc, roc_curve
+from stainworth.metrics.roc import ZERO_SE_NOTE, confidence_quantile, sign_flip_p_value
 
 
 def direct_delong(score_sets, labels):
@@ -58,15 +59,75 @@ def test_delong_se_and_covariance_match_the_direct_computation():
     assert paired.difference == pytest.approx(aucs[0] - aucs[1], abs=1e-12)
     assert paired.se == pytest.approx(np.sqrt(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]), rel=1e-10)
     assert paired.z == pytest.approx(paired.difference / paired.se)
+    assert (paired.method, paired.note) == ("DeLong", "")
     assert paired.p_value == pytest.approx(2 * norm.sf(abs(paired.z)))
 
 
-def test_identical_score_sets_differ_by_zero():
+def test_delong_covariance_of_several_score_sets_matches_the_direct_computation():
+    rng = np.random.default_rng(8)
+    a, labels = tied_scores(rng, 31, 26, 0.9)
+    sets = [a, np.round(a + rng.normal(0, 0.5, a.size), 1), rng.normal(0, 1, a.size)]
+    aucs, cov = direct_delong(sets, labels)
+    result = delong_covariance(np.vstack(sets), labels)
+    np.testing.assert_allclose(result.aucs, aucs, atol=1e-12)
+    np.testing.assert_allclose(result.covariance, cov, rtol=1e-10)
+    assert (result.n_pos, result.n_neg) == (26, 31) and result.covariance.shape == (3, 3)
+    assert delong_covariance(sets[:1], labels).covariance[0, 0] == pytest.approx(empirical_auc(a, labels).se ** 2)
+
+
+@pytest.mark.parametrize(("score_sets", "message"), [
+    (np.ones(4), r"score_sets: found an array of shape \(4,\); expected \(k, N\)"),
+    (np.ones((0, 4)), r"score_sets: found an array of shape \(0, 4\)"),
+    ([["a", "b", "c", "d"]], r"score_sets: found non-numeric values"),
+    ([[0.1, 0.2, 0.3, 0.4], [0.1, np.nan, 0.3, 0.4]], r"score_sets\[1\]: found 1 non-finite value"),
+    (np.ones((2, 3)), r"score_sets\[0\]: found 3 values for 4 labels"),
+])
+def test_delong_covariance_refuses_bad_score_sets(score_sets, message):
+    with pytest.raises(InputDataError, match=message):
+        delong_covariance(score_sets, [0, 0, 1, 1])
+
+
+def test_identical_score_sets_differ_by_zero_with_permutation_p_one():
     scores, labels = tied_scores(np.random.default_rng(3), 50, 50, 1.0)
     result = delong_test(scores, scores, labels)
-    assert result.auc_a == result.auc_b
-    assert (result.difference, result.se, result.z, result.p_value) == (0.0, 0.0, 0.0, 1.0)
-    assert (result.ci_low, result.ci_high) == (0.0, 0.0)
+    assert result.auc_a == result.auc_b and result.difference == 0.0 and result.p_value == 1.0
+    assert np.isnan([result.se, result.z, result.ci_low, result.ci_high]).all()
+    assert result.method == "sign-flip permutation (Monte Carlo, 9999 assignments)"
+    assert "DeLong's se of the difference is 0" in result.note
+
+
+def test_perfect_against_constant_scorer_gives_a_small_permutation_p_not_zero():
+    """10 + 10 cases: DeLong's se is 0 for both scorers; the sign-flip test gives p = (count + 1) / 10,000."""
+    labels = np.r_[np.zeros(10, int), np.ones(10, int)]
+    perfect, constant = labels * 1.0 + np.linspace(0, 0.5, 20), np.full(20, 0.7)
+    result = delong_test(perfect, constant, labels)
+    assert (result.auc_a, result.auc_b, result.difference) == (1.0, 0.5, 0.5)
+    assert np.isnan(result.se) and 0 < result.p_value < 0.01
+    assert result.p_value * 10_000 == pytest.approx(round(result.p_value * 10_000))  # (count + 1) / (9999 + 1)
+    assert result.p_value == delong_test(perfect, constant, labels).p_value  # seeded
+    assert result.method.startswith("sign-flip permutation (Monte Carlo")
+
+
+def test_small_samples_are_enumerated_exactly():
+    """6 + 6 cases: all 2^12 = 4096 swaps; the count is checked by brute force with the pairwise AUC."""
+    labels = np.r_[np.zeros(6, int), np.ones(6, int)]
+    perfect, constant = labels + np.linspace(0, 0.5, 12), np.full(12, 0.6)
+    test = sign_flip_p_value(perfect, constant, labels == 1)
+    assert test.method == "sign-flip permutation (exact, 4096 assignments)"
+    assert (test.assignments, test.exact) == (4096, True)
+
+    def pairwise_auc(scores):
+        pos, neg = scores[labels == 1], scores[labels == 0]
+        return np.mean((pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :]))
+
+    count = 0
+    for mask in range(4096):
+        swap = ((mask >> np.arange(12)) & 1).astype(bool)
+        a, b = np.where(swap, constant, perfect), np.where(swap, perfect, constant)
+        count += abs(pairwise_auc(a) - pairwise_auc(b)) >= 0.5 - 1e-12
+    assert test.p_value == count / 4096 == 2 / 4096  # only the identity and the swap of every case reach 0.5
+    assert delong_test(perfect, constant, labels).p_value == test.p_value
+    assert roc.EXACT_PERMUTATION_CASES == 16
 
 
 def test_clearly_different_score_sets_give_a_small_p():
@@ -117,9 +178,11 @@ def test_logit_interval_stays_inside_the_unit_interval():
     assert estimate.ci_high < 1.0
 
 
-def test_perfect_separation_has_zero_se_and_a_point_interval():
+def test_perfect_separation_has_zero_se_a_point_interval_and_says_so():
     estimate = empirical_auc([0.1, 0.2, 0.3, 0.8, 0.9], [0, 0, 0, 1, 1])
     assert (estimate.auc, estimate.se, estimate.ci_low, estimate.ci_high) == (1.0, 0.0, 1.0, 1.0)
+    assert estimate.note == ZERO_SE_NOTE and "no variance information" in estimate.note
+    assert empirical_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]).note == ""
 
 
 def test_confidence_level_sets_the_width():
@@ -188,3 +251,9 @@ def test_roc_curve_thinned_keeps_both_ends():
     fpr, tpr, thresholds = roc_curve(rng.normal(labels, 1.0), labels, max_points=50)
     assert fpr.size <= 50 and (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0, 0, 1, 1)
     assert np.all(np.diff(thresholds) < 0) and np.all(np.diff(fpr) >= 0)
+
+
+def test_docstring_examples():
+    import doctest
+
+    assert doctest.testmod(roc).failed == 0

@@ -112,11 +112,17 @@ def test_sweeps_share_one_prepare_and_fan_out_every_unit(pipeline, profile_name,
     for task, sweeps in plan.items():
         sweep = profile.tasks.sweep(task)
         loop = next(t for t in tasks.values() if t["taskInfo"]["name"] == f"{task} units")
-        units = json.loads(loop["parameterIterator"]["items"]["raw"])
+        items = json.loads(loop["parameterIterator"]["items"]["raw"])
+        assert all(len(item["units"]) == 1 for item in items)  # compiled for a cluster: one training per task
+        units = [item["units"][0] for item in items]
         expected = len(sweep.modalities) * (
-            ("capacity" in sweeps) * len(sweep.architectures)
-            + ("learnable" in sweeps) * len(sweep.learnable.sizes) * sweep.learnable.subsets)
+            ("capacity" in sweeps) * len(sweep.architectures) * sweep.replicates
+            + ("learnable" in sweeps) * len(sweep.learnable.sizes) * sweep.learnable.subsets
+            * profile.tasks.learnable_replicates(task))
         assert len(units) == expected
+        replicates = max(("capacity" in sweeps) * sweep.replicates,
+                         ("learnable" in sweeps) * profile.tasks.learnable_replicates(task))
+        assert {unit["replicate"] for unit in units} == set(range(replicates))
         assert [unit["position"] for unit in units] == [f"run {k}/{expected}" for k in range(1, expected + 1)]
         assert all(unit["modality"] in sweep.modalities for unit in units)
         assert loop["iteratorPolicy"]["parallelismLimit"] >= 1

@@ -98,7 +98,7 @@ def test_watch_runs_one_retrain_per_arrival_and_none_without(tmp_path):
     assert not any(name in ledger.processed for name in holdout)
     for run_id in summary.runs:  # the capacity sweep re-ran on the stainers the retraining trained
         log = (tmp_path / "runs" / run_id / "run.log").read_text()
-        assert log.count("Executing task 'train-stainer") == 2 and "train_task run 4/4 " in log
+        assert log.count("Executing task 'train-stainer") == 2 and "train_task run 8/8 " in log  # 4 modalities x 2
         assert len(list((tmp_path / "runs" / run_id).rglob("report.html"))) == 1
     second = (tmp_path / "runs" / summary.runs[1] / "run.log").read_text()
     assert second.count("stitched earlier with the same settings, reused") == len(holdout) + len(first)

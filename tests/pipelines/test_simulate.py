@@ -13,7 +13,7 @@ from stainworth.contracts.simulate import SimulateManifest
 from stainworth.errors import PipelineError
 from stainworth.profiles import load_profile
 from stainworth.runner.compile import compile_pipeline
-from stainworth.runner.local import run_local
+from stainworth.runner.local import local_profile, run_local
 from stainworth.store import open_store
 
 RUN_COMPILED_YAML = """
@@ -68,7 +68,7 @@ def test_run_local_writes_acquisitions_log_and_profile(tmp_path):
     assert run.run_dir.parent == (tmp_path / "runs").resolve()
     log = (run.run_dir / "run.log").read_text()
     assert "simulate 2/2" in log and "\x1b[" not in log
-    assert load_profile(str(run.run_dir / "profile.yaml")) == load_profile("smoke")
+    assert load_profile(str(run.run_dir / "profile.yaml")) == local_profile(load_profile("smoke"))
     manifest = read_manifest(SimulateManifest, run.outputs["acquisitions"])
     store = open_store(store_uri)
     keys = sorted(manifest.acquisitions)

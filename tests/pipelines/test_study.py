@@ -15,7 +15,7 @@ from stainworth.runner.local import run_local
 def test_cls_capacity_smoke_trains_every_unit_and_evaluates_them(tmp_path):
     profile = load_profile("smoke")
     sweep = profile.tasks.classification
-    units = len(sweep.architectures) * len(sweep.modalities)
+    units = len(sweep.architectures) * len(sweep.modalities) * sweep.replicates
     run = run_local("cls_capacity", profile, runs_dir=tmp_path / "runs", store_uri=f"file://{tmp_path}/store",
                     echo=False)
     assert set(run.outputs) == {"classification_report", "classification_evaluation", "study_report"}
@@ -25,13 +25,17 @@ def test_cls_capacity_smoke_trains_every_unit_and_evaluates_them(tmp_path):
     assert evaluation.stage == "evaluate" and evaluation.task == "classification"
     assert evaluation.counts["units"] == evaluation.counts["capacity_units"] == units
     capacity = pd.read_csv(folder / "capacity.csv")
-    assert len(capacity) == units
-    assert set(zip(capacity["architecture"], capacity["modality"], strict=True)) == {
+    assert len(capacity) == units + units // sweep.replicates  # every training and a summary row per unit
+    summary = capacity[capacity["replicate"].isna()]
+    assert set(zip(summary["architecture"], summary["modality"], strict=True)) == {
         (architecture, modality) for architecture in sweep.architectures for modality in sweep.modalities}
+    assert (summary["replicates"] == sweep.replicates).all()
+    assert len(pd.read_csv(folder / "units.csv")) == units
     assert (folder / "verdict.md").read_text().strip()
     log = (run.run_dir / "run.log").read_text()
     assert all(f"train_task run {k}/{units} " in log for k in range(1, units + 1))
     assert log.count("train_stainer epoch 1/1") == 2
+    assert log.count("Executing task 'train-task") == 2 * len(sweep.architectures)  # locally: two tasks each
     page = (Path(run.outputs["study_report"]) / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page
     verdict = (folder / "verdict.md").read_text().splitlines()[0].removeprefix("- ")
@@ -44,8 +48,8 @@ SWEEP_PIPELINES = {"seg_capacity": ("segmentation", "capacity"), "seg_learnable"
 
 def expected_units(profile, task, sweep_kind):
     sweep = profile.tasks.sweep(task)
-    per_modality = len(sweep.architectures) if sweep_kind == "capacity" else \
-        len(sweep.learnable.sizes) * sweep.learnable.subsets
+    per_modality = len(sweep.architectures) * sweep.replicates if sweep_kind == "capacity" else \
+        len(sweep.learnable.sizes) * sweep.learnable.subsets * profile.tasks.learnable_replicates(task)
     return per_modality * len(sweep.modalities)
 
 
@@ -68,8 +72,9 @@ def test_the_other_sweep_pipelines_run_on_smoke_to_a_report(pipeline, tmp_path):
     folder = Path(run.outputs[f"{task}_evaluation"])
     check_evaluation(folder, task, *((units, 0) if sweep_kind == "capacity" else (0, units)))
     table = pd.read_csv(folder / f"{sweep_kind}.csv")
-    assert len(table) == units if sweep_kind == "capacity" else \
-        len(table) == len(profile.tasks.sweep(task).learnable.sizes) * len(profile.tasks.sweep(task).modalities)
+    sweep = profile.tasks.sweep(task)
+    assert len(table) == units + units // sweep.replicates if sweep_kind == "capacity" else \
+        len(table) == len(sweep.learnable.sizes) * len(sweep.modalities)  # trainings and summaries; cells
     report = Path(run.outputs["study_report"])
     figures = sorted(path.name for path in (report / "figures").iterdir())
     assert any(name.startswith(f"{task}-") for name in figures)

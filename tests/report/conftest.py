@@ -16,60 +16,107 @@ MODALITIES = ("label_free", "virtual_effunet", "virtual_pix2pixhd", "fluorescenc
 SEG_CAPACITY = {"unet1": 1233, "unet3": 60305}
 CLS_CAPACITY = {"cnn1": 417, "resnet18": 11170753}
 SIZES = (10, 100)
+REPLICATES = 3
+"""Replicates of every capacity-sweep network."""
+SUBSETS, SUBSET_REPLICATES = 3, 2
+"""Training subsets per size of the learnable sweep, and replicates per subset."""
+SPREAD = (-0.02, 0.0, 0.02)
+"""Offsets of the replicates from their summary row's value (their mean is the summary value)."""
+SUFFIXES = ("_se", "_df", "_training_sd", "_se_test")
+
+
+def _run(task, architecture, modality, size, subset, replicate):
+    return f"{task}-{architecture}-{modality}-{size}-s{subset}-r{replicate} (abcdef{subset}{replicate})"
+
+
+def _capacity(task, capacities, metrics, value_of, extra):
+    """Summary rows (replicate empty) followed by their replicate rows, per (architecture, modality)."""
+    rows = []
+    for k, (architecture, capacity) in enumerate(capacities.items()):
+        for m, modality in enumerate(MODALITIES):
+            keys = {"task": task, "architecture": architecture, "modality": modality, "capacity": capacity} | extra
+            runs = [_run(task, architecture, modality, "all", 0, r) for r in range(REPLICATES)]
+            summary = keys | {"replicate": None, "replicates": REPLICATES, "note": "", "run": ";".join(runs)}
+            singles = [keys | {"replicate": r, "replicates": None, "note": "", "run": runs[r]}
+                       for r in range(REPLICATES)]
+            for j, metric in enumerate(metrics):
+                value = value_of(k, m, j)
+                summary |= {metric: value, f"{metric}_ci_low": value - 0.03, f"{metric}_ci_high": value + 0.04,
+                            f"{metric}_se": 0.017, f"{metric}_df": 2.0, f"{metric}_training_sd": 0.02,
+                            f"{metric}_se_test": 0.01}
+                for r, single in enumerate(singles):
+                    own = value + SPREAD[r]
+                    single |= {metric: own, f"{metric}_ci_low": own - 0.02, f"{metric}_ci_high": own + 0.02,
+                               f"{metric}_se": 0.01}
+            rows += [summary, *singles]
+    return pd.DataFrame(rows).astype({"replicate": "Int64", "replicates": "Int64"})
 
 
 def seg_capacity():
-    rows = []
-    for k, (architecture, capacity) in enumerate(SEG_CAPACITY.items()):
-        for m, modality in enumerate(MODALITIES):
-            row = {"task": "segmentation", "architecture": architecture, "modality": modality, "capacity": capacity,
-                   "n": 30}
-            for j, metric in enumerate(("precision", "recall", "dice")):
-                value = 0.40 + 0.20 * k + 0.05 * m + 0.01 * j
-                row |= {metric: value, f"{metric}_ci_low": value - 0.03, f"{metric}_ci_high": value + 0.04,
-                        f"{metric}_n": 30}
-            rows.append(row | {"run": f"segmentation-{architecture}-{modality}-all-s0 (abcdef{k}{m})"})
-    table = pd.DataFrame(rows)
-    table.loc[1, ["dice_ci_low", "dice_ci_high"]] = np.nan  # unet1 virtual_effunet: undefined interval
+    table = _capacity("segmentation", SEG_CAPACITY, ("precision", "recall", "dice"),
+                      lambda k, m, j: 0.40 + 0.20 * k + 0.05 * m + 0.01 * j, {"n": 30})
+    unet1 = (table["architecture"] == "unet1") & (table["modality"] == "virtual_effunet")
+    undefined = unet1 & table["replicate"].isna()
+    table.loc[undefined, ["dice_ci_low", "dice_ci_high"]] = np.nan  # unet1 virtual_effunet: undefined interval
     return table
 
 
-def seg_learnable():
+def cls_capacity():
+    table = _capacity("classification", CLS_CAPACITY, ("auc", "binormal_auc"),
+                      lambda k, m, j: 0.60 + 0.15 * k + 0.04 * m + 0.01 * j, {"n": 200, "n_pos": 100, "n_neg": 100})
+    table["binormal_auc_ci_low"] -= 0.01  # binormal: [auc - 0.05, auc + 0.06] on the summary rows
+    table["binormal_auc_ci_high"] += 0.01
+    return table.assign(binormal_degenerate=False, binormal_note="")
+
+
+def _learnable(task, architecture, capacity, metrics, value_of, extra=None):
     rows = []
     for k, size in enumerate(SIZES):
         for m, modality in enumerate(MODALITIES):
-            row = {"task": "segmentation", "architecture": "unet3", "train_size": size, "modality": modality,
-                   "capacity": 60305, "n_subsets": 3}
-            for metric in ("precision", "recall", "dice"):
-                row |= {f"{metric}_mean": 0.30 + 0.3 * k + 0.02 * m, f"{metric}_std": 0.01 + 0.01 * m}
-            rows.append(row | {"runs": f"a-{size}-{modality}-s0;a-{size}-{modality}-s1;a-{size}-{modality}-s2"})
+            row = {"task": task, "architecture": architecture, "train_size": size, "modality": modality,
+                   "capacity": capacity, "n_subsets": SUBSETS, "replicates": SUBSET_REPLICATES}
+            for j, metric in enumerate(metrics):
+                mean, std = value_of(k, m, j)
+                row |= {f"{metric}_mean": mean, f"{metric}_std": std, f"{metric}_se": 0.02,
+                        f"{metric}_ci_low": mean - 0.05, f"{metric}_ci_high": mean + 0.06, f"{metric}_df": 2.0}
+            runs = [_run(task, architecture, modality, size, s, r) for s in range(SUBSETS)
+                    for r in range(SUBSET_REPLICATES)]
+            rows.append(row | (extra or {}) | {"note": "", "runs": ";".join(runs)})
     return pd.DataFrame(rows)
 
 
-def cls_capacity():
-    rows = []
-    for k, (architecture, capacity) in enumerate(CLS_CAPACITY.items()):
-        for m, modality in enumerate(MODALITIES):
-            auc = 0.60 + 0.15 * k + 0.04 * m
-            rows.append({"task": "classification", "architecture": architecture, "modality": modality,
-                         "capacity": capacity, "n": 200, "n_pos": 100, "n_neg": 100, "auc": auc, "auc_se": 0.03,
-                         "auc_ci_low": auc - 0.06, "auc_ci_high": auc + 0.05, "binormal_auc": auc + 0.01,
-                         "binormal_auc_se": 0.03, "binormal_auc_ci_low": auc - 0.05,
-                         "binormal_auc_ci_high": auc + 0.06, "binormal_degenerate": False, "binormal_note": "",
-                         "run": f"classification-{architecture}-{modality}-all-s0 (fedcba{k}{m})"})
-    return pd.DataFrame(rows)
+def seg_learnable():
+    return _learnable("segmentation", "unet3", 60305, ("precision", "recall", "dice"),
+                      lambda k, m, j: (0.30 + 0.3 * k + 0.02 * m, 0.01 + 0.01 * m))
 
 
 def cls_learnable():
+    return _learnable("classification", "resnet18", 11170753, ("auc", "binormal_auc"),
+                      lambda k, m, j: (0.55 + 0.2 * k + 0.03 * m, 0.02 + 0.005 * j), {"n_binormal_degenerate": 0})
+
+
+def comparisons(task):
+    """Combined comparisons of every stain with label-free along both sweeps."""
+    metric = "auc" if task == "classification" else "dice"
+    capacities = CLS_CAPACITY if task == "classification" else SEG_CAPACITY
+    learnable = ("resnet18", CLS_CAPACITY["resnet18"]) if task == "classification" else ("unet3", SEG_CAPACITY["unet3"])
+    steps = [(name, None, size) for name, size in capacities.items()] + [(learnable[0], n, learnable[1]) for n in SIZES]
     rows = []
-    for k, size in enumerate(SIZES):
-        for m, modality in enumerate(MODALITIES):
-            auc = 0.55 + 0.2 * k + 0.03 * m
-            rows.append({"task": "classification", "architecture": "resnet18", "train_size": size,
-                         "modality": modality, "capacity": 11170753, "n_subsets": 3, "auc_mean": auc,
-                         "auc_std": 0.02, "binormal_auc_mean": auc, "binormal_auc_std": 0.025,
-                         "n_binormal_degenerate": 0, "runs": f"r-{size}-{modality}-s0;r-{size}-{modality}-s1"})
-    return pd.DataFrame(rows)
+    for modality in MODALITIES[1:]:
+        for k, (architecture, train_size, capacity) in enumerate(steps):
+            difference = 0.08 - 0.04 * k
+            axis = "capacity" if train_size is None else "train_size"
+            runs = ";".join(f"{_run(task, architecture, modality, train_size or 'all', 0, r)} vs "
+                            f"{_run(task, architecture, 'label_free', train_size or 'all', 0, r)}" for r in range(3))
+            rows.append({"task": task, "architecture": architecture, "train_size": train_size, "capacity": capacity,
+                         "modality": modality, "reference": "label_free", "metric": metric, "value": 0.7 + difference,
+                         "reference_value": 0.7, "difference": difference, "se": 0.02, "ci_low": difference - 0.05,
+                         "ci_high": difference + 0.05, "df": 2.4, "p_value": 0.013 * (k + 1),
+                         "p_adjusted": 0.026 * (k + 1), "family": f"{modality} {metric} {axis}",
+                         "test": "Obuchowski-Rockette-Hillis (DeLong covariance)", "n": 200, "replicates": 3,
+                         "training_sd": 0.02, "se_test": 0.01, "note": "", "runs": runs})
+    table = pd.DataFrame(rows)
+    return table.astype({"train_size": "Int64"})
 
 
 def embeddings():
@@ -90,16 +137,28 @@ def hotelling():
 
 
 def units(task):
+    """One row per training: the capacity sweep's replicates, then the learnable sweep's subsets x replicates.
+
+    resnet18 (classification) runs to its epoch cap; everything else stops early.
+    """
     capacities = SEG_CAPACITY if task == "segmentation" else CLS_CAPACITY
+    learnable = "unet3" if task == "segmentation" else "resnet18"
+    metric = "dice" if task == "segmentation" else "auc"
+    plan = [(architecture, None, 0, r) for architecture in capacities for r in range(REPLICATES)]
+    plan += [(learnable, size, s, r) for size in SIZES for s in range(SUBSETS) for r in range(SUBSET_REPLICATES)]
     rows = []
-    for architecture, capacity in capacities.items():
-        for modality in MODALITIES:
-            rows.append({"run": f"{task}-{architecture}-{modality}-all-s0 (0123456789ab)",
-                         "architecture": architecture, "modality": modality, "train_size": None, "subset": 0,
-                         "capacity": capacity, "train_items": 500, "test_items": 120, "epochs_run": 5,
-                         "best_epoch": 3, "stopped_early": architecture != "resnet18",
+    for architecture, size, subset, replicate in plan:
+        for m, modality in enumerate(MODALITIES):
+            capped = architecture == "resnet18"
+            rows.append({"run": _run(task, architecture, modality, size or "all", subset, replicate),
+                         "architecture": architecture, "modality": modality, "train_size": size, "subset": subset,
+                         "replicate": replicate, "capacity": capacities[architecture],
+                         "train_items": 500 if size is None else size, "test_items": 120, "epochs_run": 5,
+                         "best_epoch": 3, "stopped_early": not capped, "ended": "epoch_cap" if capped else "early_stop",
+                         "attempts": 1, "degenerate": "", "init_seed": 1000 + 10 * subset + replicate,
+                         f"test_{metric}": 0.5 + 0.05 * m + 0.01 * replicate + (0 if size is None else size / 1000),
                          "weights": "none (trained from scratch)", "study_imagenet": architecture == "resnet18"})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).astype({"train_size": "Int64"})
 
 
 def quality_summary():
@@ -116,8 +175,10 @@ def quality_summary():
 def tables():
     """Every table by (task, name)."""
     return {("segmentation", "capacity"): seg_capacity(), ("segmentation", "learnable"): seg_learnable(),
+            ("segmentation", "comparisons"): comparisons("segmentation"),
             ("segmentation", "units"): units("segmentation"),
             ("classification", "capacity"): cls_capacity(), ("classification", "learnable"): cls_learnable(),
+            ("classification", "comparisons"): comparisons("classification"),
             ("classification", "embeddings"): embeddings(), ("classification", "hotelling"): hotelling(),
             ("classification", "units"): units("classification")}
 
@@ -130,6 +191,9 @@ def png(seed):
     return buffer.getvalue()
 
 
+FAMILY = "Holm's correction within each family of one modality's comparisons along one sweep axis for one metric"
+SWEEP_TABLES = ("capacity", "learnable", "comparisons", "comparisons_replicates")
+"""Tables evaluate lists under ``tables`` in its manifest."""
 SMALL_TASKS = TasksConfig.model_validate({
     "segmentation": {"architectures": ["unet1", "unet3"], "learnable": {"architecture": "unet3", "sizes": [10, 100]},
                      "training": {"batch_size": 4, "max_epochs": 5}},
@@ -145,11 +209,12 @@ def write_evaluation(folder, task, tables, *, verdict=None, config=SMALL_TASKS, 
     for name, table in tables.items():
         table.to_csv(folder / f"{name}.csv", index=False)
     verdict = verdict or [f"{task}: label-free reaches virtual_effunet from the second network on."]
-    (folder / "verdict.json").write_text(json.dumps({"metric": "dice", "sentences": verdict}))
+    (folder / "verdict.json").write_text(json.dumps({"metric": "dice", "sentences": verdict, "details": {},
+                                                     "family": FAMILY}))
     (folder / "verdict.md").write_text("".join(f"- {line}\n" for line in verdict))
-    paths = {"tables": [f"{name}.csv" for name in tables if name in ("capacity", "learnable")],
+    paths = {"tables": [f"{name}.csv" for name in tables if name in SWEEP_TABLES],
              "verdict": ["verdict.json", "verdict.md"]}
-    paths |= {name: [f"{name}.csv"] for name in tables if name not in ("capacity", "learnable")}
+    paths |= {name: [f"{name}.csv"] for name in tables if name not in SWEEP_TABLES}
     if task == "segmentation" and images:
         (folder / "feature_maps").mkdir(exist_ok=True)
         (folder / "panels").mkdir(exist_ok=True)
@@ -199,7 +264,8 @@ def data():
 
     return SimpleNamespace(
         seg_capacity=seg_capacity, seg_learnable=seg_learnable, cls_capacity=cls_capacity,
-        cls_learnable=cls_learnable, embeddings=embeddings, hotelling=hotelling, units=units,
+        cls_learnable=cls_learnable, comparisons=comparisons, embeddings=embeddings, hotelling=hotelling, units=units,
         quality_summary=quality_summary, write_evaluation=write_evaluation, write_stain_report=write_stain_report,
         SEG_CAPACITY=SEG_CAPACITY, CLS_CAPACITY=CLS_CAPACITY, SIZES=SIZES, MODALITIES=MODALITIES,
+        REPLICATES=REPLICATES, SUBSETS=SUBSETS, SUBSET_REPLICATES=SUBSET_REPLICATES, SPREAD=SPREAD, FAMILY=FAMILY,
         SMALL_TASKS=SMALL_TASKS)

@@ -26,7 +26,9 @@ def test_small_run_lists_every_kind_of_departure(data, tmp_path):
             "(tasks.classification.training.weights_uris)") in text
     assert "classification: capacity sweep over cnn1, resnet18; the study's ladder is cnn1, cnn3, resnet18, " \
            "resnet50, resnet101." in text
-    assert "4 of 8 units ran to their epoch cap without early stopping (patience 10): resnet18 (5 epochs)" in text
+    assert ("classification: 60 of 72 (83%) trainings ran to their epoch cap without early stopping (patience 10); "
+            "per network: resnet18 60 of 60 (100%) after 5 epochs; the study's networks all stopped early") in text
+    assert "degenerate" not in text
     assert "classification: the capacity sweep trained on 500 images; the study's training split holds 10,000." \
         in text
     assert "classification: 120 test images; the study tested on 1,000." in text
@@ -36,7 +38,7 @@ def test_small_run_lists_every_kind_of_departure(data, tmp_path):
 def test_the_study_settings_with_supplied_weights_show_no_departure(data, tmp_path):
     study = TasksConfig()
     units = data.units("classification").assign(train_items=10000, test_items=1000, stopped_early=True,
-                                                weights="resnet18.pth sha256:ab")
+                                                ended="early_stop", weights="resnet18.pth sha256:ab")
     ladder = {"cnn1": 417, "cnn3": 24321, "resnet18": 11170753, "resnet50": 23503809, "resnet101": 42495937}
     capacity = data.cls_capacity()
     capacity = capacity[capacity["architecture"] == "cnn1"]
@@ -68,6 +70,30 @@ def test_learnable_and_training_settings_and_missing_modalities(data, tmp_path):
     text = "\n".join(deviations([evaluation(data, other, "segmentation", config, tables)], "real"))
     assert "segmentation: no virtual (Pix2pixHD) units; the figures show only the modalities evaluated." in text
     assert "phantom" not in text and "ImageNet" not in text  # unet1/unet3 start from scratch in the study too
+
+
+def test_degenerate_trainings_are_reported_with_their_share(data, tmp_path):
+    units = data.units("classification")
+    cnn1 = units.index[units["architecture"] == "cnn1"]
+    units.loc[cnn1[:3], "ended"] = "degenerate_retrained"
+    units.loc[cnn1[:3], "attempts"] = 2
+    units.loc[cnn1[5], "degenerate"] = "constant output (validation probabilities vary by 0.0009)"
+    tables = {"capacity": data.cls_capacity(), "units": units}
+    text = "\n".join(deviations([evaluation(data, tmp_path, "classification", data.SMALL_TASKS, tables)], "real"))
+    assert ("classification: 3 of 72 (4%) trainings were degenerate (e.g. a constant output) and retrained with a "
+            "fresh seed (per network: cnn1 3 of 12 (25%)); the study reports no such retraining.") in text
+    assert ("classification: 1 of 72 (1%) trainings are still degenerate after their last attempt and enter the "
+            "statistics as they are (per network: cnn1 1 of 12 (8%); e.g. "
+            "classification-cnn1-virtual_effunet-all-s0-r1 (abcdef01): constant output (validation probabilities "
+            "vary by 0.0009)).") in text
+
+
+def test_an_unknown_ending_is_refused(data, tmp_path):
+    units = data.units("classification").assign(ended="stopped")
+    with pytest.raises(InputDataError, match=r"units.csv: ended 'stopped' in 72 row\(s\); expected one of early_stop, "
+                                             r"epoch_cap, degenerate_retrained"):
+        deviations([evaluation(data, tmp_path, "classification", data.SMALL_TASKS,
+                               {"capacity": data.cls_capacity(), "units": units})], "real")
 
 
 def test_an_unreadable_configuration_is_refused(data, tmp_path):

@@ -12,14 +12,17 @@ from stainworth.report.html import render
 from stainworth.report.inputs import read_evaluation, read_stain_quality
 
 CONFIG = ReportConfig(profile="mini", settings={"name": "mini", "note": "<script>alert('x')</script>",
-                                                "prepare": {"source": {"phantom": True}}})
+                                                "simulate": {"seed": 3}, "prepare": {"source": {"phantom": True}},
+                                                "tasks": {"classification": {"training": {"seed": 7}}}})
 
 
 @pytest.fixture(scope="module")
 def folders(data, tmp_path_factory):
     root = tmp_path_factory.mktemp("report-inputs")
-    seg = {"capacity": data.seg_capacity(), "learnable": data.seg_learnable(), "units": data.units("segmentation")}
-    cls = {"capacity": data.cls_capacity(), "learnable": data.cls_learnable(), "embeddings": data.embeddings(),
+    seg = {"capacity": data.seg_capacity(), "learnable": data.seg_learnable(),
+           "comparisons": data.comparisons("segmentation"), "units": data.units("segmentation")}
+    cls = {"capacity": data.cls_capacity(), "learnable": data.cls_learnable(),
+           "comparisons": data.comparisons("classification"), "embeddings": data.embeddings(),
            "hotelling": data.hotelling(), "units": data.units("classification")}
     evaluations = {"segmentation": data.write_evaluation(root / "evaluate-segmentation", "segmentation", seg),
                    "classification": data.write_evaluation(root / "evaluate-classification", "classification", cls)}
@@ -67,15 +70,55 @@ def test_verdict_first_then_deviations_quality_tasks_configuration_provenance(bu
 
 def test_numbers_with_uncertainty_and_units_are_in_the_tables(built):
     html, _ = built
-    assert "<td>0.420 [0.390, 0.460]</td>" in html  # unet1 label-free Dice
-    assert "<td>segmentation-unet1-label_free-all-s0 (abcdef00)</td>" in html
-    assert "<td>0.750 [0.690, 0.800]</td>" in html  # resnet18 label-free AUC
+    assert "<td>0.420 [0.390, 0.460]</td>" in html  # unet1 label-free Dice, combined over replicates
+    assert "<td>0.400 [0.380, 0.420]</td>" in html  # its replicate 0, test-set interval
+    assert "<td>segmentation-unet1-label_free-all-s0-r0 (abcdef00); segmentation-unet1-label_free-all-s0-r1 " \
+           "(abcdef01); segmentation-unet1-label_free-all-s0-r2 (abcdef02)</td>" in html
+    assert "<td>0.750 [0.720, 0.790]</td>" in html  # resnet18 label-free AUC
+    assert "every network and modality on the whole training split, combined over 3 replicates; 95% CI combining " \
+           "test-set and between-replicate variance" in html
+    assert "<summary>The 24 single trainings of the capacity sweep, each with its test-set 95% CI</summary>" in html
+    assert "<td>0.550 ± 0.0200</td><td>[0.500, 0.610]</td>" in html  # learnable mean ± SD, combined CI
+    assert "<td>0.0800 [0.0300, 0.130]</td><td>2.4</td><td>0.0130</td><td>0.0260</td>" \
+           "<td>virtual_effunet auc capacity</td>" in html  # difference [CI], df, p, Holm p, family
     assert "<td>0.0100 [0.00800, 0.0130]</td>" in html  # cnn1 label-free cosine distance
     assert "<td>0.750 [0.690, 0.810]</td>" in html  # Hotelling, virtual_effunet
     assert "<td>23.000 ± 0.0500</td>" in html and "<td>0.800 ± 0.0500</td>" in html  # EfficientUNet PSNR, SSIM
     assert "EfficientUNet beats both baselines" in html and "Pix2pixHD does not beat both baselines" in html
     assert "(full precision: tables/classification/hotelling.csv)" in html
     assert "resnet18 trained from scratch because no ImageNet weights were supplied" in html
+
+
+def test_the_verdict_names_the_family_and_the_replicates(built, data):
+    html, _ = built
+    verdict = html[html.index("Verdict</h2>"):html.index("Deviations from the study</h2>")]
+    assert f"<p>Multiplicity: {data.FAMILY}.</p>" in verdict
+    assert "Families of this evaluation: 'virtual_effunet auc capacity' (2 comparisons); " \
+           "'virtual_effunet auc train_size' (2 comparisons);" in verdict
+    assert "AUC (empirical) [95% CI] of every network of the capacity sweep, combined over 3 replicates" in verdict
+
+
+def test_figure_captions_say_what_bars_and_points_are(built):
+    _, drawn = built
+    captions = {figure.name: figure.caption for figure in drawn["segmentation"] + drawn["classification"]}
+    for name in ("segmentation-capacity", "classification-capacity"):
+        assert "combined over 3 replicates; error bars: 95% interval combining test-set and between-replicate " \
+               "variance; points: single trainings" in captions[name]
+    assert "combined over 3 training subsets × 2 replicates" in captions["classification-learnable"]
+    assert "points: single trainings (Dice only" in captions["segmentation-learnable"]
+
+
+def test_how_training_ended_and_the_seeds(built):
+    html, _ = built
+    assert "classification: of the 72 trainings, 12 of 72 (17%) stopped early, 60 of 72 (83%) ran to the epoch cap " \
+           "and 0 of 72 (0%) retrained after a degenerate attempt." in html
+    assert "<td>resnet18</td><td>60</td><td>0 of 60 (0%)</td><td>60 of 60 (100%)</td>" in html
+    assert "classification: profile seed tasks.classification.training.seed = 7 in the report's settings, but the " \
+           "evaluated units were trained with 0." in html
+    assert "segmentation: profile seed tasks.segmentation.training.seed = 0 (as the evaluation recorded it" in html
+    assert "<td>capacity</td><td>0</td><td>1</td><td>1001</td><td>8</td><td>0</td>" in html  # seed table row
+    assert "Seeds of the profile: simulate.seed = 3, tasks.classification.training.seed = 7." in html
+    assert html.index("How training ended</h3>") < html.index("Classification of treated nuclei</h2>")
 
 
 def test_the_configuration_is_escaped(built):

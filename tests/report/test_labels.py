@@ -29,6 +29,12 @@ def test_uncertainty_formats():
     assert labels.with_interval(0.8, math.nan, 0.87) == "0.800"
     assert labels.with_spread(0.8, 0.02) == "0.800 ± 0.0200"
     assert labels.with_spread(0.8, math.nan) == "0.800"
+    assert labels.interval(0.75, 0.87) == "[0.750, 0.870]" and labels.interval(math.nan, 0.87) == "–"
+
+
+def test_degrees_of_freedom_stay_readable():
+    assert [labels.degrees(df) for df in (1.49, math.inf, 3.6e61, math.nan, 1000.0)] == [
+        "1.5", "∞", "> 1,000", "–", "1000.0"]
 
 
 def test_modality_order_and_names():

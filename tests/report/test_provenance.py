@@ -2,7 +2,15 @@
 
 from stainworth.contracts.report import ReportConfig
 from stainworth.report.inputs import read_evaluation, read_stain_quality
-from stainworth.report.provenance import configuration_text, data_source, input_hashes, profile_name, provenance_table
+from stainworth.report.provenance import (
+    configuration_text,
+    data_source,
+    input_hashes,
+    profile_name,
+    profile_seeds,
+    provenance_table,
+    seeds_sentence,
+)
 
 
 def test_data_source_given_or_read_from_the_prepare_settings():
@@ -14,6 +22,16 @@ def test_data_source_given_or_read_from_the_prepare_settings():
         "real (ingested from lab/ingest.yaml)"
     assert data_source(ReportConfig(settings={"prepare": {"source": {"phantom": False, "store_prefix": "acq"}}})) == \
         "real (acquisitions under acq in the store)"
+
+
+def test_every_seed_of_the_profile_is_listed_with_its_path():
+    settings = {"simulate": {"seed": 3}, "prepare": {"extract": {"seed": 2, "counts": {"train": 5}}},
+                "tasks": {"segmentation": {"training": {"seed": 0, "batch_size": 4}}}, "stain": {"init_seed": 9}}
+    assert profile_seeds(settings) == [("simulate.seed", 3), ("prepare.extract.seed", 2),
+                                       ("tasks.segmentation.training.seed", 0), ("stain.init_seed", 9)]
+    assert seeds_sentence(ReportConfig(settings=settings)).startswith("Seeds of the profile: simulate.seed = 3, "
+                                                                      "prepare.extract.seed = 2, ")
+    assert seeds_sentence(ReportConfig()) == "Seeds of the profile: not recorded (no settings given to the report)."
 
 
 def test_profile_name():

@@ -23,6 +23,7 @@ KFP_OUTPUT = """\
     }
     simulate 1/2 phantom-control-000: 451 cells (elapsed 1.6s, ETA 1.6s)
     simulate 2/2 phantom-treated-000: 438 cells (elapsed 3.0s, ETA 0.0s)
+    stainworth-timing: ingest work 3.10 process 7.42
     [KFP Executor 2026-11-30 01:40:34,383 INFO]: Wrote executor output file to /x/executor_output.json.
 
 01:40:34.578 - INFO - Task 'ingest' finished with status SUCCESS

@@ -49,18 +49,25 @@ def test_classification_tables_verdict_embeddings_and_hotelling(trained, phantom
     manifest = evaluate_stage(CONFIG, "classification", units["classification"], phantom_datasets, tmp_path,
                               virtual_dirs=virtual, n_boot=200)
     capacity = pd.read_csv(tmp_path / "capacity.csv")
-    assert len(capacity) == 2 * 3 and {"auc", "auc_ci_low", "auc_ci_high", "binormal_auc", "run"} <= set(capacity)
+    assert len(capacity) == 2 * 3 * 2  # per architecture and modality: the combined row, then the one replicate
+    assert {"auc", "auc_ci_low", "auc_ci_high", "auc_df", "binormal_auc", "replicate", "replicates", "run"} <= \
+        set(capacity)
+    assert capacity["replicate"].isna().sum() == 6 and (capacity["replicates"].dropna() == 1).all()
     learnable = pd.read_csv(tmp_path / "learnable.csv")
     assert len(learnable) == 2 * 3 and set(learnable["n_subsets"]) == {2}
     comparisons = pd.read_csv(tmp_path / "comparisons.csv")
-    assert set(comparisons["modality"]) == {"virtual_effunet", "fluorescence"} and len(comparisons) == 2 * (2 + 4)
+    assert set(comparisons["modality"]) == {"virtual_effunet", "fluorescence"} and len(comparisons) == 2 * (2 + 2)
+    assert comparisons["se"].notna().all() and comparisons["p_adjusted"].notna().all()
+    per_training = pd.read_csv(tmp_path / "comparisons_replicates.csv")
+    assert len(per_training) == 2 * (2 + 4) and "comparisons_replicates.csv" in manifest.paths["tables"]
     embeddings = pd.read_csv(tmp_path / "embeddings.csv")
     assert list(embeddings["level"].unique()) == ["low", "high"] and len(embeddings) == 2 * 3
     assert embeddings["cosine_distance"].between(0, 1).all()
     hotelling = pd.read_csv(tmp_path / "hotelling.csv")
     assert list(hotelling["modality"]) == list(MODALITIES) and hotelling["auc"].between(0, 1).all()
     verdict = json.loads((tmp_path / "verdict.json").read_text())
-    assert verdict["metric"] == "auc" and len(verdict["sentences"]) == 3  # capacity, size, largest capacity
+    assert verdict["metric"] == "auc" and len(verdict["sentences"]) == 3  # capacity, largest capacity, size
+    assert "Holm" in verdict["family"] and verdict["details"]["virtual_effunet.capacity"]["steps"]
     assert any("cnn3" in sentence and "significant" in sentence for sentence in verdict["sentences"])
     assert read_manifest(EvaluationManifest, tmp_path).verdict == manifest.verdict == verdict["sentences"]
     assert manifest.counts == {"units": 18, "capacity_units": 6, "learnable_units": 12}
@@ -70,7 +77,8 @@ def test_classification_tables_verdict_embeddings_and_hotelling(trained, phantom
     assert set(trained_units["weights"]) == {"none (trained from scratch)"}
     assert not trained_units["study_imagenet"].any()
     full = trained_units[trained_units["train_size"].isna()]
-    assert list(full["run"]) == list(capacity["run"]) and set(full["train_items"]) == {20}
+    assert list(full["run"]) == list(capacity.loc[capacity["replicate"].notna(), "run"])
+    assert set(full["train_items"]) == {20}
     assert set(trained_units.loc[trained_units["train_size"] == 6, "train_items"]) == {6}
     assert (trained_units["epochs_run"] == 1).all() and (trained_units["best_epoch"] == 1).all()
 
@@ -80,7 +88,7 @@ def test_segmentation_tables_feature_maps_and_panels(trained, phantom_datasets, 
     manifest = evaluate_stage(CONFIG, "segmentation", units["segmentation"], phantom_datasets, tmp_path,
                               virtual_dirs=virtual, n_boot=200)
     capacity = pd.read_csv(tmp_path / "capacity.csv")
-    assert len(capacity) == 2 * 3 and {"dice", "dice_ci_low", "precision", "recall"} <= set(capacity)
+    assert len(capacity) == 2 * 3 * 2 and {"dice", "dice_ci_low", "dice_se", "precision", "recall"} <= set(capacity)
     assert len(manifest.paths["feature_maps"]) == 2 * 3 * 2  # unet1 and unet2 (low = medium), npy + png
     assert all((tmp_path / path).stat().st_size > 0 for path in manifest.paths["feature_maps"])
     assert sorted(manifest.paths["panels"]) == sorted(

@@ -72,7 +72,7 @@ def test_the_page_is_self_contained_and_holds_the_study_content(written, evaluat
     assert f"<td>{with_spread(ssim['mean'], ssim['std'])}</td>" in html
     # deviations of this small run
     assert "segmentation: capacity sweep over unet1, unet2; the study's ladder is" in html
-    assert "units ran to their epoch cap without early stopping" in html
+    assert "trainings ran to their epoch cap without early stopping" in html
     # feature maps, mask panels, both stain-report panels: every PNG inline
     images = len(re.findall(r'src="data:image/png;base64,', html))
     feature_maps = len(read_manifest(EvaluationManifest, evaluations["segmentation"]).paths["feature_maps"]) // 2
@@ -88,6 +88,57 @@ def test_the_summary_has_the_verdicts_and_headline_tables(written):
     assert "| network (parameters) | label-free | virtual (EfficientUNet) | virtual (Pix2pixHD) | fluorescence |" \
         in summary
     assert "| cnn1 (417) |" in summary
+    assert "AUC (empirical) by network and modality (capacity sweep, combined over 2 replicates, 95% CI):" in summary
+
+
+def test_the_page_shows_replicates_families_and_how_training_ended(written, evaluated_study):
+    out, _ = written
+    html = (out / "report.html").read_text()
+    evaluations, _ = evaluated_study
+    for task, folder in evaluations.items():
+        verdict = json.loads((folder / "verdict.json").read_text())
+        assert f"<p>Multiplicity: {verdict['family']}.</p>" in html
+        units = pd.read_csv(folder / "units.csv")
+        counts = units["ended"].value_counts()
+        total = len(units)
+        capped = int(counts.get("epoch_cap", 0))
+        assert f"{task}: of the {total} trainings, " in html
+        assert f"{capped} of {total} ({100 * capped / total:.0f}%) ran to the epoch cap" in html
+        seed = int(units["init_seed"].iloc[0])
+        assert f"<td>{seed}</td>" in html
+        assert f"{task}: profile seed tasks.{task}.training.seed = 0" in html
+    assert "Capacity sweep: every network and modality on the whole training split, combined over 2 replicates" in html
+    assert "<th>Holm-adjusted p</th><th>family</th>" in html
+    assert "<td>virtual_effunet auc capacity</td>" in html and "<td>virtual_effunet dice capacity</td>" in html
+    assert "points: single trainings" in html and "between-replicate variance" in html
+    assert "one row per paired training in comparisons_replicates.csv" in html
+
+
+def test_the_figures_of_the_phantom_run_draw_every_training(evaluated_study):
+    from matplotlib.collections import PathCollection
+
+    from stainworth.report import figures
+    from stainworth.report.labels import modality_name
+
+    evaluations, _ = evaluated_study
+
+    def points(axis):
+        return sum(len(c.get_offsets()) for c in axis.collections if isinstance(c, PathCollection))
+
+    capacity = pd.read_csv(evaluations["classification"] / "capacity.csv")
+    single = capacity[capacity["replicate"].notna()]
+    figure = figures.classification_capacity_figure(capacity)
+    for axis in figure.axes:  # label-free, one stain, fluorescence
+        stain = next(m for m in ("virtual_effunet", "virtual_pix2pixhd") if modality_name(m) == axis.get_title())
+        assert points(axis) == single["modality"].isin(["label_free", stain, "fluorescence"]).sum()
+    learnable = pd.read_csv(evaluations["classification"] / "learnable.csv")
+    units = pd.read_csv(evaluations["classification"] / "units.csv")
+    sized = units[units["train_size"].notna()]
+    figure = figures.classification_learnable_figure(learnable, units)
+    assert [points(axis) for axis in figure.axes] == [3 * len(sized) // 4] * 2  # 4 modalities, 3 per panel
+    segmentation = pd.read_csv(evaluations["segmentation"] / "capacity.csv")
+    figure = figures.segmentation_capacity_figure(segmentation)
+    assert [points(axis) for axis in figure.axes] == [int(segmentation["replicate"].notna().sum())] * 3
 
 
 def test_one_task_without_stain_reports(evaluated_study, tmp_path):

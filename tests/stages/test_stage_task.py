@@ -4,17 +4,27 @@ import shutil
 
 import pandas as pd
 import pytest
+import torch
 
 from stainworth.contracts.manifest import read_manifest
-from stainworth.contracts.task import HISTORY_TABLE, MODEL_FILE, SCORES_TABLE, TaskRunManifest, TasksConfig, TaskUnit
+from stainworth.contracts.task import (
+    HISTORY_TABLE,
+    MODEL_FILE,
+    SCORES_TABLE,
+    TaskGroupManifest,
+    TaskRunManifest,
+    TasksConfig,
+    TaskUnit,
+)
 from stainworth.errors import ConfigError, InputDataError
-from stainworth.stages.task import train_task_stage
+from stainworth.evaluation.trained import load_units
+from stainworth.stages.task import replicate_seed, train_task_stage, train_units_stage
 from stainworth.store import open_store
-from stainworth.tasks import capacity
+from stainworth.tasks import build_task_net, capacity
 
 
 def config(epochs=1):
-    training = {"batch_size": 4, "max_epochs": epochs, "patience": 2}
+    training = {"batch_size": 4, "max_epochs": epochs, "patience": 2, "max_attempts": 1}
     return TasksConfig.model_validate({
         "segmentation": {"architectures": ["unet1"], "learnable": {"architecture": "unet1", "sizes": [8]},
                          "training": training},
@@ -51,7 +61,8 @@ def test_a_capacity_unit_writes_model_scores_history_and_is_published(phantom_da
     assert 0 <= manifest.metrics["data_wait_share"] < 1
     assert read_manifest(TaskRunManifest, tmp_path / "out").unit == unit()
     keys = open_store(store).list("tasks/units/")
-    assert f"tasks/units/classification-cnn1-label_free-all-s0-{manifest.content_hash[:12]}/scores.csv" in keys
+    assert f"tasks/units/classification-cnn1-label_free-all-s0-r0-{manifest.content_hash[:12]}/scores.csv" in keys
+    assert manifest.ended in ("early_stop", "epoch_cap") and manifest.attempts == 1
 
 
 def test_modalities_of_a_unit_train_on_the_same_subset_and_test_on_the_same_items(phantom_datasets, virtual_dirs,
@@ -128,3 +139,53 @@ def test_a_unit_records_its_device_and_refuses_a_missing_gpu_before_writing(phan
     with pytest.raises(ConfigError, match="device 'cuda'"):
         train_task_stage(gpu, unit(), phantom_datasets, tmp_path / "gpu", store_uri=f"file://{tmp_path}/s")
     assert not (tmp_path / "gpu").exists()
+
+
+def test_replicates_share_the_items_and_differ_in_initialisation(phantom_datasets, tmp_path):
+    tables, seeds = {}, {}
+    for replicate in (0, 1):
+        manifest = train_task_stage(config(), unit(replicate=replicate), phantom_datasets, tmp_path / str(replicate),
+                                    store_uri=f"file://{tmp_path}/store")
+        tables[replicate], seeds[replicate] = pd.read_csv(tmp_path / str(replicate) / SCORES_TABLE), manifest.init_seed
+    assert list(tables[0]["item"]) == list(tables[1]["item"]) and seeds[0] != seeds[1]
+    assert not tables[0]["score"].equals(tables[1]["score"])
+    assert seeds[0] == replicate_seed(0, unit(modality="fluorescence"))  # the modalities of a unit share the seed
+
+
+def test_a_group_trains_every_unit_into_its_folder_and_writes_its_manifest_last(phantom_datasets, virtual_dirs,
+                                                                               tmp_path, capsys):
+    units = [unit(modality=modality, replicate=replicate) for modality in ("label_free", "virtual_effunet")
+             for replicate in (0, 1)]
+    group = train_units_stage(config(), units, phantom_datasets, tmp_path / "group", virtual_dirs=virtual_dirs,
+                              store_uri=f"file://{tmp_path}/store", positions=["run 1/4", "run 2/4"])
+    assert group.units == [u.name for u in units]
+    assert read_manifest(TaskGroupManifest, tmp_path / "group").counts == {"units": 4}
+    loaded = load_units(tmp_path / "group")
+    assert [(u.manifest.unit.modality, u.scores.replicate) for u in loaded] == [
+        ("label_free", 0), ("label_free", 1), ("virtual_effunet", 0), ("virtual_effunet", 1)]
+    out = capsys.readouterr().out
+    assert "train_task run 1/4 cnn1 label_free n=20 replicate 1/3" in out and "run 2/4" in out
+    with pytest.raises(InputDataError, match="expected distinct units of one task"):
+        train_units_stage(config(), [unit(), unit()], phantom_datasets, tmp_path / "twice")
+
+
+def test_a_degenerate_training_is_retrained_with_a_fresh_seed_and_counted(phantom_datasets, tmp_path, capsys,
+                                                                         monkeypatch):
+    built = []
+
+    def collapsed(name, **kwargs):  # a network whose output is the same for every input, as a collapsed one
+        net = build_task_net(name, **kwargs)
+        for parameter in net.parameters():
+            torch.nn.init.zeros_(parameter)
+        built.append(net)
+        return net
+
+    monkeypatch.setattr("stainworth.stages.task.build_task_net", collapsed)
+    stuck = config(epochs=1)
+    stuck.classification.training.max_attempts = 2
+    manifest = train_task_stage(stuck, unit(), phantom_datasets, tmp_path / "out", store_uri=f"file://{tmp_path}/s")
+    out = capsys.readouterr().out
+    assert "attempt 1 is degenerate: constant output" in out and "retraining with a fresh seed" in out
+    assert "attempt 2 is degenerate" in out and "no attempt left, kept and flagged" in out
+    assert manifest.ended == "degenerate_retrained" and manifest.attempts == 2 and len(built) == 2
+    assert manifest.degenerate.startswith("constant output") and manifest.init_seed == replicate_seed(0, unit(), 1)

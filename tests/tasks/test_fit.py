@@ -11,7 +11,7 @@ from stainworth.errors import ConfigError, TrainingError
 from stainworth.stainers.normalise import PercentileNormaliser
 from stainworth.tasks import build_task_net
 from stainworth.tasks.data import TaskBatches
-from stainworth.tasks.fit import fit_task, validate_task
+from stainworth.tasks.fit import LearningRateSchedule, epoch_learning_rate, fit_task, validate_task
 from stainworth.training import BEST, CHECKPOINT
 
 TIMING = {"seconds", "data_seconds", "step_seconds", "val_seconds"}
@@ -54,7 +54,7 @@ def test_the_result_reports_data_wait_and_step_time(classification_dataset, tmp_
     result = train(net("cnn1"), splits(classification_dataset), tmp_path, epochs=2, task="classification")
     assert result.data_seconds > 0 and result.step_seconds > 0 and 0 < result.data_share < 1
     assert result.step_seconds <= sum(row["seconds"] for row in result.history)
-    assert set(result.history[0]) == {"epoch", "loss", "val_loss", "val_auc"} | TIMING
+    assert set(result.history[0]) == {"epoch", "loss", "val_loss", "val_auc", "learning_rate", "val_output_sd"} | TIMING
 
 
 def test_the_best_epoch_is_kept_on_disk_and_restored(classification_dataset, tmp_path):
@@ -100,6 +100,32 @@ def test_a_resumed_training_ends_exactly_like_an_uninterrupted_one(segmentation_
         else:
             a, b = load_file(str(tmp_path / "whole" / name)), load_file(str(tmp_path / "split" / name))
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_a_resumed_training_with_a_plateau_schedule_ends_exactly_like_an_uninterrupted_one(segmentation_dataset,
+                                                                                            tmp_path):
+    _, val = splits(segmentation_dataset)
+    subset = TaskBatches(segmentation_dataset, "train", "label_free", val.normaliser, batch_size=4,
+                         indices=np.arange(0, 40, 3))
+    schedule = LearningRateSchedule(warmup_epochs=2, plateau_factor=0.5, plateau_patience=1)
+    whole = train(net("unet1"), (subset, val), tmp_path / "whole", epochs=5, task="segmentation", schedule=schedule,
+                  learning_rate=0.5)
+    train(net("unet1"), (subset, val), tmp_path / "split", epochs=3, task="segmentation", schedule=schedule,
+          learning_rate=0.5)
+    resumed = train(net("unet1"), (subset, val), tmp_path / "split", epochs=5, task="segmentation",
+                    schedule=schedule, learning_rate=0.5)
+    rates = [row["learning_rate"] for row in whole.history]
+    assert rates[:2] == [pytest.approx(0.05), pytest.approx(0.275)]
+    assert [row["learning_rate"] for row in resumed.history] == rates
+    assert [row["val_loss"] for row in resumed.history] == [row["val_loss"] for row in whole.history]
+
+
+def test_the_learning_rate_warms_up_then_falls_on_every_plateau():
+    schedule = LearningRateSchedule(warmup_epochs=3, plateau_factor=0.1, plateau_patience=2)
+    rows = [{"val_loss": v} for v in (1.0, 0.9, 0.8, 0.7, 0.75, 0.76, 0.77, 0.6, 0.61)]
+    rates = [epoch_learning_rate(1.0, schedule, rows[:k]) for k in range(len(rows) + 1)]
+    assert rates == pytest.approx([0.1, 0.4, 0.7, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1, 0.1])
+    assert epoch_learning_rate(1.0, LearningRateSchedule(), rows) == 1.0  # the default is constant
 
 
 def test_a_checkpoint_of_another_configuration_is_not_resumed(classification_dataset, tmp_path):

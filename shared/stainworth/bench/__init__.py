@@ -17,7 +17,11 @@ Rows so far:
   segmentation and classification ladders (same network, batch size and synthetic data), and the
   share of stainworth's training time spent waiting for data;
 - the ``prepare`` stages run as library calls on a profile's phantom data (``mini`` by default):
-  seconds per stage, and label and extract throughput in nuclei per second.
+  seconds per stage, and label and extract throughput in nuclei per second;
+- the achieved training FLOP/s of every network of the profile's ladders (its image size, batch,
+  precision and memory format) against the dense matmul peak measured in the same run;
+- the orchestration share of the newest local ``mini`` ``cls_capacity`` run under ``runs/``:
+  task-process time spent outside the stages' own work (process start, imports).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ __all__ = ["Row", "format_table", "run_benchmarks", "timed"]
 def run_benchmarks(*, quick: bool = False) -> list[Row]:
     """Run every benchmark and print the table; ``quick`` uses the smoke profile only."""
     from stainworth.bench.mosaic import bench_stitch_register
+    from stainworth.bench.orchestration import bench_orchestration, bench_training_efficiency
     from stainworth.bench.phantom import bench_phantom
     from stainworth.bench.prepare import bench_prepare
     from stainworth.bench.runner import bench_runner_overhead
@@ -62,5 +67,8 @@ def run_benchmarks(*, quick: bool = False) -> list[Row]:
     for name, settings in task_bench_settings(quick=quick).items():
         print(f"bench: {name} training loop vs a bare PyTorch loop", flush=True)
         rows += bench_task_training(name, **settings)
+    print("bench: training FLOP/s against the matmul peak", flush=True)
+    rows += bench_training_efficiency(profiles[-1])
+    rows += bench_orchestration(profile=profiles[-1])
     print(format_table(rows), flush=True)
     return rows

@@ -1,17 +1,19 @@
 """Configuration of the task networks, their sweeps, and the manifests of a training unit and an evaluation.
 
-A *unit* is one task network trained once: (task, architecture, modality, training size, subset).
-The capacity sweep trains every architecture of a ladder on the full training split; the
-learnable-capacity sweep trains one architecture on random subsets of several sizes, three
-subsets per size. The four modalities of a unit share its subset, seed and test set, so every
-comparison between modalities is paired.
+A *unit* is one task network trained once: (task, architecture, modality, training size, subset,
+replicate). The capacity sweep trains every architecture of a ladder on the full training split;
+the learnable-capacity sweep trains one architecture on random subsets of several sizes, three
+subsets per size. Every unit is trained ``replicates`` times with different initialisation and
+batch order on the same items, so that the statistics can include training variance. The four
+modalities of a unit share its subset, replicate seeds and test set, so every comparison between
+modalities is paired.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from stainworth.contracts.base import DeviceName, StrictModel
 from stainworth.contracts.manifest import OutputManifest
@@ -23,6 +25,12 @@ MODALITIES: tuple[Modality, ...] = ("label_free", "virtual_effunet", "virtual_pi
 VIRTUAL_MODALITIES: tuple[Modality, ...] = ("virtual_effunet", "virtual_pix2pixhd")
 """The modalities made by a stainer (an ``apply_stainer`` output each)."""
 SweepKind = Literal["capacity", "learnable"]
+Ending = Literal["early_stop", "epoch_cap", "degenerate_retrained"]
+"""How a training ended: early stopping on its validation loss, its epoch cap, or (after a degenerate
+first attempt, see :mod:`stainworth.tasks.degenerate`) a retraining with a fresh seed."""
+UnitGrouping = Literal["unit", "architecture"]
+"""Trainings per ``train_task`` task: one (a GPU task each on a cluster) or all of one architecture
+and training size (one process: imports and start-up paid once; the local default)."""
 LADDERS: dict[Task, tuple[str, ...]] = {
     "segmentation": ("unet1", "unet2", "unet3", "efficientunet0", "efficientunet7"),
     "classification": ("cnn1", "cnn3", "resnet18", "resnet50", "resnet101"),
@@ -33,10 +41,20 @@ MODEL_FILE, NORMALISER_FILE, SCORES_TABLE, HISTORY_TABLE = (
 """Files of a ``train_task`` output beside its manifest."""
 
 
+_PER_ARCHITECTURE_RANGES: dict[str, tuple[float, float, str]] = {
+    "max_epochs_by_architecture": (1, 10000, "caps from 1 to 10000"),
+    "patience_by_architecture": (1, 10000, "values from 1 to 10000"),
+    "learning_rate_by_architecture": (1e-12, 1, "rates in (0, 1]"),
+}
+
+
 class TaskTrainingConfig(StrictModel):
     """Training of one task network (the study: Adam, BCE, early stopping after 10 stale epochs)."""
 
     learning_rate: float = Field(default=1e-4, gt=0, le=1)
+    learning_rate_by_architecture: dict[str, float] = Field(default_factory=dict)
+    """Learning rates of single architectures, overriding ``learning_rate`` (e.g. a network of a few
+    hundred parameters that barely moves at the rate that keeps a ResNet stable); the study has none."""
     batch_size: int = Field(default=16, ge=1, le=1024)
     max_epochs: int = Field(default=100, ge=1, le=10000)
     max_epochs_by_architecture: dict[str, int] = Field(default_factory=dict)
@@ -44,10 +62,24 @@ class TaskTrainingConfig(StrictModel):
     convergence while the large ones fit a time budget); the study has none."""
     patience: int = Field(default=10, ge=1)
     """Epochs without a lower validation loss before training stops."""
+    patience_by_architecture: dict[str, int] = Field(default_factory=dict)
+    """Patience of single architectures, overriding ``patience`` (e.g. small networks that sit at chance
+    for a while before they learn, and whose epochs cost a fraction of a second)."""
     seed: int = 0
     """Seed of initialisation, batch order and subsets; the same for every modality."""
     augment: Literal["none", "flips", "dihedral"] = "none"
     """Random symmetries of training images (the study used none)."""
+    warmup_epochs: int = Field(default=0, ge=0, le=100)
+    """Epochs over which the learning rate rises linearly from ``learning_rate / 10`` (0: none)."""
+    plateau_factor: float = Field(default=1.0, gt=0, le=1)
+    """Learning rate multiplied by this after ``plateau_patience`` epochs without a lower validation
+    loss (1: constant learning rate)."""
+    plateau_patience: int = Field(default=2, ge=1)
+    """Stale epochs before the learning rate is lowered (below ``patience`` for it to matter)."""
+    channels_last: bool = False
+    """Channels-last memory format (faster convolutions on CPUs with oneDNN)."""
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    """Trainings of one replicate at most: a degenerate one is retrained with a fresh seed."""
     max_val_items: int | None = Field(default=None, ge=2)
     """Validate on the first n validation items only (``None``: all)."""
     bf16: bool = False
@@ -57,17 +89,26 @@ class TaskTrainingConfig(StrictModel):
     weights_uris: dict[str, str] = Field(default_factory=dict)
     """ImageNet weights per architecture (a local file or a store URI); absent: trained from scratch."""
 
-    @field_validator("max_epochs_by_architecture")
+    @field_validator("max_epochs_by_architecture", "patience_by_architecture", "learning_rate_by_architecture")
     @classmethod
-    def _positive_caps(cls, caps: dict[str, int]) -> dict[str, int]:
-        bad = {name: cap for name, cap in caps.items() if not 1 <= cap <= 10000}
+    def _values_in_range(cls, values: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        low, high, words = _PER_ARCHITECTURE_RANGES[str(info.field_name)]
+        bad = {name: value for name, value in values.items() if not low <= value <= high}
         if bad:
-            raise ValueError(f"max_epochs_by_architecture {bad}: expected caps from 1 to 10000")
-        return caps
+            raise ValueError(f"{info.field_name} {bad}: expected {words}")
+        return values
 
     def epochs_for(self, architecture: str) -> int:
         """The epoch cap of ``architecture``."""
         return self.max_epochs_by_architecture.get(architecture, self.max_epochs)
+
+    def patience_for(self, architecture: str) -> int:
+        """The early-stopping patience of ``architecture``."""
+        return self.patience_by_architecture.get(architecture, self.patience)
+
+    def learning_rate_for(self, architecture: str) -> float:
+        """The learning rate of ``architecture``."""
+        return self.learning_rate_by_architecture.get(architecture, self.learning_rate)
 
 
 class LearnableConfig(StrictModel):
@@ -78,6 +119,17 @@ class LearnableConfig(StrictModel):
     """Training sizes, each at most the training split's size."""
     subsets: int = Field(default=3, ge=1, le=20)
     """Independent random subsets per size (disjoint when the training split allows)."""
+    replicates: int | None = Field(default=None, ge=1, le=20)
+    """Trainings per subset (None: the task's ``replicates``). The subsets already differ in their items
+    and initialisation, so their spread is training variance: with two or more subsets one training
+    each is enough for an interval that includes it."""
+
+    @model_validator(mode="after")
+    def _training_variance_measured(self) -> LearnableConfig:
+        if self.replicates is not None and self.subsets * self.replicates < 2:
+            raise ValueError(f"subsets {self.subsets} x replicates {self.replicates}: expected at least two "
+                             "trainings per training size, so that training variance can be measured")
+        return self
 
     @field_validator("sizes")
     @classmethod
@@ -95,6 +147,9 @@ class TaskSweepConfig(StrictModel):
     learnable: LearnableConfig
     modalities: list[Modality] = Field(default_factory=lambda: list(MODALITIES), min_length=1)
     training: TaskTrainingConfig
+    replicates: int = Field(default=3, ge=2, le=20)
+    """Trainings of every unit, with different initialisation and batch order on the same items: the
+    between-replicate spread is the training variance in every interval."""
 
 
 def _segmentation_default() -> TaskSweepConfig:
@@ -120,18 +175,27 @@ class TasksConfig(StrictModel):
     """Probability above which a pixel is called nucleus."""
     store_prefix: str = Field(default="tasks", pattern=r"^[A-Za-z0-9._/-]+$")
     """Store prefix under which every unit is published."""
+    grouping: UnitGrouping | None = None
+    """Trainings per ``train_task`` task (:data:`UnitGrouping`); None: ``architecture`` in a local
+    run, ``unit`` on a cluster."""
 
     @model_validator(mode="after")
     def _architectures_in_their_ladder(self) -> TasksConfig:
         for task in TASKS:
             sweep: TaskSweepConfig = getattr(self, task)
             names = [*sweep.architectures, sweep.learnable.architecture, *sweep.training.weights_uris,
-                     *sweep.training.max_epochs_by_architecture]
+                     *sweep.training.max_epochs_by_architecture, *sweep.training.learning_rate_by_architecture,
+                     *sweep.training.patience_by_architecture]
             unknown = [name for name in names if name not in LADDERS[task]]
             if unknown:
                 raise ValueError(f"{task}: architectures {unknown} are not in the {task} ladder "
                                  f"{list(LADDERS[task])}")
         return self
+
+    def learnable_replicates(self, task: Task) -> int:
+        """Trainings per subset of ``task``'s learnable sweep."""
+        sweep = self.sweep(task)
+        return sweep.learnable.replicates or sweep.replicates
 
     def sweep(self, task: Task) -> TaskSweepConfig:
         """The settings of ``task``."""
@@ -148,6 +212,9 @@ class TaskUnit(StrictModel):
     """Training items (a random subset); ``None``: the whole training split."""
     subset: int = Field(default=0, ge=0)
     """Which random subset of ``train_size`` (0-based)."""
+    replicate: int = Field(default=0, ge=0)
+    """Which training of this unit (0-based): replicates differ in initialisation and batch order only,
+    and share the training items, the validation items and the test items."""
 
     @model_validator(mode="after")
     def _architecture_of_the_task(self) -> TaskUnit:
@@ -158,9 +225,9 @@ class TaskUnit(StrictModel):
 
     @property
     def name(self) -> str:
-        """``<task>-<architecture>-<modality>-<size|all>-s<subset>``, unique within a sweep."""
+        """``<task>-<architecture>-<modality>-<size|all>-s<subset>-r<replicate>``, unique within a sweep."""
         size = "all" if self.train_size is None else str(self.train_size)
-        return f"{self.task}-{self.architecture}-{self.modality}-{size}-s{self.subset}"
+        return f"{self.task}-{self.architecture}-{self.modality}-{size}-s{self.subset}-r{self.replicate}"
 
 
 class TaskRunManifest(OutputManifest):
@@ -173,10 +240,25 @@ class TaskRunManifest(OutputManifest):
     """Where the initial weights came from (``none (trained from scratch)`` or the file and its hash)."""
     best_epoch: int = Field(ge=1)
     stopped_early: bool
+    ended: Ending
+    """How the kept training ended."""
+    attempts: int = Field(default=1, ge=1)
+    """Trainings of this replicate (more than one after a degenerate attempt)."""
+    degenerate: str = ""
+    """Why the kept training is still degenerate after ``attempts`` (empty: it is not)."""
     seed: int
-    """Seed of the subset draw and the batch order (the initialisation seed also depends on the subset)."""
+    """Seed of the subset draw (the profile's training seed)."""
+    init_seed: int = 0
+    """Seed of the kept training's initialisation and batch order (from the seed, subset, replicate and attempt)."""
     device: str = "cpu"
     """The device it trained on (``cpu``, ``cuda:0``)."""
+
+
+class TaskGroupManifest(OutputManifest):
+    """The output of one ``train_task`` task: the sub-folders of the units it trained, each complete."""
+
+    units: list[str] = Field(min_length=1)
+    """Sub-folders, one :class:`TaskRunManifest` output each, in training order."""
 
 
 class EvaluationManifest(OutputManifest):

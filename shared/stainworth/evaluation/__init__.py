@@ -1,6 +1,6 @@
-"""Evaluation of trained task networks: capacity and learnable-capacity tables, paired comparisons, the verdict."""
+"""Evaluation of trained task networks: capacity and learnable-capacity tables, paired comparisons, trend, verdict."""
 
-from stainworth.evaluation.comparisons import paired_comparisons
+from stainworth.evaluation.comparisons import paired_comparisons, replicate_comparisons
 from stainworth.evaluation.tables import (
     CLASSIFICATION_METRICS,
     SEGMENTATION_METRICS,
@@ -8,13 +8,16 @@ from stainworth.evaluation.tables import (
     capacity_table,
     learnable_table,
     mean_interval,
+    unit_statistics,
     unit_summary,
 )
+from stainworth.evaluation.trend import CapacityTrend, capacity_trend, trend_sentence
 from stainworth.evaluation.units import SCORE_COLUMNS, UnitScores, check_units
-from stainworth.evaluation.verdict import Crossover, CrossoverStep, crossover, crossover_sentence
+from stainworth.evaluation.verdict import Crossover, CrossoverStep, crossover, crossover_sentence, study_verdict
 
 __all__ = [
     "CLASSIFICATION_METRICS",
+    "CapacityTrend",
     "Crossover",
     "CrossoverStep",
     "SCORE_COLUMNS",
@@ -22,11 +25,16 @@ __all__ = [
     "TASK_METRICS",
     "UnitScores",
     "capacity_table",
+    "capacity_trend",
     "check_units",
     "crossover",
     "crossover_sentence",
     "learnable_table",
     "mean_interval",
     "paired_comparisons",
+    "replicate_comparisons",
+    "study_verdict",
+    "trend_sentence",
+    "unit_statistics",
     "unit_summary",
 ]

@@ -18,8 +18,15 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file
 
-from stainworth.contracts.manifest import read_manifest
-from stainworth.contracts.task import LADDERS, MODEL_FILE, NORMALISER_FILE, SCORES_TABLE, TaskRunManifest
+from stainworth.contracts.manifest import MANIFEST_NAME, read_manifest
+from stainworth.contracts.task import (
+    LADDERS,
+    MODEL_FILE,
+    NORMALISER_FILE,
+    SCORES_TABLE,
+    TaskGroupManifest,
+    TaskRunManifest,
+)
 from stainworth.datasets.storage import Dataset
 from stainworth.errors import InputDataError
 from stainworth.evaluation.units import UnitScores
@@ -67,8 +74,28 @@ def load_unit(folder: str | Path) -> TrainedUnit:
     unit = manifest.unit
     scores = UnitScores(task=unit.task, architecture=unit.architecture, modality=unit.modality,
                         train_size=unit.train_size, subset=unit.subset, capacity=manifest.trainable_parameters,
-                        scores=pd.read_csv(table), run=f"{unit.name} ({manifest.content_hash[:12]})")
+                        scores=pd.read_csv(table), run=f"{unit.name} ({manifest.content_hash[:12]})",
+                        replicate=unit.replicate)
     return TrainedUnit(path, manifest, scores)
+
+
+def load_units(folder: str | Path) -> list[TrainedUnit]:
+    """The units of a ``train_task`` output: every sub-folder its group manifest lists, or the folder itself.
+
+    Raises
+    ------
+    InputDataError
+        As :func:`load_unit`, for the folder or any unit it lists.
+    """
+    path = Path(folder)
+    try:
+        data = json.loads((path / MANIFEST_NAME).read_text())
+    except (OSError, json.JSONDecodeError):
+        data = {}
+    if isinstance(data, dict) and "units" in data and "unit" not in data:
+        group = read_manifest(TaskGroupManifest, path)
+        return [load_unit(path / name) for name in group.units]
+    return [load_unit(path)]
 
 
 def capacity_levels(units: Sequence[TrainedUnit]) -> list[tuple[str, str]]:

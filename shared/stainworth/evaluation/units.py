@@ -1,12 +1,15 @@
 """The per-test-image scores of trained task networks (*units*) and the checks of the paired design.
 
-A unit is one task network trained once: (task, architecture, modality, training size, subset).
-Its scores are one row per test image: ``item``, ``precision``, ``recall``, ``dice`` for
-segmentation (``recall`` is NaN on an image without nuclei, see
-:mod:`stainworth.metrics.segmentation`), ``item``, ``label`` (0 control, 1 treated) and ``score``
-(probability of treated) for classification. The four modalities of one (architecture,
-training size, subset) are scored on the same test images, so modalities are compared image by
-image: :func:`check_units` refuses a set of units that breaks this paired design.
+A unit is one task network trained once: (task, architecture, modality, training size, subset,
+replicate). Its scores are one row per test image: ``item``, ``precision``, ``recall``, ``dice``
+for segmentation (``recall`` is NaN on an image without nuclei, see
+:mod:`stainworth.metrics.segmentation`), ``item``, ``label`` (0 control, 1 treated) and
+``score`` (probability of treated) for classification. The four modalities of one (architecture,
+training size, subset, replicate) are scored on the same test images, so modalities are compared
+image by image: :func:`check_units` refuses a set of units that breaks this paired design. Every
+training of a sweep is tested on the same test split; :func:`aligned_scores` puts the scores of
+several units side by side for the covariance of their test errors, and refuses units scored on
+other items.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ SCORE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 """Columns every scores table of a task must hold."""
 
-PairKey = tuple[str, int | None, int]
-"""(architecture, train_size, subset): the units of one key differ only in their modality."""
+PairKey = tuple[str, int | None, int, int]
+"""(architecture, train_size, subset, replicate): the units of one key differ only in their modality."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +57,9 @@ class UnitScores:
     run : str
         Name or provenance of the unit (e.g. the store prefix of its run), kept in every table
         row computed from it.
+    replicate : int
+        Which training of the same (architecture, modality, train_size, subset) (0-based):
+        replicates differ in initialisation and batch order, and share every data item.
 
     Notes
     -----
@@ -68,21 +74,23 @@ class UnitScores:
     capacity: int
     scores: pd.DataFrame
     run: str
+    replicate: int = 0
 
     @property
-    def key(self) -> tuple[str, str, str, int | None, int]:
-        """(task, architecture, modality, train_size, subset): unique within a set of units."""
-        return self.task, self.architecture, self.modality, self.train_size, self.subset
+    def key(self) -> tuple[str, str, str, int | None, int, int]:
+        """(task, architecture, modality, train_size, subset, replicate): unique within a set of units."""
+        return self.task, self.architecture, self.modality, self.train_size, self.subset, self.replicate
 
     @property
     def pair_key(self) -> PairKey:
-        """(architecture, train_size, subset), shared by the modalities compared image by image."""
-        return self.architecture, self.train_size, self.subset
+        """(architecture, train_size, subset, replicate), shared by the modalities compared image by image."""
+        return self.architecture, self.train_size, self.subset, self.replicate
 
     def describe(self) -> str:
         """Short label for messages: the run and its key."""
         size = "full" if self.train_size is None else self.train_size
-        return f"{self.run} ({self.architecture}, {self.modality}, train_size={size}, subset {self.subset})"
+        return (f"{self.run} ({self.architecture}, {self.modality}, train_size={size}, subset {self.subset}, "
+                f"replicate {self.replicate})")
 
 
 def modality_rank(modality: str) -> int:
@@ -116,11 +124,12 @@ def _check_unit(unit: UnitScores, task: str) -> None:
 
 
 def _check_unique(units: Sequence[UnitScores]) -> None:
-    seen: dict[tuple[str, str, str, int | None, int], UnitScores] = {}
+    seen: dict[tuple[str, str, str, int | None, int, int], UnitScores] = {}
     for unit in units:
         if unit.key in seen:
             raise InputDataError(f"duplicate unit: {seen[unit.key].describe()} and {unit.describe()} have the same "
-                                 "task, architecture, modality, train_size and subset; expected one unit per key")
+                                 "task, architecture, modality, train_size, subset and replicate; expected one unit "
+                                 "per key")
         seen[unit.key] = unit
 
 
@@ -144,7 +153,7 @@ def _check_paired(first: UnitScores, other: UnitScores) -> None:
 
 
 def group_by_pair(units: Iterable[UnitScores]) -> dict[PairKey, dict[str, UnitScores]]:
-    """Units by (architecture, train_size, subset), then by modality.
+    """Units by (architecture, train_size, subset, replicate), then by modality.
 
     Parameters
     ----------
@@ -154,7 +163,7 @@ def group_by_pair(units: Iterable[UnitScores]) -> dict[PairKey, dict[str, UnitSc
     Returns
     -------
     dict
-        ``{(architecture, train_size, subset): {modality: unit}}`` in the order first seen.
+        ``{(architecture, train_size, subset, replicate): {modality: unit}}`` in the order first seen.
     """
     groups: dict[PairKey, dict[str, UnitScores]] = {}
     for unit in units:
@@ -180,8 +189,8 @@ def check_units(units: Sequence[UnitScores]) -> str:
     InputDataError
         No units; an unknown task or modality; units of more than one task; a scores table
         without the task's columns, without rows or with a test item twice; two units with the
-        same (task, architecture, modality, train_size, subset); or two modalities of one
-        (architecture, train_size, subset) scored on different test items (or, for
+        same (task, architecture, modality, train_size, subset, replicate); or two modalities of
+        one (architecture, train_size, subset, replicate) scored on different test items (or, for
         classification, with different labels for an item).
     """
     units = list(units)
@@ -198,3 +207,50 @@ def check_units(units: Sequence[UnitScores]) -> str:
         for other in ordered[1:]:
             _check_paired(ordered[0], other)
     return task
+
+
+def aligned_scores(units: Sequence[UnitScores], column: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """One score column of several units side by side, one row per test item (sorted by item).
+
+    Parameters
+    ----------
+    units : sequence of UnitScores
+        Units of one task scored on the same test items (e.g. the replicates of one network, or
+        every network of a sweep: all are tested on the same test split).
+    column : str
+        The score column (``score`` for classification, ``dice`` ...).
+
+    Returns
+    -------
+    scores : numpy.ndarray
+        (n_items, k) float64, column j from ``units[j]``.
+    labels : numpy.ndarray or None
+        (n_items,) labels of a classification task (checked equal across units), else None.
+
+    Raises
+    ------
+    InputDataError
+        No units, or two units scored on different test items or giving an item different labels
+        (both units named).
+    """
+    if not units:
+        raise InputDataError("no units: found 0 units; expected at least one unit to align")
+    first = units[0]
+    index = pd.Index(first.scores["item"]).sort_values()
+    labels = first.scores.set_index("item")["label"].reindex(index).to_numpy() if first.task == "classification" \
+        else None
+    columns = []
+    for unit in units:
+        table = unit.scores.set_index("item")
+        if len(table.index) != len(index) or not table.index.isin(index).all():
+            raise InputDataError(f"shared test set broken: {first.describe()} and {unit.describe()} score different "
+                                 f"test items ({len(set(index) ^ set(table.index))} in only one of them); expected "
+                                 "every training of a sweep to be tested on the same test items")
+        if labels is not None:
+            theirs = table["label"].reindex(index).to_numpy()
+            differ = np.flatnonzero(theirs != labels)
+            if differ.size:
+                raise InputDataError(f"shared test set broken: {first.describe()} and {unit.describe()} give test "
+                                     f"item {_shown(index[differ[0]])} different labels; expected the same labels")
+        columns.append(table[column].reindex(index).to_numpy(dtype=np.float64))
+    return np.column_stack(columns), labels

@@ -1,72 +1,104 @@
-"""The verdict: from which capacity (or training size) on label-free images do as well as a virtual stain.
+"""The verdict: where a virtual stain is significantly better or worse than label-free images, and the crossover.
 
-Rule. Along the capacity sweep (rows of :func:`~stainworth.evaluation.tables.capacity_table`,
-architectures in increasing capacity) or along the training sizes of one architecture (rows of
-:func:`~stainworth.evaluation.tables.learnable_table`), label-free images *reach* a modality at
-a step when the label-free point estimate of the metric is at least that modality's point
-estimate (ties count as reached). The crossover is the first step from which label-free reaches
-the modality at that step and at every larger one; there is none when label-free falls short at
-the largest step tried. The point-estimate rule ignores the uncertainty, so every step also
-records whether the two intervals overlap: the confidence intervals of the capacity table, or
-the mean +- 1 standard deviation over training subsets of the learnable table (the study's error
-bars).
+Decisions are made from the combined paired comparisons
+(:func:`~stainworth.evaluation.comparisons.paired_comparisons`: stain minus label-free on the
+same test items, all trainings combined, intervals covering retraining and test-set sampling) and
+their Holm-adjusted p-values, never from point estimates or from whether two intervals overlap.
+
+Rule. Along one sweep axis (the architectures of the capacity sweep in increasing capacity, or
+the training sizes of one architecture of the learnable sweep), each step is
+
+- ``better``: the stain scores significantly higher (Holm-adjusted p < alpha, difference > 0);
+- ``worse``: label-free scores significantly higher (adjusted p < alpha, difference < 0);
+- ``undecided``: no significant difference (which is not the same as "as good": no equivalence
+  margin is tested).
+
+The *crossover* is the step after the last ``better`` step, when that is not the largest step:
+the stain is significantly better at some step below it and not significantly better at it or at
+any larger step. There is none when the stain is never significantly better, or is significantly
+better at the largest step tried. When no step is significant the sentence says that the data
+cannot decide at this scale and gives the largest absolute difference with its interval.
+
+The multiplicity family is the comparisons table's ``family``: one stain's comparisons with
+label-free images along one sweep axis for one metric (Holm's step-down correction controls the
+probability of any false call within it at alpha).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from stainworth.contracts.task import MODALITIES
+from stainworth.contracts.task import MODALITIES, VIRTUAL_MODALITIES
 from stainworth.errors import ConfigError, InputDataError
 from stainworth.evaluation.tables import TASK_METRICS, sort_rows
+from stainworth.evaluation.trend import capacity_trend
+from stainworth.evaluation.units import UnitScores
 
 REFERENCE = "label_free"
+VERDICT_METRIC = {"segmentation": "dice", "classification": "auc"}
+"""The metric each task's verdict is decided on."""
 METRIC_NAMES = {"precision": "precision", "recall": "recall", "dice": "Dice", "auc": "empirical AUC",
                 "binormal_auc": "binormal AUC"}
+AXES = ("capacity", "train_size")
+FAMILY_WORDS = ("Holm's correction within each family of one modality's comparisons with label-free images along "
+                "one sweep axis for one metric (e.g. 'virtual_effunet auc capacity': the architectures of the capacity "
+                "sweep; 'virtual_effunet auc train_size': the training sizes of the learnable sweep)")
+_NEEDED = ("task", "architecture", "train_size", "capacity", "modality", "reference", "metric", "difference", "ci_low",
+           "ci_high", "df", "p_value", "p_adjusted", "family", "replicates")
 
 
 @dataclass(frozen=True)
 class CrossoverStep:
-    """Label-free against the virtual stain at one capacity or training size."""
+    """The stain against label-free at one capacity or training size (combined over trainings)."""
 
     architecture: str
     capacity: int
     train_size: int | None
-    label_free: float
-    stainer: float
-    reached: bool
-    """``label_free >= stainer`` (point estimates)."""
-    intervals_overlap: bool | None
-    """Whether the two intervals overlap; None when an interval is undefined (NaN)."""
+    difference: float
+    """Stain minus label-free."""
+    ci_low: float
+    ci_high: float
+    df: float
+    p_value: float
+    p_adjusted: float
+    """Holm-adjusted within the family."""
+    replicates: int
+    status: str
+    """``"better"``, ``"worse"`` or ``"undecided"`` (see the module docstring)."""
 
 
 @dataclass(frozen=True)
 class Crossover:
-    """Where label-free images reach a virtual stain along one sweep.
+    """The significance of the stain's difference from label-free along one sweep, and the crossover.
 
     ``architecture``, ``capacity`` and ``train_size`` are those of the crossover step, all None
-    when label-free never reaches the stain up to the largest step; ``train_size`` is None on the
-    capacity axis. ``steps`` holds every step in increasing order.
+    when there is none; ``train_size`` is None on the capacity axis. ``steps`` holds every step in
+    increasing order.
     """
 
     task: str
     metric: str
     stainer_modality: str
     axis: str
-    """``"capacity"`` (capacity table) or ``"train_size"`` (learnable table)."""
+    """``"capacity"`` or ``"train_size"``."""
+    family: str
+    alpha: float
+    confidence: float
     architecture: str | None
     capacity: int | None
     train_size: int | None
     steps: tuple[CrossoverStep, ...]
     index: int | None
-    """Position of the crossover step in ``steps``; None when never reached."""
+    """Position of the crossover step in ``steps``; None when there is none."""
 
     @property
     def reached(self) -> bool:
-        """Whether label-free reaches the stain from some step on."""
+        """Whether there is a crossover."""
         return self.index is not None
 
     @property
@@ -74,8 +106,14 @@ class Crossover:
         """The crossover step, or None."""
         return None if self.index is None else self.steps[self.index]
 
+    @property
+    def decided(self) -> bool:
+        """Whether any step is significant."""
+        return any(step.status != "undecided" for step in self.steps)
 
-def _check_request(table: pd.DataFrame, task: str, stainer_modality: str, metric: str) -> None:
+
+def _check_request(comparisons: pd.DataFrame, task: str, stainer_modality: str, metric: str, axis: str,
+                   alpha: float) -> None:
     if task not in TASK_METRICS:
         raise ConfigError(f"task: found {task!r}; expected one of {', '.join(TASK_METRICS)}")
     if metric not in TASK_METRICS[task]:
@@ -83,113 +121,101 @@ def _check_request(table: pd.DataFrame, task: str, stainer_modality: str, metric
     if stainer_modality not in MODALITIES or stainer_modality == REFERENCE:
         others = [m for m in MODALITIES if m != REFERENCE]
         raise ConfigError(f"stainer_modality: found {stainer_modality!r}; expected one of {', '.join(others)}")
-    tasks = sorted(set(table["task"])) if "task" in table.columns else []
+    if axis not in AXES:
+        raise ConfigError(f"axis: found {axis!r}; expected one of {', '.join(AXES)}")
+    if not 0 < alpha < 1:
+        raise ConfigError(f"alpha: found {alpha}; expected a level in (0, 1), e.g. 0.05")
+    missing = [column for column in _NEEDED if column not in comparisons.columns]
+    if missing:
+        raise InputDataError(f"comparisons: lack column(s) {', '.join(missing)}; expected the combined table of "
+                             "paired_comparisons")
+    tasks = sorted(set(comparisons["task"]))
     if tasks != [task]:
-        raise InputDataError(f"table: holds rows of task(s) {tasks}; expected only {task} rows from capacity_table "
-                             "or learnable_table")
+        raise InputDataError(f"comparisons: hold rows of task(s) {tasks}; expected only {task} rows")
 
 
-def _columns(table: pd.DataFrame, metric: str) -> tuple[str, pd.Series, pd.Series, pd.Series]:
-    """Axis, then the metric's point estimate and interval bounds per row."""
-    if "n_subsets" in table.columns:
-        needed = [f"{metric}_mean", f"{metric}_std", "train_size"]
-        missing = [c for c in needed if c not in table.columns]
-        if not missing:
-            value, spread = table[f"{metric}_mean"], table[f"{metric}_std"]
-            return "train_size", value, value - spread, value + spread
-    else:
-        needed = [metric, f"{metric}_ci_low", f"{metric}_ci_high"]
-        missing = [c for c in needed if c not in table.columns]
-        if not missing:
-            return "capacity", table[metric], table[f"{metric}_ci_low"], table[f"{metric}_ci_high"]
-    raise InputDataError(f"table: lacks column(s) {', '.join(missing)}; expected a capacity_table or "
-                         "learnable_table of this task")
+def _status(row: pd.Series, alpha: float) -> str:
+    p = float(row["p_adjusted"])
+    if math.isnan(p) or p >= alpha or float(row["difference"]) == 0:
+        return "undecided"
+    return "better" if float(row["difference"]) > 0 else "worse"
 
 
-def _select_architecture(table: pd.DataFrame, architecture: str | None) -> pd.DataFrame:
-    names = list(dict.fromkeys(table["architecture"]))
-    if architecture is None:
-        if len(names) > 1:
-            raise ConfigError(f"architecture: the learnable table holds {', '.join(names)}; expected one to be named")
-        return table
-    if architecture not in names:
-        raise InputDataError(f"table: has no rows of architecture {architecture!r}; found {', '.join(names)}")
-    return table[table["architecture"] == architecture]
+def _select(comparisons: pd.DataFrame, stainer_modality: str, metric: str, axis: str,
+            architecture: str | None) -> pd.DataFrame:
+    rows = comparisons[(comparisons["modality"] == stainer_modality) & (comparisons["metric"] == metric)
+                       & (comparisons["reference"] == REFERENCE)]
+    rows = rows[rows["train_size"].isna()] if axis == "capacity" else rows[rows["train_size"].notna()]
+    if axis == "train_size":
+        names = list(dict.fromkeys(rows["architecture"]))
+        if architecture is None:
+            if len(names) > 1:
+                raise ConfigError(f"architecture: the learnable comparisons hold {', '.join(names)}; expected one to "
+                                  "be named")
+        elif architecture not in names:
+            raise InputDataError(f"comparisons: have no {stainer_modality} {metric} rows of architecture "
+                                 f"{architecture!r} in the learnable sweep; found {', '.join(names) or 'none'}")
+        else:
+            rows = rows[rows["architecture"] == architecture]
+    if rows.empty:
+        raise InputDataError(f"comparisons: have no {stainer_modality} minus {REFERENCE} {metric} rows along "
+                             f"{axis}; expected rows of paired_comparisons for that sweep")
+    return sort_rows(rows, ["train_size"] if axis == "train_size" else [])
 
 
-def _overlap(low_a: float, high_a: float, low_b: float, high_b: float) -> bool | None:
-    if np.isnan([low_a, high_a, low_b, high_b]).any():
-        return None
-    return bool(low_a <= high_b and low_b <= high_a)
-
-
-def _steps(table: pd.DataFrame, axis: str, stainer: str, metric: str) -> tuple[CrossoverStep, ...]:
-    _, value, low, high = _columns(table, metric)
-    frame = table.assign(_value=value, _low=low, _high=high)
-    key = "architecture" if axis == "capacity" else "train_size"
-    steps = []
-    for step_key, rows in frame.groupby(key, sort=False):
-        by_modality = rows.set_index("modality")
-        for modality in (REFERENCE, stainer):
-            if modality not in by_modality.index:
-                raise InputDataError(f"table: has no {modality} row at {key} {step_key}; expected {REFERENCE} and "
-                                     f"{stainer} at every step")
-        ref, other = by_modality.loc[REFERENCE], by_modality.loc[stainer]
-        size = None if axis == "capacity" else int(ref["train_size"])
-        steps.append(CrossoverStep(
-            architecture=str(ref["architecture"]), capacity=int(ref["capacity"]), train_size=size,
-            label_free=float(ref["_value"]), stainer=float(other["_value"]),
-            reached=bool(ref["_value"] >= other["_value"]),
-            intervals_overlap=_overlap(ref["_low"], ref["_high"], other["_low"], other["_high"])))
-    return tuple(steps)
-
-
-def crossover(table: pd.DataFrame, task: str, stainer_modality: str, metric: str, *,
-              architecture: str | None = None) -> Crossover:
-    """Find from which capacity (or training size) on label-free images reach a virtual stain.
+def crossover(comparisons: pd.DataFrame, task: str, stainer_modality: str, metric: str, *, axis: str = "capacity",
+              architecture: str | None = None, alpha: float = 0.05, confidence: float = 0.95) -> Crossover:
+    """Classify every step of one sweep as better, worse or undecided, and find the crossover.
 
     Parameters
     ----------
-    table : pandas.DataFrame
-        A :func:`~stainworth.evaluation.tables.capacity_table` (capacity axis) or
-        :func:`~stainworth.evaluation.tables.learnable_table` (training-size axis).
+    comparisons : pandas.DataFrame
+        The combined table of :func:`~stainworth.evaluation.comparisons.paired_comparisons`
+        (with ``p_adjusted`` and ``family``).
     task : str
         ``"segmentation"`` or ``"classification"``; the table must hold only this task.
     stainer_modality : str
-        The modality label-free images are compared with, e.g. ``"virtual_effunet"``.
+        The modality compared with label-free images, e.g. ``"virtual_effunet"``.
     metric : str
-        ``precision``, ``recall`` or ``dice`` (segmentation); ``auc`` or ``binormal_auc``
-        (classification).
+        ``precision``, ``recall`` or ``dice`` (segmentation); ``auc`` (classification).
+    axis : {"capacity", "train_size"}, optional
+        The capacity sweep (default) or the training sizes of the learnable sweep.
     architecture : str, optional
-        The architecture of a learnable table holding several; ignored for a capacity table.
+        The architecture of a learnable sweep holding several; ignored on the capacity axis.
+    alpha : float, optional
+        Level of the Holm-adjusted tests (default 0.05).
+    confidence : float, optional
+        Coverage of the intervals in the table (for the sentences; default 0.95).
 
     Returns
     -------
     Crossover
-        The crossover step (see the module docstring for the rule) and every step.
+        Every step with its status, and the crossover (see the module docstring).
 
     Raises
     ------
     ConfigError
-        Unknown task, metric or stainer modality, or a learnable table of several architectures
-        without ``architecture``.
+        Unknown task, metric, stainer modality or axis, alpha outside (0, 1), or a learnable sweep
+        of several architectures without ``architecture``.
     InputDataError
-        The table holds another task, lacks the metric's columns, lacks the architecture, or
-        lacks a label-free or stainer row at some step.
+        The table lacks the combined columns, holds another task, or has no rows of this stain,
+        metric and axis (or of the architecture named).
     """
-    _check_request(table, task, stainer_modality, metric)
-    axis = _columns(table, metric)[0]
-    if axis == "train_size":
-        table = _select_architecture(table, architecture)
-    table = sort_rows(table, ["train_size"] if axis == "train_size" else [])
-    steps = _steps(table, axis, stainer_modality, metric)
-    start = len(steps)
-    while start > 0 and steps[start - 1].reached:
-        start -= 1
-    at = steps[start] if start < len(steps) else None
+    _check_request(comparisons, task, stainer_modality, metric, axis, alpha)
+    rows = _select(comparisons, stainer_modality, metric, axis, architecture)
+    steps = tuple(CrossoverStep(
+        architecture=str(row["architecture"]), capacity=int(row["capacity"]),
+        train_size=None if axis == "capacity" else int(row["train_size"]), difference=float(row["difference"]),
+        ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]), df=float(row["df"]),
+        p_value=float(row["p_value"]), p_adjusted=float(row["p_adjusted"]), replicates=int(row["replicates"]),
+        status=_status(row, alpha)) for _, row in rows.iterrows())
+    better = [index for index, step in enumerate(steps) if step.status == "better"]
+    index = better[-1] + 1 if better and better[-1] + 1 < len(steps) else None
+    at = steps[index] if index is not None else None
     return Crossover(task=task, metric=metric, stainer_modality=stainer_modality, axis=axis,
+                     family=str(rows["family"].iloc[0]), alpha=alpha, confidence=confidence,
                      architecture=at.architecture if at else None, capacity=at.capacity if at else None,
-                     train_size=at.train_size if at else None, steps=steps, index=start if at else None)
+                     train_size=at.train_size if at else None, steps=steps, index=index)
 
 
 def _where(step: CrossoverStep, axis: str) -> str:
@@ -198,38 +224,15 @@ def _where(step: CrossoverStep, axis: str) -> str:
     return f"{step.train_size:,} training images"
 
 
-def _span(first: CrossoverStep, last: CrossoverStep, axis: str) -> str:
-    if first is last:
-        return _where(first, axis)
-    if axis == "capacity":
-        return f"from {_where(first, axis)} to {_where(last, axis)}"
-    return f"from {first.train_size:,} to {last.train_size:,} training images"
-
-
-def _listing(steps: list[CrossoverStep], axis: str) -> str:
+def _listing(steps: Sequence[CrossoverStep], axis: str) -> str:
     places = [_where(step, axis) for step in steps]
     return places[0] if len(places) == 1 else ", ".join(places[:-1]) + " and " + places[-1]
 
 
-def _main_clause(result: Crossover, lead: str, target: str) -> str:
-    steps, axis = list(result.steps), result.axis
-    noun = "capacity" if axis == "capacity" else "training size"
-    first, last = steps[0], steps[-1]
-    if result.index == 0:
-        return f"{lead} reach {target} at every {noun} tried, {_span(first, last, axis)}."
-    if result.step is not None and result.index is not None:
-        below = steps[:result.index]
-        exceptions = [step for step in below if step.reached]
-        extra = f" except at {_listing(exceptions, axis)}" if exceptions else ""
-        return (f"{lead} reach {target} from {_where(result.step, axis)} on; below that, "
-                f"{result.stainer_modality} images score higher{extra}.")
-    reached = [step for step in steps if step.reached]
-    if reached:
-        short = [step for step in steps if not step.reached]
-        return (f"{lead} fall short of {target} at {_listing(short, axis)}, the largest {noun} tried "
-                f"included; they reach it at {_listing(reached, axis)}.")
-    plural = "capacities" if axis == "capacity" else "training sizes"
-    return f"{lead} never reach {target} within the {plural} tried, up to {_where(last, axis)}."
+def _figures(step: CrossoverStep, result: Crossover) -> str:
+    df = "1,000+" if step.df > 1000 else f"{step.df:.1f}"
+    return (f"{step.difference:+.3f}, {100 * result.confidence:g}% CI {step.ci_low:+.3f} to {step.ci_high:+.3f}, "
+            f"df {df}, Holm-adjusted p = {step.p_adjusted:.2g}")
 
 
 def crossover_sentence(result: Crossover) -> str:
@@ -243,28 +246,145 @@ def crossover_sentence(result: Crossover) -> str:
     Returns
     -------
     str
-        One or two sentences naming the crossover architecture (with its parameter count, in
-        thousands-separated digits) or training size, or saying that label-free images never
-        reach the stain, then the two values and whether their intervals overlap at the
-        crossover step (or at the largest step when there is none).
+        Where the stain scores significantly higher or lower than label-free images, the
+        crossover if any (with its parameter count, thousands-separated, or training size), or
+        that the data cannot decide at this scale, with the figures of the deciding step.
 
     Examples
     --------
-    A typical result reads: "Label-free images reach virtual_effunet's Dice from unet3 (60,305
-    parameters) on; below that, virtual_effunet images score higher. At unet3 (60,305
-    parameters), label-free 0.812 vs virtual_effunet 0.806; their confidence intervals overlap."
+    A typical result reads: "virtual_effunet images score a significantly higher empirical AUC than
+    label-free images at cnn1 (417 parameters) and cnn3 (24,321 parameters); from resnet18
+    (11,170,753 parameters) on, no step shows a significant advantage (Holm-adjusted over the 5
+    capacities of family 'virtual_effunet auc capacity', alpha = 0.05); at resnet18 (11,170,753
+    parameters): +0.012, 95% CI -0.020 to +0.044, df 2.3, Holm-adjusted p = 0.62."
     """
-    target = f"{result.stainer_modality}'s {METRIC_NAMES.get(result.metric, result.metric)}"
-    if result.axis == "capacity":
-        lead = "Label-free images"
-    else:
-        fixed = result.steps[0]
-        lead = f"With {fixed.architecture} ({fixed.capacity:,} parameters), label-free images"
-    sentence = _main_clause(result, lead, target)
-    step = result.step or result.steps[-1]
-    values = (f" At {_where(step, result.axis)}, label-free {step.label_free:.3f} vs {result.stainer_modality} "
-              f"{step.stainer:.3f}")
-    if step.intervals_overlap is None:
-        return f"{sentence}{values}."
-    kind = "confidence intervals" if result.axis == "capacity" else "mean ± 1 SD ranges over training subsets"
-    return f"{sentence}{values}; their {kind} {'overlap' if step.intervals_overlap else 'do not overlap'}."
+    steps, axis = list(result.steps), result.axis
+    metric = METRIC_NAMES.get(result.metric, result.metric)
+    stain = result.stainer_modality
+    lead = "" if axis == "capacity" else f"With {steps[0].architecture} ({steps[0].capacity:,} parameters), "
+    plural = "capacities" if axis == "capacity" else "training sizes"
+    better = [step for step in steps if step.status == "better"]
+    worse = [step for step in steps if step.status == "worse"]
+    family = f"(Holm-adjusted over the {len(steps)} {plural} of family '{result.family}', alpha = {result.alpha:g})"
+    if not result.decided:
+        largest = max(steps, key=lambda step: abs(step.difference))
+        opening = f"{lead}the data" if lead else "The data"
+        return (f"{opening} cannot decide at this scale whether {stain} images score a different {metric} than "
+                f"label-free images: no difference is significant {family}; the largest, at "
+                f"{_where(largest, axis)}, is {_figures(largest, result)}.")
+    worse_clause = f"; label-free images score significantly higher at {_listing(worse, axis)}" if worse else ""
+    if result.step is not None:
+        return (f"{lead}{stain} images score a significantly higher {metric} than label-free images at "
+                f"{_listing(better, axis)}; from {_where(result.step, axis)} on, no step shows a significant "
+                f"advantage{worse_clause} {family}; at {_where(result.step, axis)}: {_figures(result.step, result)}.")
+    if better:
+        last = steps[-1]
+        return (f"{lead}{stain} images score a significantly higher {metric} than label-free images at "
+                f"{_listing(better, axis)}, the largest of the {plural} tried included: no crossover within the "
+                f"{plural} tried{worse_clause} {family}; at {_where(last, axis)}: {_figures(last, result)}.")
+    return (f"{lead}{stain} images never score a significantly higher {metric} than label-free images within the "
+            f"{plural} tried; label-free images score significantly higher at {_listing(worse, axis)} {family}; "
+            f"at {_where(worse[-1], axis)}: {_figures(worse[-1], result)}.")
+
+
+def _largest_capacity(result: Crossover) -> dict[str, Any]:
+    step = result.steps[-1]
+    significant = step.status != "undecided"
+    sentence = (f"At the largest capacity ({step.architecture}, {step.capacity:,} parameters) "
+                f"{result.stainer_modality} minus label-free {METRIC_NAMES.get(result.metric, result.metric)} is "
+                f"{_figures(step, result)}, {step.replicates} paired training{'s' * (step.replicates != 1)}: "
+                f"{'significant' if significant else 'not significant'} at the {100 * result.alpha:g}% level after "
+                "Holm's correction.")
+    return {"architecture": step.architecture, "capacity": step.capacity, "difference": step.difference,
+            "ci_low": step.ci_low, "ci_high": step.ci_high, "p_value": step.p_value, "p_adjusted": step.p_adjusted,
+            "significant": significant, "sentence": sentence}
+
+
+def _details(result: Crossover) -> dict[str, Any]:
+    return {"family": result.family, "crossover": result.architecture if result.axis == "capacity"
+            else result.train_size, "decided": result.decided,
+            "steps": [{"architecture": s.architecture, "capacity": s.capacity, "train_size": s.train_size,
+                       "difference": s.difference, "ci_low": s.ci_low, "ci_high": s.ci_high, "df": s.df,
+                       "p_value": s.p_value, "p_adjusted": s.p_adjusted, "status": s.status} for s in result.steps]}
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities as None (strict JSON), recursively."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def study_verdict(task: str, tables: Mapping[str, pd.DataFrame], units: Sequence[UnitScores] = (), *,
+                  alpha: float = 0.05, confidence: float = 0.95) -> dict[str, Any]:
+    """The verdict of one task: per virtual stain, each sweep's significant steps, crossover and trend.
+
+    Parameters
+    ----------
+    task : str
+        ``"segmentation"`` (decided on Dice) or ``"classification"`` (empirical AUC).
+    tables : mapping of str to pandas.DataFrame
+        The ``evaluate`` tables; ``"comparisons"`` (the combined table of
+        :func:`~stainworth.evaluation.comparisons.paired_comparisons`) is used.
+    units : sequence of UnitScores, optional
+        The units, for the capacity trend (:func:`~stainworth.evaluation.trend.capacity_trend`);
+        none: no trend sentence.
+    alpha : float, optional
+        Level of the Holm-adjusted tests (default 0.05).
+    confidence : float, optional
+        Coverage of the intervals (default 0.95).
+
+    Returns
+    -------
+    dict
+        ``metric``; ``sentences`` (per stain: the capacity sweep, the largest capacity, the
+        learnable sweep of each architecture, the trend over capacity); ``details`` (per
+        ``"<stain>.capacity"``, ``"<stain>.train_size"`` or ``"<stain>.train_size.<architecture>"``:
+        family, crossover and every step; ``"<stain>.largest_capacity"``; ``"<stain>.capacity_trend"``),
+        JSON-safe (NaN as None); ``family``: the multiplicity family in words.
+
+    Raises
+    ------
+    ConfigError
+        Unknown task or alpha outside (0, 1).
+    InputDataError
+        The comparisons table is not a combined table of this task.
+    """
+    if task not in VERDICT_METRIC:
+        raise ConfigError(f"task: found {task!r}; expected one of {', '.join(VERDICT_METRIC)}")
+    metric = VERDICT_METRIC[task]
+    comparisons = tables.get("comparisons")
+    sentences: list[str] = []
+    details: dict[str, Any] = {}
+    for stainer in VIRTUAL_MODALITIES:
+        rows = pd.DataFrame() if comparisons is None else comparisons[
+            (comparisons["modality"] == stainer) & (comparisons["metric"] == metric)]
+        if not rows.empty and rows["train_size"].isna().any():
+            result = crossover(comparisons, task, stainer, metric, alpha=alpha, confidence=confidence)
+            sentences.append(crossover_sentence(result))
+            details[f"{stainer}.capacity"] = _details(result)
+            largest = _largest_capacity(result)
+            sentences.append(largest["sentence"])
+            details[f"{stainer}.largest_capacity"] = largest
+        learnable = rows[rows["train_size"].notna()] if not rows.empty else rows
+        names = list(dict.fromkeys(learnable["architecture"])) if not learnable.empty else []
+        for architecture in names:
+            result = crossover(comparisons, task, stainer, metric, axis="train_size", architecture=architecture,
+                               alpha=alpha, confidence=confidence)
+            sentences.append(crossover_sentence(result))
+            key = f"{stainer}.train_size" if len(names) == 1 else f"{stainer}.train_size.{architecture}"
+            details[key] = _details(result)
+        trend = capacity_trend(units, stainer, metric, confidence=confidence) if units else None
+        if trend is not None:
+            sentences.append(trend.sentence)
+            details[f"{stainer}.capacity_trend"] = {
+                "slope": trend.slope, "se": trend.se, "ci_low": trend.ci_low, "ci_high": trend.ci_high,
+                "df": trend.df, "p_value": trend.p_value, "tau2": trend.tau2, "direction": trend.direction,
+                "capacities": trend.capacities, "replicates": trend.replicates, "method": trend.method}
+    if not sentences:
+        sentences.append(f"No verdict: the {task} units hold no label-free and virtual-stain pair to compare.")
+    return {"metric": metric, "sentences": sentences, "details": _json_safe(details), "family": FAMILY_WORDS}

@@ -17,12 +17,15 @@ Intervals:
   their mean. The levels are ``Phi(z0 + (z0 + z) / (1 - a (z0 + z)))`` for ``z`` the normal
   quantiles of the percentile levels.
 
-The p-value is the two-sided bootstrap share of resampled differences across zero: with
-``F0 = (#(diff < 0) + #(diff == 0) / 2) / n_boot``, ``p = 2 min(F0, 1 - F0)`` for the percentile
-method. For ``bca`` the same share is first mapped through the BCa correction (the level ``F0``
-corresponds to ``z = w / (1 + a w) - z0`` with ``w = Phi^-1(F0) - z0``, and ``p = 2 Phi(-|z|)``),
-so that zero lies outside the interval exactly when ``p < 1 - confidence``; with ``z0 = a = 0``
-both are the plain share. ``p = 0`` means no resample crossed zero: report ``p < 1 / n_boot``.
+The p-value is two-sided, for "no difference", and never 0 (Davison & Hinkley 1997, eq. 4.11):
+with ``n_below = #(diff < 0) + #(diff == 0) / 2`` and ``n_above = #(diff > 0) + #(diff == 0) / 2``,
+the tail shares ``F_low = (n_below + 1) / (n_boot + 1)`` and ``F_high = (n_above + 1) / (n_boot + 1)``,
+and ``p = min(1, 2 min(F_low, F_high))`` for the percentile method. For ``bca`` the smaller
+tail's level ``F0`` (``F_low``, or ``1 - F_high``) is first mapped through the BCa correction
+(``w = Phi^-1(F0) - z0``, ``z = w / (1 + a w) - z0``, ``p = 2 Phi(-|z|)``), so that zero lies outside
+the interval when ``p < 1 - confidence`` up to the ``+1`` (one resample in ``n_boot``); with
+``z0 = a = 0`` the two definitions nearly coincide. Either way ``p >= 2 / (n_boot + 1)``, the
+smallest two-sided p-value ``n_boot`` resamples can show: report it as "p <= 2 / (n_boot + 1)".
 
 Images where either value is NaN (e.g. recall on an image without nuclei) are dropped from both
 and counted in ``n_dropped``.
@@ -34,6 +37,9 @@ https://doi.org/10.1080/01621459.1987.10478410
 
 Efron, B. & Tibshirani, R. J. An Introduction to the Bootstrap, ch. 14 and 16 (Chapman & Hall,
 1993).
+
+Davison, A. C. & Hinkley, D. V. Bootstrap Methods and their Application, sec. 4.2.1 (Cambridge
+University Press, 1997). https://doi.org/10.1017/CBO9780511802843
 """
 
 from __future__ import annotations
@@ -66,7 +72,8 @@ class PairedBootstrapResult:
     n_boot : int
         Number of resamples.
     p_value : float
-        Two-sided bootstrap p-value for "no difference" (see the module docstring).
+        Two-sided bootstrap p-value for "no difference" (see the module docstring); at least
+        ``2 / (n_boot + 1)``, never 0.
     n_pairs : int
         Number of paired images used.
     n_dropped : int
@@ -147,14 +154,18 @@ def _bias_and_acceleration(boot: np.ndarray, estimate: float, values: np.ndarray
 
 
 def _p_value(boot: np.ndarray, z0: float, accel: float) -> float:
-    share = (np.count_nonzero(boot < 0) + 0.5 * np.count_nonzero(boot == 0)) / boot.size
-    if share in (0.0, 1.0):
-        return 0.0
-    w = float(ndtri(share)) - z0
+    ties = 0.5 * np.count_nonzero(boot == 0)
+    n_below, n_above = np.count_nonzero(boot < 0) + ties, np.count_nonzero(boot > 0) + ties
+    low, high = (n_below + 1) / (boot.size + 1), (n_above + 1) / (boot.size + 1)
+    floor = 2.0 / (boot.size + 1)
+    if z0 == 0.0 and accel == 0.0:
+        return float(min(1.0, max(floor, 2 * min(low, high))))
+    level = low if n_below <= n_above else 1.0 - high
+    w = float(ndtri(level)) - z0
     if 1 + accel * w <= 0:
-        return 0.0
+        return floor
     z = w / (1 + accel * w) - z0
-    return float(min(1.0, 2 * ndtr(-abs(z))))
+    return float(min(1.0, max(floor, 2 * ndtr(-abs(z)))))
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, n_boot: int = 10_000, confidence: float = 0.95,
@@ -194,8 +205,8 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, n_boot: int = 10_000, conf
     >>> b = rng.uniform(0.6, 0.9, 500)
     >>> a = b + rng.normal(0.02, 0.05, 500)
     >>> result = paired_bootstrap(a, b, n_boot=2000)
-    >>> round(result.difference, 3), round(result.ci_low, 3), round(result.ci_high, 3), result.p_value
-    (0.017, 0.012, 0.021, 0.0)
+    >>> round(result.difference, 3), round(result.ci_low, 3), round(result.ci_high, 3), round(result.p_value, 4)
+    (0.017, 0.012, 0.021, 0.001)
     """
     _check_options(n_boot, confidence, method)
     differences, n_dropped = _paired_differences(a, b)

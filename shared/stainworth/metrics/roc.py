@@ -17,7 +17,14 @@ The confidence interval of one AUC is a Wald interval on the logit scale,
 ``expit(logit(auc) +- q * se / (auc (1 - auc)))`` with ``q`` the normal quantile, so it stays
 inside [0, 1]. When every ``V10`` and every ``V01`` is the same (perfect separation, AUC 0 or 1,
 or all scores tied) DeLong's ``se`` is 0 and the interval collapses to the point estimate; such
-data carry no variance information and should be reported as such.
+data carry no variance information, and :class:`AucEstimate` says so in its ``note``.
+
+:func:`delong_covariance` gives the AUCs of k score sets on the same cases and their DeLong
+covariance matrix, the test-sampling covariance that :mod:`stainworth.metrics.replicates` combines
+across retrained networks. When the variance of a paired difference is 0 (e.g. a perfect scorer
+against a constant one), :func:`delong_test` does not report ``p = 0``: its p-value then comes from a
+sign-flip permutation test of the paired scores [4]_ (exact for up to :data:`EXACT_PERMUTATION_CASES`
+cases, else Monte Carlo with ``(count + 1) / (n + 1)``), and ``method`` and ``note`` say so.
 
 References
 ----------
@@ -29,6 +36,9 @@ References
 .. [3] Sun, X. & Xu, W. Fast implementation of DeLong's algorithm for comparing the areas under
    correlated receiver operating characteristic curves. IEEE Signal Process. Lett. 21,
    1389-1393 (2014). doi:10.1109/LSP.2014.2337313
+.. [4] Good, P. Permutation, Parametric, and Bootstrap Tests of Hypotheses, 3rd ed., sec. 3.6
+   (Springer, 2005). doi:10.1007/b138696; Phipson, B. & Smyth, G. K. Permutation p-values should
+   never be zero. Stat. Appl. Genet. Mol. Biol. 9, 39 (2010). doi:10.2202/1544-6115.1585
 """
 
 from __future__ import annotations
@@ -42,10 +52,18 @@ from scipy.stats import norm, rankdata
 
 from stainworth.errors import InputDataError
 
+EXACT_PERMUTATION_CASES = 16
+"""Up to this many cases the sign-flip permutation test enumerates all 2^N assignments."""
+ZERO_SE_NOTE = ("DeLong's se is 0 (perfect separation or all scores tied): the data carry no variance "
+                "information and the interval is the point")
+
 
 @dataclass(frozen=True)
 class AucEstimate:
-    """Empirical AUC with its DeLong standard error and a logit-scale confidence interval."""
+    """Empirical AUC with its DeLong standard error and a logit-scale confidence interval.
+
+    ``note`` is empty, or says why the interval is not informative (DeLong's se is 0).
+    """
 
     auc: float
     se: float
@@ -53,11 +71,36 @@ class AucEstimate:
     ci_high: float
     n_pos: int
     n_neg: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class AucCovariance:
+    """AUCs of k score sets on the same cases and their DeLong covariance.
+
+    Attributes
+    ----------
+    aucs : numpy.ndarray
+        (k,) empirical AUCs.
+    covariance : numpy.ndarray
+        (k, k) DeLong covariance of the AUCs (test-sampling covariance: the same cases).
+    n_pos, n_neg : int
+        Positive and negative cases.
+    """
+
+    aucs: np.ndarray
+    covariance: np.ndarray
+    n_pos: int
+    n_neg: int
 
 
 @dataclass(frozen=True)
 class PairedAucComparison:
-    """DeLong comparison of two AUCs measured on the same cases (``difference = auc_a - auc_b``)."""
+    """DeLong comparison of two AUCs measured on the same cases (``difference = auc_a - auc_b``).
+
+    ``method`` is ``"DeLong"``, or names the permutation test that gave ``p_value`` when DeLong's
+    se of the difference is 0 (``se``, ``z`` and the interval are then NaN and ``note`` says why).
+    """
 
     auc_a: float
     auc_b: float
@@ -69,6 +112,8 @@ class PairedAucComparison:
     ci_high: float
     n_pos: int
     n_neg: int
+    method: str = "DeLong"
+    note: str = ""
 
 
 def _as_1d_float(values: ArrayLike, name: str) -> np.ndarray:
@@ -206,6 +251,119 @@ def _delong(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.nd
     return v10.mean(axis=1), cov
 
 
+def delong_covariance(score_sets: ArrayLike, labels: ArrayLike) -> AucCovariance:
+    """Empirical AUCs of k score sets on the same cases and their DeLong covariance matrix.
+
+    Parameters
+    ----------
+    score_sets
+        (k, N) finite scores: k readers or models scoring the same N cases, in the same order.
+    labels
+        (N,) truth, 1 = positive, 0 = negative; at least 2 cases of each.
+
+    Returns
+    -------
+    AucCovariance
+        ``aucs`` (k,), ``covariance`` (k, k) from the structural components (DeLong et al.
+        1988; O(k N log N) as Sun & Xu 2014), ``n_pos``, ``n_neg``.
+
+    Raises
+    ------
+    InputDataError
+        If ``score_sets`` is not a non-empty (k, N) array of finite numbers matching the labels,
+        or the labels fail :func:`check_roc_inputs`.
+
+    Examples
+    --------
+    >>> result = delong_covariance([[0.1, 0.4, 0.35, 0.8], [0.2, 0.1, 0.5, 0.6]], [0, 0, 1, 1])
+    >>> result.aucs.tolist()
+    [0.75, 1.0]
+    """
+    try:
+        stack = np.asarray(score_sets, dtype=float)
+    except (TypeError, ValueError):
+        raise InputDataError("score_sets: found non-numeric values; expected numbers") from None
+    if stack.ndim != 2 or stack.shape[0] == 0:
+        raise InputDataError(f"score_sets: found an array of shape {stack.shape}; expected (k, N): k >= 1 score "
+                             "sets of the same N cases")
+    _, positive = check_roc_inputs(stack[0], labels, name="score_sets[0]")
+    for index in range(1, stack.shape[0]):
+        check_roc_inputs(stack[index], labels, name=f"score_sets[{index}]")
+    aucs, cov = _delong(stack, positive)
+    n_pos = int(positive.sum())
+    return AucCovariance(aucs, cov, n_pos, stack.shape[1] - n_pos)
+
+
+def _aucs_of_rows(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Empirical AUC of every row of a (P, N) stack (midranks: ties count 1/2)."""
+    m = int(positive.sum())
+    n = positive.size - m
+    ranks = rankdata(scores, axis=1)
+    return (ranks[:, positive].sum(axis=1) - m * (m + 1) / 2.0) / (m * n)
+
+
+@dataclass(frozen=True)
+class PermutationTest:
+    """Two-sided sign-flip permutation test of ``auc_a - auc_b`` (see :func:`sign_flip_p_value`)."""
+
+    p_value: float
+    method: str
+    """E.g. ``"sign-flip permutation (exact, 4096 assignments)"``."""
+    assignments: int
+    """Assignments evaluated (all 2^N, or the random ones)."""
+    exact: bool
+
+
+def sign_flip_p_value(scores_a: np.ndarray, scores_b: np.ndarray, positive: np.ndarray, *,
+                      n_permutations: int = 9999, seed: int = 0) -> PermutationTest:
+    """Two-sided p-value of ``auc_a - auc_b`` from swapping the two scores of each case at random.
+
+    Under the null hypothesis that the two score sets are exchangeable case by case, swapping
+    ``a_i`` and ``b_i`` does not change the distribution of the difference. Up to
+    :data:`EXACT_PERMUTATION_CASES` cases all 2^N assignments are enumerated and
+    ``p = #{|d*| >= |d|} / 2^N`` (the identity included); above, ``n_permutations`` random
+    assignments give ``p = (#{|d*| >= |d|} + 1) / (n_permutations + 1)``, never 0.
+
+    Parameters
+    ----------
+    scores_a, scores_b : numpy.ndarray
+        (N,) scores of the same cases.
+    positive : numpy.ndarray
+        (N,) bool, True for positive cases.
+    n_permutations : int, optional
+        Random assignments when N is above the exact limit (default 9999).
+    seed : int, optional
+        Seed of ``numpy.random.default_rng``.
+
+    Returns
+    -------
+    PermutationTest
+        ``p_value`` (two-sided), ``method`` (what was done, e.g. ``"sign-flip permutation (exact,
+        4096 assignments)"``), ``assignments`` and ``exact``.
+    """
+    observed = abs(float(_aucs_of_rows(np.vstack([scores_a, scores_b]), positive) @ np.array([1.0, -1.0])))
+    size = scores_a.size
+    exact = size <= EXACT_PERMUTATION_CASES
+    if exact:
+        count_total = 1 << size
+        swaps = ((np.arange(count_total)[:, None] >> np.arange(size)[None, :]) & 1).astype(bool)
+    else:
+        count_total = n_permutations
+        swaps = np.random.default_rng(seed).random((n_permutations, size)) < 0.5
+    hits = 0
+    for start in range(0, count_total, 8192):
+        block = swaps[start:start + 8192]
+        a = np.where(block, scores_b, scores_a)
+        b = np.where(block, scores_a, scores_b)
+        differences = _aucs_of_rows(a, positive) - _aucs_of_rows(b, positive)
+        hits += int(np.count_nonzero(np.abs(differences) >= observed - 1e-12))
+    if exact:
+        return PermutationTest(hits / count_total, f"sign-flip permutation (exact, {count_total} assignments)",
+                               count_total, True)
+    return PermutationTest((hits + 1) / (count_total + 1),
+                           f"sign-flip permutation (Monte Carlo, {count_total} assignments)", count_total, False)
+
+
 def empirical_auc(scores: ArrayLike, labels: ArrayLike, *, confidence: float = 0.95) -> AucEstimate:
     """Empirical AUC (Mann-Whitney) with DeLong's standard error and a logit-scale interval.
 
@@ -222,7 +380,8 @@ def empirical_auc(scores: ArrayLike, labels: ArrayLike, *, confidence: float = 0
     -------
     AucEstimate
         ``auc`` in [0, 1], ``se`` (DeLong), ``ci_low``/``ci_high`` (logit-scale Wald interval,
-        inside [0, 1]; equal to ``auc`` when ``se`` is 0), ``n_pos``, ``n_neg``.
+        inside [0, 1]; equal to ``auc`` when ``se`` is 0), ``n_pos``, ``n_neg`` and ``note``
+        (empty, or :data:`ZERO_SE_NOTE` when ``se`` is 0: no variance information).
 
     Raises
     ------
@@ -238,17 +397,20 @@ def empirical_auc(scores: ArrayLike, labels: ArrayLike, *, confidence: float = 0
     q = confidence_quantile(confidence)
     aucs, cov = _delong(x[None, :], positive)
     auc, se = float(aucs[0]), float(np.sqrt(max(cov[0, 0], 0.0)))
+    note = ""
     if se > 0.0:
         half = q * se / (auc * (1.0 - auc))
         low, high = float(expit(logit(auc) - half)), float(expit(logit(auc) + half))
     else:
         low = high = auc
+        note = ZERO_SE_NOTE
     n_pos = int(positive.sum())
-    return AucEstimate(auc, se, low, high, n_pos, x.size - n_pos)
+    return AucEstimate(auc, se, low, high, n_pos, x.size - n_pos, note)
 
 
 def delong_test(
-    scores_a: ArrayLike, scores_b: ArrayLike, labels: ArrayLike, *, confidence: float = 0.95
+    scores_a: ArrayLike, scores_b: ArrayLike, labels: ArrayLike, *, confidence: float = 0.95,
+    n_permutations: int = 9999, seed: int = 0,
 ) -> PairedAucComparison:
     """Compare two AUCs measured on the same cases with DeLong's paired test.
 
@@ -260,14 +422,20 @@ def delong_test(
         (N,) truth, 1 = positive, 0 = negative; at least 2 cases of each.
     confidence
         Coverage of the interval of the difference, in (0, 1).
+    n_permutations, seed
+        Random sign-flip assignments (and their seed) of the permutation test used when DeLong's
+        se of the difference is 0 and there are more than :data:`EXACT_PERMUTATION_CASES` cases.
 
     Returns
     -------
     PairedAucComparison
         ``auc_a``, ``auc_b``, ``difference = auc_a - auc_b``, its ``se`` (from the DeLong
         covariance), ``z = difference / se``, the two-sided ``p_value`` and a Wald interval
-        ``difference +- q * se`` (``ci_low``, ``ci_high``). When ``se`` is 0, ``z`` is 0 (and
-        ``p_value`` 1) if the difference is 0, else +-inf (and ``p_value`` 0).
+        ``difference +- q * se`` (``ci_low``, ``ci_high``), ``method`` ``"DeLong"``. When
+        DeLong's se is 0 (no variance information, e.g. identical score sets, or a perfect
+        scorer against a constant one), ``se``, ``z`` and the interval are NaN, ``p_value`` comes
+        from :func:`sign_flip_p_value` (never 0; 1 for identical score sets), and ``method`` and
+        ``note`` say so.
 
     Raises
     ------
@@ -280,13 +448,13 @@ def delong_test(
     aucs, cov = _delong(np.vstack([a, b]), positive)
     difference = float(aucs[0] - aucs[1])
     se = float(np.sqrt(max(cov[0, 0] + cov[1, 1] - 2.0 * cov[0, 1], 0.0)))
+    n_pos = int(positive.sum())
     if se > 0.0:
         z = difference / se
-    else:
-        z = float(np.sign(difference) * np.inf) if difference else 0.0
-    p_value = float(2.0 * norm.sf(abs(z)))
-    n_pos = int(positive.sum())
-    return PairedAucComparison(
-        float(aucs[0]), float(aucs[1]), difference, se, z, p_value,
-        difference - q * se, difference + q * se, n_pos, a.size - n_pos,
-    )
+        return PairedAucComparison(float(aucs[0]), float(aucs[1]), difference, se, z, float(2.0 * norm.sf(abs(z))),
+                                   difference - q * se, difference + q * se, n_pos, a.size - n_pos)
+    test = sign_flip_p_value(a, b, positive, n_permutations=n_permutations, seed=seed)
+    nan = float("nan")
+    return PairedAucComparison(float(aucs[0]), float(aucs[1]), difference, nan, nan, test.p_value, nan, nan, n_pos,
+                               a.size - n_pos, test.method, "DeLong's se of the difference is 0 (no variance "
+                               f"information): p from a {test.method}; no interval")

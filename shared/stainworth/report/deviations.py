@@ -3,14 +3,16 @@
 The study's settings are this package's defaults, which follow it: the ladders, learnable sweeps
 and training recipe of :class:`~stainworth.contracts.task.TasksConfig` and the dataset sizes of
 :class:`~stainworth.contracts.prepare.ExtractConfig`. Each evaluation's configuration (the tasks
-section the units were trained with, saved in its manifest) and its ``units.csv`` (each unit's
-manifest: training items, epochs, early stopping, initial weights) are compared with them:
+section the units were trained with, saved in its manifest) and its ``units.csv`` (one row per
+training: training items, epochs, how it ended, initial weights) are compared with them:
 
 - networks the study initialised from ImageNet weights that started from random weights here;
 - capacity ladder, learnable-capacity architecture, sizes and subsets other than the study's;
 - training settings the study states (learning rate, batch size, patience, augmentation,
-  validation items, bf16) set otherwise; units that ran to their epoch cap without early stopping
-  (the study's networks all stopped early);
+  validation items, bf16) set otherwise;
+- trainings that ran to their epoch cap (``ended`` = ``epoch_cap``; the study's networks all
+  stopped early), trainings retrained after a degenerate attempt (``degenerate_retrained``) and
+  trainings kept although still degenerate, each with its share overall and per network;
 - fewer training or test images than the study's datasets;
 - virtual stains absent from the evaluation;
 - phantom instead of real images.
@@ -28,6 +30,7 @@ from stainworth.contracts.base import format_validation_error
 from stainworth.contracts.prepare import ExtractConfig
 from stainworth.contracts.task import MODALITIES, TasksConfig, TaskSweepConfig
 from stainworth.errors import InputDataError
+from stainworth.report.endings import ALL, ending_shares, share, still_degenerate
 from stainworth.report.inputs import Evaluation
 from stainworth.report.labels import count, modality_name
 
@@ -111,18 +114,54 @@ def training_deviation(task: str, run: TaskSweepConfig, study: TaskSweepConfig) 
     return [f"{task}: training settings differ from the study's: {'; '.join(changed)}."]
 
 
+def _epochs(value: Any) -> str:
+    return f" after {count(value)} epoch{'' if value == 1 else 's'}"
+
+
+def _per_architecture(shares: pd.DataFrame, ending: str, after: pd.Series | None = None) -> str:
+    """``resnet18 4 of 6 (67%)`` per network with ``ending`` (``after 5 epochs`` when ``after`` names its epochs)."""
+    rows = shares[(shares["architecture"] != ALL) & (shares[ending] > 0)]
+    return _names(f"{row['architecture']} {share(int(row[ending]), int(row['trainings']))}"
+                  + ("" if after is None else _epochs(after.get(row["architecture"])))
+                  for _, row in rows.iterrows())
+
+
 def epoch_cap_deviation(task: str, run: TaskSweepConfig, units: pd.DataFrame | None) -> list[str]:
-    """Units that ran to their epoch cap instead of stopping early."""
+    """Trainings that ran to their epoch cap instead of stopping early (``ended`` = ``epoch_cap``), with their share."""
     if units is None:
         return []
-    capped = units[units["stopped_early"].astype(str).str.lower() != "true"]
-    if capped.empty:
+    shares = ending_shares(units)
+    total, capped = int(shares.iloc[0]["trainings"]), int(shares.iloc[0]["epoch_cap"])
+    if not capped:
         return []
-    epochs = capped.groupby("architecture", sort=False)["epochs_run"].max()
-    shown = _names(f"{architecture} ({count(value)} epochs)" for architecture, value in epochs.items())
-    return [f"{task}: {len(capped)} of {len(units)} units ran to their epoch cap without early stopping "
-            f"(patience {run.training.patience}): {shown}; the study's networks all stopped early, so these may "
-            "be under-trained."]
+    capped_units = units[units["ended"].astype(str) == "epoch_cap"]
+    epochs = capped_units.groupby(capped_units["architecture"].astype(str))["epochs_run"].max()
+    return [f"{task}: {share(capped, total)} trainings ran to their epoch cap without early stopping (patience "
+            f"{run.training.patience}); per network: {_per_architecture(shares, 'epoch_cap', epochs)}; the study's "
+            "networks all stopped early, so these may be under-trained."]
+
+
+def degenerate_deviation(task: str, units: pd.DataFrame | None) -> list[str]:
+    """Trainings retrained after a degenerate attempt, and those kept although still degenerate."""
+    if units is None:
+        return []
+    shares = ending_shares(units)
+    total = int(shares.iloc[0]["trainings"])
+    sentences = []
+    retrained = int(shares.iloc[0]["degenerate_retrained"])
+    if retrained:
+        per_network = _per_architecture(shares, "degenerate_retrained")
+        sentences.append(f"{task}: {share(retrained, total)} trainings were degenerate (e.g. a constant output) and "
+                         f"retrained with a fresh seed (per network: {per_network}); the study reports no such "
+                         "retraining.")
+    flagged = units[still_degenerate(units)]
+    if not flagged.empty:
+        first = flagged.iloc[0]
+        sentences.append(f"{task}: {share(len(flagged), total)} trainings are still degenerate after their last "
+                         f"attempt and enter the statistics as they are (per network: "
+                         f"{_per_architecture(shares, 'still_degenerate')}; e.g. {first['run']}: "
+                         f"{first['degenerate']}).")
+    return sentences
 
 
 def data_size_deviation(task: str, units: pd.DataFrame | None, study: ExtractConfig) -> list[str]:
@@ -180,6 +219,7 @@ def deviations(evaluations: Sequence[Evaluation], data_source: str) -> list[str]
         sentences += learnable_deviation(task, evaluation, theirs)
         sentences += training_deviation(task, run, theirs)
         sentences += epoch_cap_deviation(task, run, units)
+        sentences += degenerate_deviation(task, units)
         sentences += data_size_deviation(task, units, study_data)
         sentences += modalities_deviation(task, evaluation)
     return sentences

@@ -1,11 +1,14 @@
 """What the report shows, in which order: the study's figures and tables per task, arranged as one document.
 
-Order: the verdict (the sentences of ``evaluate`` per task, with the verdict metric at every
-capacity); the deviations from the study; image quality of the virtual stains per dataset with
-their panels (the study's Figs. 2 and 8); per task the figures of :mod:`stainworth.report.figures`
-and every table with its uncertainty and unit, then the segmentation feature maps (Fig. 7) and
-predicted-mask panels (Figs. 5 and 6) or the classification embedding distances (Fig. 11) and the
-Hotelling reference; the configuration; the provenance of every input.
+Order: the verdict (the sentences of ``evaluate`` per task, the multiplicity family they are
+Holm-adjusted in, and the verdict metric of every capacity combined over replicates); the
+deviations from the study; image quality of the virtual stains per dataset with their panels
+(the study's Figs. 2 and 8); per task the figures of :mod:`stainworth.report.figures` (lines
+through the figures combined over replicates, error bars their 95% intervals, points the single
+trainings) and every table with its uncertainty and unit (the capacity sweep's single trainings
+folded below it), how the trainings ended (shares overall and per network) with their seeds,
+then the segmentation feature maps (Fig. 7) and predicted-mask panels (Figs. 5 and 6); the
+configuration with the profile's seeds; the provenance of every input.
 """
 
 from __future__ import annotations
@@ -20,12 +23,19 @@ from matplotlib.figure import Figure
 from stainworth.contracts.report import ReportConfig
 from stainworth.contracts.task import LADDERS, MODALITIES
 from stainworth.report import figures, tables
+from stainworth.report.blocks import endings_section, table_blocks
 from stainworth.report.html import Block, Details, Document, Image, ImageGrid, Preformatted, Section, Table
-from stainworth.report.inputs import Evaluation, StainQuality
+from stainworth.report.inputs import VERDICT_METRIC, Evaluation, StainQuality
 from stainworth.report.labels import STAINER_NAMES, modality_name
-from stainworth.report.provenance import configuration_text, data_source, input_hashes, profile_name, provenance_table
+from stainworth.report.provenance import (
+    configuration_text,
+    data_source,
+    input_hashes,
+    profile_name,
+    provenance_table,
+    seeds_sentence,
+)
 
-VERDICT_METRIC = {"segmentation": "dice", "classification": "auc"}
 QUALITY_FIGURE = {"segmentation": "Fig. 2", "classification": "Fig. 8"}
 TASK_TITLES = {"segmentation": "Segmentation of nuclei", "classification": "Classification of treated nuclei"}
 
@@ -39,27 +49,42 @@ class FigureFile:
     png: bytes
 
 
-FigureSpec = tuple[str, str, Callable[[pd.DataFrame], Figure], str]
-"""(table, file suffix, drawing function, caption)."""
+BARS = "error bars: 95% interval combining test-set and between-replicate variance"
+POINTS = "points: single trainings"
+
+
+def _capacity_caption(what: str, figure: str) -> Callable[[pd.DataFrame], str]:
+    return lambda table: (f"{what} against the networks' trainable parameters, each line through the figures "
+                          f"{tables.replicates_phrase(table)}; {BARS}; {POINTS} (the replicates) (study {figure}).")
+
+
+def _learnable_caption(what: str, figure: str, points: str) -> Callable[[pd.DataFrame], str]:
+    return lambda table: (f"{what} against the training size, each line through the figures "
+                          f"{tables.learnable_phrase(table)}; error bars: 95% interval combining test-set and "
+                          f"between-training variance (training subsets as clusters); {POINTS}{points} "
+                          f"(study {figure}).")
+
+
+FigureSpec = tuple[str, str, Callable[[pd.DataFrame, pd.DataFrame | None], Figure], Callable[[pd.DataFrame], str]]
+"""(table, file suffix, drawing function of the table and ``units.csv``, caption of the table)."""
 FIGURE_SPECS: dict[str, list[FigureSpec]] = {
     "segmentation": [
-        ("capacity", "capacity", figures.segmentation_capacity_figure,
-         "Precision, recall and Dice against the networks' trainable parameters, one line per modality; error "
-         "bars: 95% bootstrap interval of the mean over test images (study Fig. 3)."),
+        ("capacity", "capacity", lambda table, _: figures.segmentation_capacity_figure(table),
+         _capacity_caption("Precision, recall and Dice", "Fig. 3")),
         ("learnable", "learnable", figures.segmentation_learnable_figure,
-         "Precision, recall and Dice against the training size; error bars: ± one standard deviation over the "
-         "random training subsets (study Fig. 4)."),
+         _learnable_caption("Precision, recall and Dice", "Fig. 4",
+                            " (Dice only: the units table records each training's test Dice)")),
     ],
     "classification": [
-        ("capacity", "capacity", figures.classification_capacity_figure,
-         "Test AUC (empirical, DeLong 95% interval) against the networks' trainable parameters, one panel per "
-         "virtual stain beside label-free and fluorescence (study Fig. 9)."),
-        ("learnable", "learnable", figures.classification_learnable_figure,
-         "Mean test AUC ± one standard deviation over the random training subsets against the training size, "
-         "one panel per virtual stain (study Fig. 10)."),
-        ("embeddings", "embeddings", figures.embedding_distance_figure,
-         "Cosine distance between the control and treated class embeddings of the penultimate layer at low, "
-         "medium and high capacity; error bars: 95% bootstrap interval (study Fig. 11)."),
+        ("capacity", "capacity", lambda table, _: figures.classification_capacity_figure(table),
+         _capacity_caption("Test AUC (empirical; DeLong covariance), one panel per virtual stain beside label-free "
+                           "and fluorescence,", "Fig. 9")),
+        ("learnable", "learnable", lambda table, units: figures.classification_learnable_figure(table, units),
+         _learnable_caption("Test AUC (empirical), one panel per virtual stain,", "Fig. 10", "")),
+        ("embeddings", "embeddings", lambda table, _: figures.embedding_distance_figure(table),
+         lambda _: "Cosine distance between the control and treated class embeddings of the penultimate layer at "
+                   "low, medium and high capacity (one training of each network, named in the table); error bars: "
+                   "95% bootstrap interval over test images (study Fig. 11)."),
     ],
 }
 
@@ -70,8 +95,22 @@ def task_figures(evaluation: Evaluation) -> list[FigureFile]:
     for table_name, suffix, draw, caption in FIGURE_SPECS[evaluation.task]:
         table = evaluation.table(table_name)
         if table is not None:
-            drawn.append(FigureFile(f"{evaluation.task}-{suffix}", caption, figures.png_bytes(draw(table))))
+            figure = draw(table, evaluation.table("units"))
+            drawn.append(FigureFile(f"{evaluation.task}-{suffix}", caption(table), figures.png_bytes(figure)))
     return drawn
+
+
+def _families(evaluation: Evaluation) -> list[str]:
+    """The multiplicity family in words, and the families of the comparisons with their sizes."""
+    paragraphs = []
+    if evaluation.family:
+        paragraphs.append(f"Multiplicity: {evaluation.family}.")
+    comparisons = evaluation.table("comparisons")
+    if comparisons is not None:
+        sizes = comparisons.groupby("family", sort=False).size()
+        paragraphs.append("Families of this evaluation: " + "; ".join(
+            f"'{name}' ({size} comparison{'s' * (size != 1)})" for name, size in sizes.items()) + ".")
+    return paragraphs
 
 
 def _verdict(evaluations: Sequence[Evaluation]) -> Section:
@@ -81,11 +120,15 @@ def _verdict(evaluations: Sequence[Evaluation]) -> Section:
         capacity = evaluation.table("capacity")
         blocks: list[Block] = []
         if capacity is not None:
-            blocks.append(Table(f"{tables.METRIC_TITLES[metric]} [95% CI] of every network of the capacity sweep",
-                                tables.headline_table(capacity, metric), f"tables/{evaluation.task}/capacity.csv"))
-        subsections.append(Section(evaluation.task, bullets=list(evaluation.manifest.verdict), blocks=blocks))
-    return Section("Verdict", paragraphs=["Where label-free images catch up with each virtual stain as capacity "
-                                          "and training size grow (from the evaluate stage)."],
+            blocks.append(Table(f"{tables.METRIC_TITLES[metric]} [95% CI] of every network of the capacity sweep, "
+                                f"{tables.replicates_phrase(capacity)}", tables.headline_table(capacity, metric),
+                                f"tables/{evaluation.task}/capacity.csv"))
+        subsections.append(Section(evaluation.task, paragraphs=_families(evaluation),
+                                   bullets=list(evaluation.manifest.verdict), blocks=blocks))
+    return Section("Verdict", paragraphs=["Where each virtual stain scores significantly higher or lower than "
+                                          "label-free images as capacity and training size grow, decided on the "
+                                          "paired comparisons combined over all trainings with Holm-adjusted "
+                                          "p-values (from the evaluate stage)."],
                    subsections=subsections)
 
 
@@ -161,43 +204,21 @@ def _mask_panels(evaluation: Evaluation) -> list[Image]:
     return shown
 
 
-TABLE_VIEWS: list[tuple[str, str]] = [
-    ("capacity", "Capacity sweep: every network and modality on the whole training split"),
-    ("learnable", "Learnable-capacity sweep: mean ± SD over random training subsets"),
-    ("comparisons", "Paired comparisons with label-free images on the same test items (modality minus label-free)"),
-    ("embeddings", "Cosine distance between the control and treated class embeddings"),
-    ("hotelling", "Channelized Hotelling observer (a linear reference that needs no task network)"),
-    ("units", "How every unit was trained"),
-]
+SWEEP_TABLES = ("capacity", "learnable")
 
 
-def _display(name: str, table: pd.DataFrame, task: str) -> pd.DataFrame:
-    views: dict[str, Callable[[], pd.DataFrame]] = {
-        "capacity": lambda: tables.capacity_display(table, task),
-        "learnable": lambda: tables.learnable_display(table, task),
-        "comparisons": lambda: tables.comparisons_display(table),
-        "embeddings": lambda: tables.embeddings_display(table),
-        "hotelling": lambda: tables.hotelling_display(table),
-        "units": lambda: tables.units_display(table),
-    }
-    return views[name]()
-
-
-def _task(evaluation: Evaluation, drawn: Sequence[FigureFile]) -> Section:
+def _task(evaluation: Evaluation, drawn: Sequence[FigureFile], config: ReportConfig) -> Section:
     task = evaluation.task
     blocks: list[Block] = [Image(figure.caption, figure.png) for figure in drawn]
-    for name, caption in TABLE_VIEWS:
-        table = evaluation.table(name)
-        if table is not None:
-            blocks.append(Table(caption, _display(name, table, task), f"tables/{task}/{name}.csv"))
-    subsections = []
+    blocks += table_blocks(evaluation)
+    subsections = [section for section in [endings_section(evaluation, config)] if section is not None]
     grid = feature_map_grid(evaluation)
     if grid is not None:
         subsections.append(Section("Feature maps", blocks=[grid]))
     panels = _mask_panels(evaluation)
     if panels:
         subsections.append(Section("Predicted masks", blocks=list(panels)))
-    missing = [name for name, _ in TABLE_VIEWS[:2] if evaluation.table(name) is None]
+    missing = [name for name in SWEEP_TABLES if evaluation.table(name) is None]
     notes = [f"This run has no {name} sweep for {task}." for name in missing]
     return Section(TASK_TITLES.get(task, task), paragraphs=notes, blocks=blocks, subsections=subsections)
 
@@ -233,8 +254,8 @@ def build_document(config: ReportConfig, evaluations: Sequence[Evaluation], qual
     sections = [_verdict(evaluations), _deviations(deviations)]
     if qualities:
         sections.append(_quality(qualities))
-    sections += [_task(evaluation, drawn.get(evaluation.task, [])) for evaluation in evaluations]
-    sections.append(Section("Configuration", blocks=[Preformatted(
+    sections += [_task(evaluation, drawn.get(evaluation.task, []), config) for evaluation in evaluations]
+    sections.append(Section("Configuration", paragraphs=[seeds_sentence(config)], blocks=[Preformatted(
         "The configuration given to the report, then the configurations the inputs recorded (what ran).",
         configuration_text(config, evaluations, qualities))]))
     sections.append(_provenance(evaluations, qualities))

@@ -1,20 +1,26 @@
 """The study's result figures drawn from the ``evaluate`` tables (matplotlib, Agg backend).
 
+Every network is trained several times (replicates; in the learnable sweep also on several random
+training subsets). Each line goes through the figures combined over those trainings, its error
+bars are the combined 95% interval (test-set sampling and between-training variance together),
+and every single training is drawn beside it as a small point of the same colour.
+
 - :func:`segmentation_capacity_figure` (the study's Fig. 3): precision, recall and Dice against the
   trainable parameters of each network (log axis, ticks named by architecture and count), one line
-  per modality, error bars the 95% bootstrap interval of the mean over test images.
-- :func:`segmentation_learnable_figure` (Fig. 4): the same against the training size, error bars
-  one standard deviation over the random training subsets.
-- :func:`classification_capacity_figure` (Fig. 9): the test AUC with its 95% interval against the
-  trainable parameters, one panel per virtual stainer, each holding label-free, that stain and
-  fluorescence.
-- :func:`classification_learnable_figure` (Fig. 10): the mean AUC ± one standard deviation over
-  subsets against the training size, one panel per virtual stainer.
+  per modality through the summary rows of ``capacity.csv``, points its replicate rows.
+- :func:`segmentation_learnable_figure` (Fig. 4): the same against the training size from
+  ``learnable.csv``; points: the test Dice of each training (``units.csv``; ``units.csv`` records
+  Dice only, so the precision and recall panels show no points).
+- :func:`classification_capacity_figure` (Fig. 9): the test AUC combined over replicates with its
+  95% interval against the trainable parameters, one panel per virtual stainer, each holding
+  label-free, that stain and fluorescence; points the replicates.
+- :func:`classification_learnable_figure` (Fig. 10): the combined AUC and its interval against the
+  training size, one panel per virtual stainer; points the empirical AUC of each training.
 - :func:`embedding_distance_figure` (Fig. 11): cosine distance between the control and treated
   class embeddings at low, medium and high capacity, grouped bars per modality with their 95%
   bootstrap interval, one panel per virtual stainer.
 
-Every function takes the table as ``evaluate`` writes it and returns a Figure (built without
+Every function takes the tables as ``evaluate`` writes them and returns a Figure (built without
 pyplot, so no global state and nothing to close; ``savefig`` renders it with Agg); a table with one
 architecture or one size, a modality missing, or undefined (NaN) uncertainties still draws (an
 undefined interval draws no bar), and an empty table draws a panel that says so. The drawing
@@ -33,6 +39,7 @@ from matplotlib.figure import Figure
 
 from stainworth.contracts.task import VIRTUAL_MODALITIES
 from stainworth.report import plotting
+from stainworth.report.inputs import replicate_rows, summary_rows
 from stainworth.report.labels import modality_name, modality_order
 from stainworth.report.plotting import architecture_capacities
 
@@ -41,7 +48,7 @@ METRIC_NAMES = {"precision": "precision", "recall": "recall", "dice": "Dice", "a
                 "binormal_auc": "AUC (binormal)"}
 
 __all__ = ["architecture_capacities", "classification_capacity_figure", "classification_learnable_figure",
-           "embedding_distance_figure", "png_bytes", "save_png", "segmentation_capacity_figure",
+           "embedding_distance_figure", "learnable_points", "png_bytes", "save_png", "segmentation_capacity_figure",
            "segmentation_learnable_figure", "stainer_panels"]
 
 
@@ -82,62 +89,80 @@ def segmentation_capacity_figure(capacity: pd.DataFrame) -> Figure:
     ----------
     capacity : pandas.DataFrame
         ``capacity.csv`` of a segmentation evaluation: ``architecture``, ``modality``,
-        ``capacity`` and for each metric ``<metric>``, ``<metric>_ci_low``, ``<metric>_ci_high``.
+        ``replicate``, ``capacity`` and for each metric ``<metric>``, ``<metric>_ci_low``,
+        ``<metric>_ci_high`` (summary rows: combined over replicates; replicate rows: one training).
 
     Returns
     -------
     matplotlib.figure.Figure
-        Three panels (a) precision, (b) recall, (c) Dice; x the trainable parameters (log), error
-        bars the 95% interval of the mean over test images.
+        Three panels (a) precision, (b) recall, (c) Dice; x the trainable parameters (log); lines
+        and error bars the combined estimates and 95% intervals, points the single trainings.
     """
     title = "Segmentation performance vs network capacity (study Fig. 3)"
     if capacity.empty:
         return plotting.empty_figure(title, "no capacity-sweep units")
-    modalities = modality_order(capacity["modality"])
+    summary, points = summary_rows(capacity), replicate_rows(capacity)
+    modalities = modality_order(summary["modality"])
     figure, axes = plotting.panels(len(SEGMENTATION_METRICS), title, height=plotting.CAPACITY_PANEL_HEIGHT)
     for letter, axis, metric in zip("abc", axes, SEGMENTATION_METRICS, strict=True):
         plotting.metric_panel(
-            axis, capacity, modalities, x_column="architecture", value=metric, low=f"{metric}_ci_low",
+            axis, summary, modalities, x_column="architecture", value=metric, low=f"{metric}_ci_low",
             high=f"{metric}_ci_high", ylabel=f"mean {METRIC_NAMES[metric]}",
-            title=f"({letter}) {METRIC_NAMES[metric]}, 95% CI")
+            title=f"({letter}) {METRIC_NAMES[metric]}, 95% CI", points=points)
     return plotting.finish(figure)
 
 
-def segmentation_learnable_figure(learnable: pd.DataFrame) -> Figure:
+def learnable_points(learnable: pd.DataFrame, units: pd.DataFrame | None, metric: str) -> pd.DataFrame | None:
+    """The single trainings of the learnable sweep with their test ``metric`` (``units.csv``), or None.
+
+    Parameters
+    ----------
+    learnable : pandas.DataFrame
+        ``learnable.csv`` (its architectures select the trainings).
+    units : pandas.DataFrame or None
+        ``units.csv``: ``architecture``, ``modality``, ``train_size`` and ``test_<metric>``.
+    metric : str
+        ``auc`` or ``dice``; None is returned when ``units`` is None or lacks ``test_<metric>``.
+    """
+    column = f"test_{metric}"
+    if units is None or column not in units.columns:
+        return None
+    sized = units[units["train_size"].notna() & units["architecture"].isin(set(learnable["architecture"]))]
+    return sized.assign(train_size=sized["train_size"].astype(float))
+
+
+def segmentation_learnable_figure(learnable: pd.DataFrame, units: pd.DataFrame | None = None) -> Figure:
     """Precision, recall and Dice against training size, one line per modality (the study's Fig. 4).
 
     Parameters
     ----------
     learnable : pandas.DataFrame
         ``learnable.csv`` of a segmentation evaluation: ``architecture``, ``train_size``,
-        ``modality`` and ``<metric>_mean``, ``<metric>_std`` for each metric.
+        ``modality`` and ``<metric>_mean``, ``<metric>_ci_low``, ``<metric>_ci_high`` for each metric.
+    units : pandas.DataFrame, optional
+        ``units.csv``: the test Dice of every training (``test_dice``), drawn as points on the
+        Dice panel.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Three panels; x the training size (log), error bars ± one standard deviation over subsets.
+        Three panels; x the training size (log), lines the combined means, error bars their 95%
+        intervals (training subsets and replicates as trainings, test-set sampling), points the
+        single trainings (Dice only).
     """
     title = "Segmentation performance vs training size (study Fig. 4)"
     if learnable.empty:
         return plotting.empty_figure(title, "no learnable-capacity units")
-    table = _with_spread_bounds(learnable, SEGMENTATION_METRICS)
-    modalities = modality_order(table["modality"])
-    figure, axes = plotting.panels(len(SEGMENTATION_METRICS), f"{title}: {_architectures(table)}")
+    modalities = modality_order(learnable["modality"])
+    points = learnable_points(learnable, units, "dice")
+    figure, axes = plotting.panels(len(SEGMENTATION_METRICS), f"{title}: {_architectures(learnable)}")
     for letter, axis, metric in zip("abc", axes, SEGMENTATION_METRICS, strict=True):
         plotting.metric_panel(
-            axis, table, modalities, x_column="train_size", value=f"{metric}_mean", low=f"{metric}_lo",
-            high=f"{metric}_hi", ylabel=f"mean {METRIC_NAMES[metric]}",
-            title=f"({letter}) {METRIC_NAMES[metric]}, mean ± SD over subsets")
+            axis, learnable, modalities, x_column="train_size", value=f"{metric}_mean", low=f"{metric}_ci_low",
+            high=f"{metric}_ci_high", ylabel=f"mean {METRIC_NAMES[metric]}",
+            title=f"({letter}) {METRIC_NAMES[metric]}, 95% CI", points=points if metric == "dice" else None,
+            point_value="test_dice")
     return plotting.finish(figure)
-
-
-def _with_spread_bounds(table: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
-    """``<metric>_lo`` / ``_hi`` = mean ∓ standard deviation (NaN where the spread is undefined)."""
-    bounds: dict[str, pd.Series] = {}
-    for metric in metrics:
-        mean, spread = table[f"{metric}_mean"].astype(float), table[f"{metric}_std"].astype(float)
-        bounds |= {f"{metric}_lo": mean - spread, f"{metric}_hi": mean + spread}
-    return table.assign(**bounds)
 
 
 def _architectures(table: pd.DataFrame) -> str:
@@ -166,35 +191,41 @@ def classification_capacity_figure(capacity: pd.DataFrame, *, metric: str = "auc
     ----------
     capacity : pandas.DataFrame
         ``capacity.csv`` of a classification evaluation: ``architecture``, ``modality``,
-        ``capacity``, ``<metric>``, ``<metric>_ci_low``, ``<metric>_ci_high``.
+        ``replicate``, ``capacity``, ``<metric>``, ``<metric>_ci_low``, ``<metric>_ci_high``.
     metric : {"auc", "binormal_auc"}, optional
-        The empirical AUC with DeLong's interval (default) or the binormal ML AUC.
+        The empirical AUC (default) or the binormal ML AUC.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One panel per virtual stain, each with label-free, that stain and fluorescence.
+        One panel per virtual stain, each with label-free, that stain and fluorescence: lines the
+        AUCs combined over replicates, error bars their 95% intervals, points the replicates.
     """
     title = f"Classification {METRIC_NAMES[metric]} vs network capacity (study Fig. 9)"
     if capacity.empty:
         return plotting.empty_figure(title, "no capacity-sweep units")
-    panels = stainer_panels(capacity["modality"])
+    summary, points = summary_rows(capacity), replicate_rows(capacity)
+    panels = stainer_panels(summary["modality"])
     figure, axes = plotting.panels(len(panels), title, height=plotting.CAPACITY_PANEL_HEIGHT)
     for axis, (name, modalities) in zip(axes, panels, strict=True):
         plotting.metric_panel(
-            axis, capacity, modalities, x_column="architecture", value=metric, low=f"{metric}_ci_low",
-            high=f"{metric}_ci_high", ylabel=f"test {METRIC_NAMES[metric]}, 95% CI", title=name)
+            axis, summary, modalities, x_column="architecture", value=metric, low=f"{metric}_ci_low",
+            high=f"{metric}_ci_high", ylabel=f"test {METRIC_NAMES[metric]}, 95% CI", title=name, points=points)
     return plotting.finish(figure)
 
 
-def classification_learnable_figure(learnable: pd.DataFrame, *, metric: str = "auc") -> Figure:
-    """Mean test AUC ± one SD over subsets against training size, one panel per virtual stainer (Fig. 10).
+def classification_learnable_figure(learnable: pd.DataFrame, units: pd.DataFrame | None = None, *,
+                                    metric: str = "auc") -> Figure:
+    """Combined test AUC and its 95% interval against training size, one panel per virtual stainer (Fig. 10).
 
     Parameters
     ----------
     learnable : pandas.DataFrame
         ``learnable.csv`` of a classification evaluation: ``architecture``, ``train_size``,
-        ``modality``, ``<metric>_mean``, ``<metric>_std``.
+        ``modality``, ``<metric>_mean``, ``<metric>_ci_low``, ``<metric>_ci_high``.
+    units : pandas.DataFrame, optional
+        ``units.csv``: the empirical test AUC of every training (``test_auc``), drawn as points
+        (for ``metric="auc"`` only).
     metric : {"auc", "binormal_auc"}, optional
         Which AUC (default the empirical one).
 
@@ -206,13 +237,14 @@ def classification_learnable_figure(learnable: pd.DataFrame, *, metric: str = "a
     title = f"Classification {METRIC_NAMES[metric]} vs training size (study Fig. 10)"
     if learnable.empty:
         return plotting.empty_figure(title, "no learnable-capacity units")
-    table = _with_spread_bounds(learnable, [metric])
-    panels = stainer_panels(table["modality"])
-    figure, axes = plotting.panels(len(panels), f"{title}: {_architectures(table)}")
+    panels = stainer_panels(learnable["modality"])
+    points = learnable_points(learnable, units, metric)
+    figure, axes = plotting.panels(len(panels), f"{title}: {_architectures(learnable)}")
     for axis, (name, modalities) in zip(axes, panels, strict=True):
         plotting.metric_panel(
-            axis, table, modalities, x_column="train_size", value=f"{metric}_mean", low=f"{metric}_lo",
-            high=f"{metric}_hi", ylabel=f"mean test {METRIC_NAMES[metric]} ± SD", title=name)
+            axis, learnable, modalities, x_column="train_size", value=f"{metric}_mean", low=f"{metric}_ci_low",
+            high=f"{metric}_ci_high", ylabel=f"test {METRIC_NAMES[metric]}, 95% CI", title=name, points=points,
+            point_value=f"test_{metric}")
     return plotting.finish(figure)
 
 

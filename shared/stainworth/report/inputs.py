@@ -5,6 +5,11 @@ expected; an ``evaluate`` output must be the evaluation of the task it is given 
 ``stain_report`` output the report of the dataset it is given for. Tables a sweep did not produce
 (a capacity-only run has no ``learnable.csv``; a learnable-only run writes empty embedding and
 Hotelling tables) are simply absent from :attr:`Evaluation.tables`.
+
+Every task network is trained several times (replicates). ``capacity.csv`` holds per
+(architecture, modality) one *summary* row (``replicate`` empty) with the figures combined over
+the replicates, then one row per replicate: :func:`summary_rows` and :func:`replicate_rows` split
+them. ``units.csv`` holds one row per training (how it ended, its seed, its test metric).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -26,6 +32,9 @@ METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "classification": ("auc", "binormal_auc"),
 }
 """Metric columns of each task's tables."""
+VERDICT_METRIC = {"segmentation": "dice", "classification": "auc"}
+"""The metric each task's verdict is decided on (also the per-training test metric of ``units.csv``)."""
+VERDICT_FILE = "verdict.json"
 QUALITY_TABLE, QUALITY_PANELS = "quality_summary.csv", "panels.png"
 
 
@@ -33,18 +42,19 @@ def required_columns(name: str, task: str) -> tuple[str, ...]:
     """Columns the report reads from the ``evaluate`` table ``name`` of ``task``."""
     metrics = METRIC_COLUMNS[task]
     columns: dict[str, tuple[str, ...]] = {
-        "capacity": ("architecture", "modality", "capacity", "run",
+        "capacity": ("architecture", "modality", "replicate", "capacity", "replicates", "note", "run",
                      *(f"{m}{suffix}" for m in metrics for suffix in ("", "_ci_low", "_ci_high"))),
-        "learnable": ("architecture", "train_size", "modality", "capacity", "n_subsets", "runs",
-                      *(f"{m}{suffix}" for m in metrics for suffix in ("_mean", "_std"))),
-        "comparisons": ("architecture", "train_size", "subset", "modality", "reference", "metric", "value",
-                        "reference_value", "difference", "ci_low", "ci_high", "p_value", "test", "n", "run",
-                        "reference_run"),
+        "learnable": ("architecture", "train_size", "modality", "capacity", "n_subsets", "replicates", "note", "runs",
+                      *(f"{m}{suffix}" for m in metrics for suffix in ("_mean", "_std", "_ci_low", "_ci_high"))),
+        "comparisons": ("architecture", "train_size", "capacity", "modality", "reference", "metric", "value",
+                        "reference_value", "difference", "ci_low", "ci_high", "df", "p_value", "p_adjusted",
+                        "family", "test", "n", "replicates", "note", "runs"),
         "embeddings": ("level", "architecture", "capacity", "modality", "cosine_distance", "ci_low", "ci_high",
                        "n_control", "n_treated", "run"),
         "hotelling": ("modality", "auc", "se", "ci_low", "ci_high", "channels"),
-        "units": ("run", "architecture", "modality", "train_size", "capacity", "train_items", "epochs_run",
-                  "stopped_early", "weights", "study_imagenet"),
+        "units": ("run", "architecture", "modality", "train_size", "subset", "replicate", "capacity", "train_items",
+                  "epochs_run", "ended", "attempts", "degenerate", "init_seed", f"test_{VERDICT_METRIC[task]}",
+                  "weights", "study_imagenet"),
     }
     return columns[name]
 
@@ -62,6 +72,8 @@ class Evaluation:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     feature_maps: list[Path] = field(default_factory=list)
     panels: list[Path] = field(default_factory=list)
+    verdict: dict[str, Any] = field(default_factory=dict)
+    """``verdict.json`` (keys ``metric``, ``sentences``, ``details``, ``family``); empty when absent."""
 
     @property
     def task(self) -> Task:
@@ -71,6 +83,18 @@ class Evaluation:
     def table(self, name: str) -> pd.DataFrame | None:
         """The table ``name`` (``None`` when the run did not produce it or it is empty)."""
         return self.tables.get(name)
+
+    @property
+    def family(self) -> str:
+        """The multiplicity family of the verdict in words (``verdict.json``), else the families of the comparisons."""
+        words = self.verdict.get("family")
+        if isinstance(words, str) and words:
+            return words
+        comparisons = self.table("comparisons")
+        if comparisons is None:
+            return ""
+        names = ", ".join(f"'{name}'" for name in dict.fromkeys(comparisons["family"].astype(str)))
+        return f"Holm's correction within each of the families {names}"
 
     def csv_files(self) -> list[Path]:
         """Every CSV table the manifest lists, in listing order."""
@@ -165,7 +189,46 @@ def read_evaluation(folder: str | Path, task: str | None = None) -> Evaluation:
             tables[name] = table
     images = {role: sorted(path / item for item in manifest.paths.get(role, []) if item.endswith(".png"))
               for role in ("feature_maps", "panels")}
-    return Evaluation(path, manifest, tables, images["feature_maps"], images["panels"])
+    return Evaluation(path, manifest, tables, images["feature_maps"], images["panels"], read_verdict(path))
+
+
+def read_verdict(folder: Path) -> dict[str, Any]:
+    """``verdict.json`` of an ``evaluate`` output (empty when absent).
+
+    Raises
+    ------
+    InputDataError
+        A file that is not a JSON object.
+    """
+    path = folder / VERDICT_FILE
+    if not path.is_file():
+        return {}
+    try:
+        verdict = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputDataError(f"{path}: not readable JSON ({type(error).__name__}); expected the verdict of "
+                             "evaluate") from None
+    if not isinstance(verdict, dict):
+        raise InputDataError(f"{path}: found a JSON {type(verdict).__name__}; expected an object with the keys "
+                             "metric, sentences, details, family")
+    return verdict
+
+
+def summary_rows(capacity: pd.DataFrame) -> pd.DataFrame:
+    """The summary rows of ``capacity.csv`` (``replicate`` empty): the figures combined over replicates.
+
+    A table without a ``replicate`` column (one training per network) is returned whole.
+    """
+    if "replicate" not in capacity.columns:
+        return capacity
+    return capacity[capacity["replicate"].isna()]
+
+
+def replicate_rows(capacity: pd.DataFrame) -> pd.DataFrame:
+    """The rows of single trainings of ``capacity.csv`` (``replicate`` 0, 1, ...); none without the column."""
+    if "replicate" not in capacity.columns:
+        return capacity.iloc[:0]
+    return capacity[capacity["replicate"].notna()]
 
 
 def stain_report_kind(manifest: OutputManifest, folder: Path) -> DatasetKind:

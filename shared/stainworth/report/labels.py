@@ -86,6 +86,23 @@ def with_interval(value: Any, low: Any, high: Any) -> str:
     return f"{number(value)} [{number(low)}, {number(high)}]"
 
 
+def interval(low: Any, high: Any) -> str:
+    """``[0.750, 0.870]``; the missing sign when undefined."""
+    if is_missing(low) or is_missing(high):
+        return MISSING
+    return f"[{number(low)}, {number(high)}]"
+
+
+def degrees(df: Any) -> str:
+    """Degrees of freedom: one decimal, ``∞`` for infinite, ``> 1,000`` beyond (a t as good as normal)."""
+    if is_missing(df):
+        return MISSING
+    x = float(df)
+    if x == float("inf"):
+        return "∞"
+    return "> 1,000" if x > 1000 else f"{x:.1f}"
+
+
 def with_spread(value: Any, spread: Any) -> str:
     """``0.812 ± 0.020``; the spread is left out when undefined (a single subset)."""
     if is_missing(spread):

@@ -2,7 +2,9 @@
 
 Series of the modalities that share one x are shifted a few points apart on the display (a
 transform offset), so the drawn data stay the exact parameter counts and training sizes. Error
-bars are never negative and an undefined (NaN) interval draws no bar.
+bars are never negative and an undefined (NaN) interval draws no bar. Beside each line of means,
+the single trainings behind it are drawn as small, lighter points (one scatter per modality,
+shifted with its line), so that the spread between retrained networks shows.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import NullLocator
 from matplotlib.transforms import ScaledTranslation
 
@@ -20,8 +24,13 @@ from stainworth.report.labels import MODALITY_COLOURS, MODALITY_MARKERS, modalit
 
 LEVELS = ("low", "medium", "high")
 """Capacity levels of the embedding analysis, in drawing order."""
-DODGE_POINTS = 4.0
+DODGE_POINTS = 9.0
 """Display offset between the modalities drawn at one x, in points."""
+POINT_OFFSET = 3.5
+"""Display offset of the single-training points to the right of their modality's error bar, in points."""
+POINT_SIZE = 9.0
+"""Marker area (points²) of a single training."""
+POINTS_LABEL = "single trainings"
 PANEL_SIZE = (4.6, 3.6)
 """Inches of one panel."""
 CAPACITY_PANEL_HEIGHT = 4.6
@@ -58,12 +67,27 @@ def error_lengths(values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.n
         return np.vstack([np.clip(values - low, 0, None), np.clip(high - values, 0, None)])
 
 
+def _shift(axis: Axes, slot: float, extra: float = 0.0) -> ScaledTranslation:
+    return ScaledTranslation((slot * DODGE_POINTS + extra) / 72.0, 0, axis.figure.dpi_scale_trans)
+
+
 def dodged_series(axis: Axes, x: np.ndarray, y: np.ndarray, errors: np.ndarray, modality: str, slot: float) -> None:
     """One modality's line with error bars, shifted ``slot`` dodge steps on the display."""
-    shift = ScaledTranslation(slot * DODGE_POINTS / 72.0, 0, axis.figure.dpi_scale_trans)
     axis.errorbar(x, y, yerr=errors, label=modality_name(modality), color=MODALITY_COLOURS.get(modality),
                   marker=MODALITY_MARKERS.get(modality, "o"), markersize=5, capsize=3, linewidth=1.4,
-                  transform=axis.transData + shift)
+                  transform=axis.transData + _shift(axis, slot), zorder=3)
+
+
+def dodged_points(axis: Axes, x: np.ndarray, y: np.ndarray, modality: str, slot: float) -> None:
+    """Single trainings of one modality as small points (one scatter), just right of its line's error bar."""
+    axis.scatter(x, y, s=POINT_SIZE, color=MODALITY_COLOURS.get(modality), alpha=0.6, linewidths=0,
+                 transform=axis.transData + _shift(axis, slot, POINT_OFFSET), zorder=4)
+
+
+def points_handle() -> Line2D:
+    """The legend entry of the single-training points."""
+    return Line2D([], [], linestyle="none", marker="o", markersize=3, color="#777777", alpha=0.7,
+                  label=POINTS_LABEL)
 
 
 def slots(count: int) -> list[float]:
@@ -111,30 +135,76 @@ def size_axis(axis: Axes, sizes: np.ndarray) -> None:
     axis.set_xlabel("training images")
 
 
+def _x(rows: pd.DataFrame, x_column: str, capacities: pd.Series) -> np.ndarray:
+    if x_column == "architecture":
+        return rows["architecture"].map(capacities).to_numpy(dtype=float)
+    return rows[x_column].to_numpy(dtype=float)
+
+
 def lines(axis: Axes, table: pd.DataFrame, modalities: Sequence[str], x_column: str, value: str, low: str,
-          high: str) -> list[np.ndarray]:
-    """One line per modality of ``table``; returns the drawn values and bar ends (for the y range)."""
+          high: str, points: pd.DataFrame | None = None, point_value: str | None = None) -> list[np.ndarray]:
+    """One line per modality of ``table`` and, from ``points``, one point per training beside it.
+
+    Parameters
+    ----------
+    axis : matplotlib.axes.Axes
+        The panel.
+    table : pandas.DataFrame
+        One row per (x, modality): ``modality``, ``x_column``, ``value``, ``low``, ``high``.
+    modalities : sequence of str
+        Modalities to draw, in order (each gets its dodge slot).
+    x_column : str
+        ``architecture`` (x: its parameter count) or ``train_size``.
+    value, low, high : str
+        Columns of the line and of its error bar's ends.
+    points : pandas.DataFrame, optional
+        Single trainings: ``modality``, ``x_column`` and ``point_value``; rows at an x the line
+        does not have, or with an undefined value, are not drawn.
+    point_value : str, optional
+        Column of ``points`` (default ``value``).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The drawn values, bar ends and points (for the y range).
+    """
     drawn: list[np.ndarray] = []
+    capacities = architecture_capacities(table) if x_column == "architecture" else pd.Series(dtype=float)
     for modality, slot in zip(modalities, slots(len(modalities)), strict=True):
-        rows = table[table["modality"] == modality].sort_values(x_column)
+        rows = table[table["modality"] == modality]
         if rows.empty:
             continue
-        if x_column == "architecture":
-            x = rows["architecture"].map(architecture_capacities(table)).to_numpy(dtype=float)
-        else:
-            x = rows[x_column].to_numpy(dtype=float)
+        x = _x(rows, x_column, capacities)
         order = np.argsort(x, kind="stable")
         y = rows[value].to_numpy(dtype=float)[order]
         bar_low, bar_high = rows[low].to_numpy(dtype=float)[order], rows[high].to_numpy(dtype=float)[order]
         dodged_series(axis, x[order], y, error_lengths(y, bar_low, bar_high), modality, slot)
         drawn += [y, bar_low, bar_high]
+        if points is not None:
+            drawn.append(_points(axis, points, rows, modality, slot, x_column, point_value or value, capacities))
     return drawn
 
 
+def _points(axis: Axes, points: pd.DataFrame, rows: pd.DataFrame, modality: str, slot: float, x_column: str,
+            column: str, capacities: pd.Series) -> np.ndarray:
+    """The single trainings of one modality at the x of its line; returns their values."""
+    own = points[(points["modality"] == modality) & points[x_column].isin(set(rows[x_column]))]
+    x, y = _x(own, x_column, capacities), own[column].to_numpy(dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    if keep.any():
+        dodged_points(axis, x[keep], y[keep], modality, slot)
+    return y[keep]
+
+
 def metric_panel(axis: Axes, table: pd.DataFrame, modalities: Sequence[str], *, x_column: str, value: str,
-                 low: str, high: str, ylabel: str, title: str) -> None:
-    """One panel: a line per modality of ``value`` with bars from ``low`` to ``high``, its x axis and labels."""
-    drawn = lines(axis, table, modalities, x_column, value, low, high)
+                 low: str, high: str, ylabel: str, title: str, points: pd.DataFrame | None = None,
+                 point_value: str | None = None) -> None:
+    """One panel: a line per modality of ``value`` with bars from ``low`` to ``high``, its single trainings as points.
+
+    See :func:`lines` for ``points`` and ``point_value``; the legend names the modalities and, when
+    any point is drawn, the single trainings.
+    """
+    drawn = lines(axis, table, modalities, x_column, value, low, high, points, point_value)
     if x_column == "architecture":
         capacity_axis(axis, architecture_capacities(table))
     else:
@@ -143,7 +213,10 @@ def metric_panel(axis: Axes, table: pd.DataFrame, modalities: Sequence[str], *, 
     axis.set_ylabel(ylabel)
     axis.set_title(title, fontsize=10)
     axis.grid(True, axis="y", alpha=0.3)
-    axis.legend(fontsize=7, loc="best")
+    handles, _ = axis.get_legend_handles_labels()
+    if any(isinstance(c, PathCollection) and np.asarray(c.get_offsets()).size for c in axis.collections):
+        handles.append(points_handle())
+    axis.legend(handles=handles, fontsize=7, loc="best")
 
 
 def level_labels(embeddings: pd.DataFrame) -> list[tuple[str, str]]:

@@ -71,6 +71,34 @@ def configuration_text(config: ReportConfig, evaluations: Sequence[Evaluation],
     return "\n\n".join(blocks) if blocks else NOT_RECORDED
 
 
+def profile_seeds(settings: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every seed of the settings (keys ``seed`` or ``*_seed``, at any depth) as ``(dotted path, value)``.
+
+    Examples
+    --------
+    >>> profile_seeds({"simulate": {"seed": 0}, "tasks": {"classification": {"training": {"seed": 3}}}})
+    [('simulate.seed', 0), ('tasks.classification.training.seed', 3)]
+    """
+    if not isinstance(settings, dict):
+        return []
+    found = []
+    for key, value in settings.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found += profile_seeds(value, f"{path}.")
+        elif str(key) == "seed" or str(key).endswith("_seed"):
+            found.append((path, value))
+    return found
+
+
+def seeds_sentence(config: ReportConfig) -> str:
+    """The seeds of the profile given to the report, in one sentence."""
+    seeds = profile_seeds(config.settings)
+    if not seeds:
+        return "Seeds of the profile: not recorded (no settings given to the report)."
+    return "Seeds of the profile: " + ", ".join(f"{path} = {value}" for path, value in seeds) + "."
+
+
 def provenance_table(evaluations: Sequence[Evaluation], qualities: Sequence[StainQuality]) -> pd.DataFrame:
     """One row per input: what it is, its folder, stage, producer, configuration and content hashes."""
     rows = []

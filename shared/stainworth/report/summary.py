@@ -1,8 +1,9 @@
 """The report in brief as Markdown (KFP's Markdown artifact): the verdict sentences and the headline tables.
 
-Per task: the verdict sentences of ``evaluate`` and a table of the verdict's metric (Dice for
-segmentation, the empirical AUC for classification) with its 95% interval for every network of
-the capacity sweep and every modality. Text is escaped so that no sentence or cell can turn into
+Per task: the verdict sentences of ``evaluate`` (each names the multiplicity family its
+Holm-adjusted p-values belong to) and a table of the verdict's metric (Dice for segmentation, the
+empirical AUC for classification) combined over the replicates with its 95% interval for every
+network of the capacity sweep and every modality. Text is escaped so that no sentence or cell can turn into
 Markdown table syntax or HTML.
 """
 
@@ -71,8 +72,10 @@ def summary_markdown(*, profile: str, data_source: str, generated: str, tasks: S
         lines += [f"## {escape(task.task)}", ""]
         lines += [f"- {escape(sentence)}" for sentence in task.verdict] or ["- No verdict."]
         if task.headline is not None and not task.headline.empty:
+            combined = task.headline.attrs.get("combined")
             lines += ["", f"{METRIC_TITLES.get(task.metric, task.metric)} by network and modality "
-                      "(capacity sweep, 95% CI):", "", markdown_table(task.headline)]
+                      f"(capacity sweep, {f'{combined}, ' if combined else ''}95% CI):", "",
+                      markdown_table(task.headline)]
         lines.append("")
     for dataset, table in (quality or {}).items():
         lines += [f"## Image quality, {escape(dataset)} dataset (mean ± SD over test images)", "",

@@ -1,10 +1,14 @@
 """The ``evaluate`` and ``stain_report`` tables as shown in the report: every number with its uncertainty and its unit.
 
 Each function takes a table as its stage wrote it and returns a table of display strings: an
-estimate with its 95% interval as ``0.812 [0.750, 0.870]``, a mean over training subsets with
-its standard deviation as ``0.812 ± 0.020``, counts with thousands separators, modalities by
-their legend names, and the unit (run) each row came from. The full-precision CSV files are
-kept beside the report.
+estimate with its 95% interval as ``0.812 [0.750, 0.870]``, a mean over trainings with its
+standard deviation as ``0.812 ± 0.020``, counts with thousands separators, modalities by their
+legend names, and the unit (run) each row came from. Every network is trained several times
+(replicates): the capacity and headline tables show the figures combined over the replicates,
+whose 95% intervals cover both test-set sampling and retraining (the replicate rows, each with
+its test-set interval, have a table of their own); the comparisons show the combined paired
+difference with its p-value, its Holm-adjusted p-value and the multiplicity family. The
+full-precision CSV files are kept beside the report.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from stainworth.report.inputs import METRIC_COLUMNS
+from stainworth.report.endings import ENDING_WORDS
+from stainworth.report.inputs import METRIC_COLUMNS, VERDICT_METRIC, replicate_rows, summary_rows
 from stainworth.report.labels import (
     MISSING,
     STAINER_NAMES,
     count,
+    degrees,
+    interval,
     is_missing,
     modality_name,
     modality_order,
@@ -42,20 +49,67 @@ def _size(value: Any) -> str:
     return "all" if is_missing(value) else count(value)
 
 
+def _runs(value: Any) -> str:
+    return MISSING if is_missing(value) else str(value).replace(";", "; ")
+
+
+def _note(value: Any) -> str:
+    return "" if is_missing(value) else str(value)
+
+
+def replicates_phrase(table: pd.DataFrame) -> str:
+    """How many trainings the summary rows of ``capacity.csv`` combine, in words.
+
+    Returns
+    -------
+    str
+        ``combined over 3 replicates``, ``combined over 2 to 3 replicates``, or for one training
+        per network ``one training each: intervals cover test-set sampling only``.
+    """
+    counts = sorted({int(n) for n in summary_rows(table)["replicates"] if not is_missing(n)})
+    if not counts:
+        return "replicates not recorded"
+    if counts == [1]:
+        return "one training each: intervals cover test-set sampling only"
+    shown = str(counts[0]) if len(counts) == 1 else f"{counts[0]} to {counts[-1]}"
+    return f"combined over {shown} replicates"
+
+
+def learnable_phrase(table: pd.DataFrame) -> str:
+    """How many trainings the rows of ``learnable.csv`` combine, in words.
+
+    Returns
+    -------
+    str
+        E.g. ``combined over 3 training subsets × 3 replicates``.
+    """
+    subsets = [int(n) for n in table["n_subsets"] if not is_missing(n)]
+    replicates = [int(n) for n in table["replicates"] if not is_missing(n)]
+    if not subsets or not replicates:
+        return "trainings not recorded"
+    low, high = min(replicates), max(replicates)
+    shown = str(low) if low == high else f"{low} to {high}"
+    return (f"combined over {max(subsets)} training subset{'s' * (max(subsets) != 1)} × {shown} "
+            f"replicate{'s' * (high != 1)}")
+
+
 def capacity_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
-    """The capacity table: one row per (architecture, modality), each metric with its 95% interval.
+    """The capacity table's summary rows: each metric combined over replicates with its 95% interval.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        ``capacity.csv``.
+        ``capacity.csv`` (summary and replicate rows; the replicate rows are left out here, see
+        :func:`capacity_replicates_display`).
     task : {"segmentation", "classification"}
         Which task's columns to show.
 
     Returns
     -------
     pandas.DataFrame
-        Display strings.
+        Display strings, one row per (architecture, modality): the combined estimate with the
+        interval that covers test-set sampling and retraining, the trainings combined, the note
+        and the units.
     """
     def build(row: pd.Series) -> dict[str, str]:
         shown = {"architecture": str(row["architecture"]), "parameters": count(row["capacity"]),
@@ -63,41 +117,62 @@ def capacity_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
         for metric in METRIC_COLUMNS[task]:
             shown[f"{METRIC_TITLES[metric]} [95% CI]"] = with_interval(row[metric], row[f"{metric}_ci_low"],
                                                                       row[f"{metric}_ci_high"])
-        if task == "classification":
-            shown["control / treated"] = f"{count(row.get('n_neg'))} / {count(row.get('n_pos'))}"
-            note = row.get("binormal_note")
-            shown["binormal fit"] = "" if is_missing(note) else str(note)
-        else:
-            shown["test images"] = count(row.get("n"))
-        return shown | {"unit": str(row["run"])}
+        shown["trainings"] = count(row["replicates"])
+        shown |= _test_items(row, task)
+        return shown | {"note": _note(row["note"]), "units": _runs(row["run"])}
 
-    return _rows(table, build)
+    return _rows(summary_rows(table), build)
+
+
+def _test_items(row: pd.Series, task: str) -> dict[str, str]:
+    if task == "classification":
+        note = row.get("binormal_note")
+        return {"control / treated": f"{count(row.get('n_neg'))} / {count(row.get('n_pos'))}",
+                "binormal fit": "" if is_missing(note) else str(note)}
+    return {"test images": count(row.get("n"))}
+
+
+def capacity_replicates_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The capacity table's replicate rows: each training's metrics with their test-set 95% intervals."""
+    def build(row: pd.Series) -> dict[str, str]:
+        shown = {"architecture": str(row["architecture"]), "modality": modality_name(str(row["modality"])),
+                 "replicate": count(row["replicate"])}
+        for metric in METRIC_COLUMNS[task]:
+            shown[f"{METRIC_TITLES[metric]} [95% CI, test set]"] = with_interval(
+                row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"])
+        return shown | _test_items(row, task) | {"unit": str(row["run"])}
+
+    return _rows(replicate_rows(table), build)
 
 
 def learnable_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
-    """The learnable-capacity table: each metric as mean ± SD over the training subsets."""
+    """The learnable-capacity table: each metric as mean ± SD over all trainings and its combined 95% interval."""
     def build(row: pd.Series) -> dict[str, str]:
         shown = {"architecture": str(row["architecture"]), "training images": count(row["train_size"]),
                  "modality": modality_name(str(row["modality"]))}
         for metric in METRIC_COLUMNS[task]:
             shown[f"{METRIC_TITLES[metric]} mean ± SD"] = with_spread(row[f"{metric}_mean"], row[f"{metric}_std"])
+            shown[f"{METRIC_TITLES[metric]} 95% CI"] = interval(row[f"{metric}_ci_low"], row[f"{metric}_ci_high"])
         if "n_binormal_degenerate" in row:
             shown["degenerate binormal fits"] = count(row["n_binormal_degenerate"])
-        return shown | {"subsets": count(row["n_subsets"]), "units": str(row["runs"]).replace(";", "; ")}
+        return shown | {"subsets": count(row["n_subsets"]), "replicates per subset": count(row["replicates"]),
+                        "note": _note(row["note"]), "units": _runs(row["runs"])}
 
     return _rows(table, build)
 
 
 def comparisons_display(table: pd.DataFrame) -> pd.DataFrame:
-    """The paired comparisons: modality minus reference on the same test items, interval and p-value."""
+    """The combined paired comparisons: modality minus reference, 95% interval, p, Holm-adjusted p, family."""
     def build(row: pd.Series) -> dict[str, str]:
         return {"architecture": str(row["architecture"]), "training images": _size(row["train_size"]),
-                "subset": count(row["subset"]), "modality": modality_name(str(row["modality"])),
+                "modality": modality_name(str(row["modality"])),
                 "metric": METRIC_TITLES.get(str(row["metric"]), str(row["metric"])), "value": number(row["value"]),
                 f"{modality_name(str(row['reference']))} value": number(row["reference_value"]),
                 "difference [95% CI]": with_interval(row["difference"], row["ci_low"], row["ci_high"]),
-                "p": number(row["p_value"]), "test": str(row["test"]), "pairs": count(row["n"]),
-                "unit": str(row["run"]), "reference unit": str(row["reference_run"])}
+                "df": degrees(row["df"]), "p": number(row["p_value"]), "Holm-adjusted p": number(row["p_adjusted"]),
+                "family": str(row["family"]), "trainings paired": count(row["replicates"]),
+                "test": str(row["test"]), "test items": count(row["n"]), "note": _note(row["note"]),
+                "units": _runs(row["runs"])}
 
     return _rows(table, build)
 
@@ -125,19 +200,21 @@ def hotelling_display(table: pd.DataFrame) -> pd.DataFrame:
     return _rows(table, build)
 
 
-def units_display(table: pd.DataFrame) -> pd.DataFrame:
-    """How each unit was trained: items, epochs, early stopping, initial weights."""
+def units_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
+    """How each training went: items, replicate, epochs, how it ended, seed, test metric, initial weights."""
+    metric = VERDICT_METRIC[task]
+
     def build(row: pd.Series) -> dict[str, str]:
         return {"unit": str(row["run"]), "parameters": count(row["capacity"]),
-                "training images": count(row["train_items"]), "epochs run": count(row["epochs_run"]),
-                "best epoch": count(row.get("best_epoch")), "stopped early": "yes" if _true(row["stopped_early"])
-                else "no", "initial weights": str(row["weights"])}
+                "training images": count(row["train_items"]), "subset": count(row["subset"]),
+                "replicate": count(row["replicate"]), "epochs run": count(row["epochs_run"]),
+                "best epoch": count(row.get("best_epoch")), "ended": ENDING_WORDS.get(str(row["ended"]),
+                                                                                       str(row["ended"])),
+                "attempts": count(row["attempts"]), "still degenerate": _note(row["degenerate"]),
+                "initialisation seed": count(row["init_seed"]).replace(",", ""),
+                f"test {METRIC_TITLES[metric]}": number(row[f"test_{metric}"]), "initial weights": str(row["weights"])}
 
     return _rows(table, build)
-
-
-def _true(value: Any) -> bool:
-    return str(value).strip().lower() in ("true", "1", "yes")
 
 
 def quality_display(summary: pd.DataFrame) -> pd.DataFrame:
@@ -169,12 +246,12 @@ def quality_display(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def headline_table(capacity: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """``metric`` with its 95% interval, one row per architecture (by capacity), one column per modality.
+    """``metric`` combined over replicates with its 95% interval, one row per architecture, one column per modality.
 
     Parameters
     ----------
     capacity : pandas.DataFrame
-        ``capacity.csv`` of one task.
+        ``capacity.csv`` of one task (its summary rows are shown; see :func:`replicates_phrase`).
     metric : str
         ``dice`` or ``auc`` (the verdict's metric) or any other metric column of the table.
 
@@ -182,12 +259,14 @@ def headline_table(capacity: pd.DataFrame, metric: str) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Display strings; the first column names the architecture and its parameter count.
+        ``attrs["combined"]`` says how many trainings each cell combines (:func:`replicates_phrase`).
     """
-    capacities = capacity.groupby("architecture")["capacity"].min().sort_values()
-    modalities = modality_order(capacity["modality"])
+    combined = summary_rows(capacity)
+    capacities = combined.groupby("architecture")["capacity"].min().sort_values()
+    modalities = modality_order(combined["modality"])
     rows = []
     for architecture, parameters in capacities.items():
-        own = capacity[capacity["architecture"] == architecture].set_index("modality")
+        own = combined[combined["architecture"] == architecture].set_index("modality")
         row = {"network (parameters)": f"{architecture} ({count(parameters)})"}
         for modality in modalities:
             if modality not in own.index:
@@ -197,4 +276,6 @@ def headline_table(capacity: pd.DataFrame, metric: str) -> pd.DataFrame:
             row[modality_name(modality)] = with_interval(values[metric], values[f"{metric}_ci_low"],
                                                          values[f"{metric}_ci_high"])
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.attrs["combined"] = replicates_phrase(capacity)
+    return frame

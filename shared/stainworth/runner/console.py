@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from stainworth.progress import format_seconds
-from stainworth.runner.stage_entry import ERROR_PREFIX
+from stainworth.runner.stage_entry import ERROR_PREFIX, TIMING_PREFIX
 
 PLAN_PREFIX = "stainworth-plan:"
 """The child's first line: ``stainworth-plan: <n> tasks``."""
@@ -92,6 +92,8 @@ class ConsoleProgress:
             self.in_outputs = not (line.startswith(_SEPARATOR) or _STARTED.search(line) or _PIPELINE_DONE.search(line))
         if ERROR_PREFIX in line:
             yield line.strip()
+            return
+        if TIMING_PREFIX in line:  # for make bench, in run.log only
             return
         if match := _STARTED.search(line):
             self.started += 1

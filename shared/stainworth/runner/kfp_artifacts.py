@@ -14,7 +14,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from stainworth.contracts.task import SCORES_TABLE, TaskRunManifest
+from stainworth.contracts.manifest import read_manifest
+from stainworth.contracts.task import SCORES_TABLE, TaskGroupManifest, TaskRunManifest
 from stainworth.metrics import roc_curve
 
 ROC_POINTS = 200
@@ -40,14 +41,28 @@ class ClassificationArtifact(Protocol):
         """Set the confusion matrix (rows: truth, columns: prediction)."""
 
 
-def log_unit_metrics(manifest: TaskRunManifest, metrics: MetricsArtifact) -> None:
-    """Every finite metric of the unit, plus its capacity and training size, as dashboard scalars."""
+def log_unit_metrics(manifest: TaskRunManifest, metrics: MetricsArtifact, *, prefix: str = "") -> None:
+    """Every finite metric of the unit, plus its capacity and training size, as dashboard scalars.
+
+    ``prefix`` starts every name (``"<unit name>."`` when one artifact holds several units).
+    """
     values: dict[str, Any] = dict(manifest.metrics)
     values |= {"trainable_parameters": manifest.trainable_parameters, "best_epoch": manifest.best_epoch,
-               "train_items": manifest.counts["train_items"]}
+               "train_items": manifest.counts["train_items"], "attempts": manifest.attempts}
     for name, value in sorted(values.items()):
         if np.isfinite(value):
-            metrics.log_metric(name, float(value))
+            metrics.log_metric(prefix + name, float(value))
+
+
+def log_group_metrics(group: TaskGroupManifest, folder: str | Path, metrics: MetricsArtifact) -> list[TaskRunManifest]:
+    """:func:`log_unit_metrics` of every unit of a ``train_task`` output; return their manifests.
+
+    A single unit's names are unprefixed; several units' names start with the unit name.
+    """
+    manifests = [read_manifest(TaskRunManifest, Path(folder) / name) for name in group.units]
+    for manifest in manifests:
+        log_unit_metrics(manifest, metrics, prefix="" if len(manifests) == 1 else f"{manifest.unit.name}.")
+    return manifests
 
 
 def log_unit_roc(manifest: TaskRunManifest, unit_dir: str | Path, roc: ClassificationArtifact) -> bool:

@@ -54,6 +54,18 @@ def local_store_uri(runs_dir: str | Path = "runs", store_uri: str | None = None)
     return store_uri or os.environ.get("STAINWORTH_STORE") or f"file://{Path(runs_dir).resolve()}/store"
 
 
+def local_profile(profile: Profile) -> Profile:
+    """The profile as a local run uses it: trainings grouped by architecture unless the profile says otherwise.
+
+    One ``train_task`` process per architecture pays the imports and kfp.local's start-up once
+    for all its trainings (``tasks.grouping``); a cluster run keeps one GPU task per training.
+    """
+    if profile.tasks.grouping is not None:
+        return profile
+    tasks = profile.tasks.model_copy(update={"grouping": "architecture"})
+    return profile.model_copy(update={"tasks": tasks})
+
+
 def run_local(
     pipeline: str,
     profile: Profile,
@@ -78,6 +90,7 @@ def run_local(
     """
     store = open_store(local_store_uri(runs_dir, store_uri))
     store.probe()  # an unreachable store or bad credentials stop the run before it starts
+    profile = local_profile(profile)
     run_id = run_id or new_run_id(pipeline)
     run_dir = (Path(runs_dir) / run_id).resolve()
     run_dir.mkdir(parents=True, exist_ok=False)

@@ -2,12 +2,16 @@
 
 A validation failure or any :class:`~stainworth.errors.StainworthError` ends the task with one
 line on standard error (prefixed ``stainworth-error:`` so runners can quote it) and exit code 2,
-without a traceback.
+without a traceback. A finished stage prints one :data:`TIMING_PREFIX` line: the seconds of its own
+work and of its process so far, whose difference is what starting the process and importing cost
+(read back by ``make bench``'s orchestration row).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, Literal, NoReturn, Protocol, TypeVar
 
@@ -19,6 +23,19 @@ from stainworth.errors import StainworthError
 
 C = TypeVar("C", bound=BaseModel)
 ERROR_PREFIX = "stainworth-error:"
+TIMING_PREFIX = "stainworth-timing:"
+"""Start of the line ``stainworth-timing: <stage> work <seconds> process <seconds>``."""
+
+
+def process_seconds() -> float:
+    """Wall seconds since this process started (from ``/proc``; NaN where that cannot be read)."""
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            ticks = int(stat.read().rsplit(")", 1)[1].split()[19])
+            since_boot = float(uptime.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+    return since_boot - ticks / os.sysconf("SC_CLK_TCK")
 
 
 class HasMetadata(Protocol):
@@ -73,10 +90,13 @@ def run_stage(
         from stainworth.runner.threads import configure_torch_threads
 
         configure_torch_threads(parallel=torch_threads == "shared")
+    started = time.perf_counter()
     try:
         manifest = work(validated)
     except StainworthError as error:
         fail(error)
+    print(f"{TIMING_PREFIX} {stage} work {time.perf_counter() - started:.2f} process {process_seconds():.2f}",
+          flush=True)
     if artifact is not None:
         artifact.metadata.update(manifest.summary())
     return manifest

@@ -1,14 +1,34 @@
 """The ``evaluate`` stage: a set of trained units of one task turned into the study's numbers.
 
-Tables (CSV, every number with its uncertainty and the run it came from): the capacity sweep
-(``capacity.csv``), the learnable-capacity sweep (``learnable.csv``) and the paired comparisons
-of every modality with label-free images on the same test items (``comparisons.csv``: DeLong for
-AUCs, paired bootstrap for Dice). The verdict (``verdict.json``, ``verdict.md``): for each virtual
-stain, from which capacity and which training size on label-free images reach it, whether its
-advantage over label-free images shrinks or grows with capacity (:mod:`stainworth.evaluation.trend`),
-and whether the difference at the largest capacity is significant. ``units.csv``: one row per unit with how
-it was trained (training and test items, epochs run, best epoch, early stopping, initial weights
-and whether the study started that network from ImageNet weights), for the report's deviations.
+Every task network is trained several times (replicates, and in the learnable sweep on several
+random training subsets); every training is tested on the same test items, and every figure below
+combines the trainings with an interval that covers test-set sampling and retraining
+(:mod:`stainworth.evaluation`). Tables (CSV, every number with its uncertainty and the runs it
+came from):
+
+* ``capacity.csv``: per (architecture, modality) one summary row (``replicate`` empty) with the
+  figures combined over the replicates (``<metric>``, ``_se``, ``_ci_low``, ``_ci_high``, ``_df``,
+  ``_training_sd``, ``_se_test``; ``replicates``; ``run`` the replicates' runs joined by ``;``),
+  then one row per replicate (``replicate`` 0, 1, ...) with that training's test-set figures;
+* ``learnable.csv``: per (architecture, training size, modality) ``<metric>_mean`` (combined),
+  ``_std`` (SD over all trainings), ``_se``, ``_ci_low``, ``_ci_high``, ``_df``, ``n_subsets``,
+  ``replicates``, ``note`` and ``runs``;
+* ``comparisons.csv``: every modality minus label-free on the same test items, one combined row per
+  (architecture, training size, modality, metric) with its interval, df, p-value, Holm-adjusted
+  p-value within its ``family`` (one modality along one sweep axis for one metric) and ``runs``;
+  ``comparisons_replicates.csv``: the per-training rows behind them (DeLong for AUCs, paired
+  bootstrap for Dice; test-set sampling only, not adjusted);
+* ``units.csv``: one row per training: how it was trained and how it ended (training and test
+  items, epochs run, best epoch, ``ended``: ``early_stop``, ``epoch_cap`` or
+  ``degenerate_retrained``, attempts, why it is still degenerate, ``init_seed``), its test metric
+  (``test_auc`` or ``test_dice``), its initial weights and whether the study started that network
+  from ImageNet weights, for the report's deviations and figures.
+
+The verdict (``verdict.json``: ``metric``, ``sentences``, ``details``, ``family``; ``verdict.md``):
+for each virtual stain, where it scores significantly higher or lower than label-free images along
+the capacity sweep and the training sizes (Holm-adjusted combined comparisons), the crossover,
+the difference at the largest capacity, and whether its advantage shrinks or grows with capacity
+(:mod:`stainworth.evaluation.trend`).
 
 Analyses that need the networks and images:
 
@@ -34,19 +54,18 @@ import torch
 
 from stainworth.contracts.base import config_hash
 from stainworth.contracts.manifest import write_manifest
-from stainworth.contracts.task import MODALITIES, VIRTUAL_MODALITIES, EvaluationManifest, Task, TasksConfig
+from stainworth.contracts.task import MODALITIES, EvaluationManifest, Task, TasksConfig
 from stainworth.errors import InputDataError
 from stainworth.evaluation import (
     capacity_table,
     check_units,
-    crossover,
-    crossover_sentence,
     learnable_table,
     paired_comparisons,
+    replicate_comparisons,
+    study_verdict,
 )
 from stainworth.evaluation.tables import sort_rows
-from stainworth.evaluation.trained import TrainedUnit, capacity_levels, load_unit, test_images
-from stainworth.evaluation.trend import capacity_trend, trend_sentence
+from stainworth.evaluation.trained import TrainedUnit, capacity_levels, load_units, test_images
 from stainworth.progress import Progress
 from stainworth.stages.task import modality_source
 from stainworth.tasks.registry import TASK_NETS
@@ -79,7 +98,7 @@ def evaluate_stage(config: TasksConfig, task: Task, unit_dirs: Sequence[str | Pa
     n_boot
         Bootstrap resamples of every bootstrap interval.
     """
-    units = [load_unit(folder) for folder in unit_dirs]
+    units = [unit for folder in unit_dirs for unit in load_units(folder)]
     if not units:
         raise InputDataError(f"evaluate {task}: no trained units given; expected train_task outputs")
     found = check_units([u.scores for u in units])
@@ -96,11 +115,12 @@ def evaluate_stage(config: TasksConfig, task: Task, unit_dirs: Sequence[str | Pa
     if learnable:
         tables["learnable"] = learnable_table(learnable)
     if any(u.modality == "label_free" for u in scores) and len({u.modality for u in scores}) > 1:
-        tables["comparisons"] = paired_comparisons(scores, n_boot=n_boot)
+        tables["comparisons"] = paired_comparisons(scores)
+        tables["comparisons_replicates"] = replicate_comparisons(scores, n_boot=n_boot)
     for name, table in tables.items():
         table.to_csv(out / f"{name}.csv", index=False, lineterminator="\n", float_format="%.6g")
     units_table(units).to_csv(out / "units.csv", index=False, lineterminator="\n")
-    verdict = _verdict(task, tables)
+    verdict = study_verdict(task, tables, scores)
     (out / "verdict.json").write_text(json.dumps(verdict, indent=2, sort_keys=True) + "\n")
     (out / "verdict.md").write_text("\n".join(f"- {line}" for line in verdict["sentences"]) + "\n")
     sources = _Sources(datasets_dir, virtual_dirs or {})
@@ -119,85 +139,45 @@ def evaluate_stage(config: TasksConfig, task: Task, unit_dirs: Sequence[str | Pa
 
 
 def units_table(units: Sequence[TrainedUnit]) -> pd.DataFrame:
-    """How every unit was trained, one row per unit in table order (from the unit manifests).
+    """How every training went, one row per training in table order (from the unit manifests).
 
-    Columns: ``run``, ``architecture``, ``modality``, ``train_size``, ``subset``, ``capacity``,
-    ``train_items``, ``test_items``, ``epochs_run``, ``best_epoch``, ``stopped_early``,
-    ``weights`` (the manifest's record of the initial weights) and ``study_imagenet`` (the study
-    initialised this network from ImageNet weights).
+    Columns: ``run``, ``architecture``, ``modality``, ``train_size``, ``subset``, ``replicate``,
+    ``capacity``, ``train_items``, ``test_items``, ``epochs_run``, ``best_epoch``,
+    ``stopped_early``, ``ended`` (``early_stop``, ``epoch_cap`` or ``degenerate_retrained``),
+    ``attempts``, ``degenerate`` (why the kept training is still degenerate; empty when it is not),
+    ``init_seed``, the test metric of the task (``test_auc`` or ``test_dice``), ``weights`` (the
+    manifest's record of the initial weights) and ``study_imagenet`` (the study initialised this
+    network from ImageNet weights).
     """
     rows = []
     for unit in units:
         manifest = unit.manifest
+        metric = VERDICT_METRIC[manifest.unit.task]
         rows.append({"run": unit.scores.run, "architecture": manifest.unit.architecture,
                      "modality": manifest.unit.modality, "train_size": manifest.unit.train_size,
-                     "subset": manifest.unit.subset, "capacity": manifest.trainable_parameters,
-                     "train_items": manifest.counts.get("train_items"), "test_items": manifest.counts.get("test_items"),
-                     "epochs_run": manifest.counts.get("epochs_run"), "best_epoch": manifest.best_epoch,
-                     "stopped_early": manifest.stopped_early, "weights": manifest.weights,
-                     "study_imagenet": TASK_NETS[manifest.unit.architecture].imagenet})
+                     "subset": manifest.unit.subset, "replicate": manifest.unit.replicate,
+                     "capacity": manifest.trainable_parameters, "train_items": manifest.counts.get("train_items"),
+                     "test_items": manifest.counts.get("test_items"), "epochs_run": manifest.counts.get("epochs_run"),
+                     "best_epoch": manifest.best_epoch, "stopped_early": manifest.stopped_early,
+                     "ended": manifest.ended, "attempts": manifest.attempts, "degenerate": manifest.degenerate,
+                     "init_seed": manifest.init_seed, f"test_{metric}": manifest.metrics.get(f"test.{metric}"),
+                     "weights": manifest.weights, "study_imagenet": TASK_NETS[manifest.unit.architecture].imagenet})
     table = pd.DataFrame(rows).astype({"train_size": "Int64"})
-    return sort_rows(table, ["train_size", "subset"])
+    return sort_rows(table, ["train_size", "subset", "replicate"])
 
 
 def _sweep_units(units: list[Any], *, capacity_sweep: bool) -> list[Any]:
     return [u for u in units if (u.train_size is None) == capacity_sweep]
 
 
-def _verdict(task: Task, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    """Crossovers along capacity and training size, and the significance at the largest capacity."""
-    metric = VERDICT_METRIC[task]
-    sentences: list[str] = []
-    details: dict[str, Any] = {}
-    for stainer in VIRTUAL_MODALITIES:
-        for axis, name in (("capacity", "capacity"), ("train_size", "learnable")):
-            table = tables.get(name)
-            if table is None or stainer not in set(table["modality"]) or "label_free" not in set(table["modality"]):
-                continue
-            architecture = None if axis == "capacity" else str(table["architecture"].iloc[0])
-            result = crossover(table, task, stainer, metric, architecture=architecture)
-            sentences.append(crossover_sentence(result))
-            details[f"{stainer}.{axis}"] = {"reached": result.reached, "architecture": result.architecture,
-                                            "capacity": result.capacity, "train_size": result.train_size}
-        trend = capacity_trend(tables.get("comparisons"), stainer, metric)
-        if trend is not None:
-            sentences.append(trend_sentence(trend))
-            details[f"{stainer}.capacity_trend"] = {"slope": trend.slope, "se": trend.se, "ci_low": trend.ci_low,
-                                                    "ci_high": trend.ci_high, "direction": trend.direction}
-        significance = _largest_capacity_test(tables.get("comparisons"), stainer, metric)
-        if significance:
-            sentences.append(significance["sentence"])
-            details[f"{stainer}.largest_capacity"] = significance
-    if not sentences:
-        sentences.append(f"No verdict: the {task} units hold no label-free and virtual-stain pair to compare.")
-    return {"metric": metric, "sentences": sentences, "details": details}
-
-
-def _largest_capacity_test(comparisons: pd.DataFrame | None, stainer: str, metric: str) -> dict[str, Any] | None:
-    if comparisons is None:
-        return None
-    rows = comparisons[(comparisons["modality"] == stainer) & comparisons["train_size"].isna()]
-    if "metric" in rows and metric == "dice":
-        rows = rows[rows["metric"] == metric]
-    if rows.empty:
-        return None
-    row = rows.loc[rows["capacity"].idxmax()]
-    significant = bool(row["p_value"] < 0.05)
-    sentence = (f"At the largest capacity ({row['architecture']}, {int(row['capacity']):,} parameters) "
-                f"{stainer} minus label-free {metric} is {row['difference']:+.3f} (95% CI {row['ci_low']:+.3f} to "
-                f"{row['ci_high']:+.3f}, {row['test']} p = {row['p_value']:.3g}): "
-                f"{'significant' if significant else 'not significant'} at the 5% level.")
-    return {"architecture": str(row["architecture"]), "difference": float(row["difference"]),
-            "p_value": float(row["p_value"]), "significant": significant, "sentence": sentence}
-
-
 def _headline(task: Task, tables: dict[str, pd.DataFrame]) -> dict[str, float]:
-    """The capacity table's main metric per (architecture, modality), for the dashboard."""
+    """The capacity table's main metric per (architecture, modality), all replicates combined, for the dashboard."""
     table = tables.get("capacity")
     if table is None:
         return {}
     metric = VERDICT_METRIC[task]
-    return {f"{row['architecture']}.{row['modality']}.{metric}": float(row[metric]) for _, row in table.iterrows()}
+    combined = table[table["replicate"].isna()] if "replicate" in table.columns else table
+    return {f"{row['architecture']}.{row['modality']}.{metric}": float(row[metric]) for _, row in combined.iterrows()}
 
 
 class _Sources:
@@ -216,8 +196,9 @@ class _Sources:
 
 
 def _capacity_units(units: list[TrainedUnit]) -> dict[tuple[str, str], TrainedUnit]:
+    """The first replicate of every (architecture, modality) of the capacity sweep (for the figures that show one)."""
     return {(u.manifest.unit.architecture, u.manifest.unit.modality): u for u in units
-            if u.manifest.unit.train_size is None}
+            if u.manifest.unit.train_size is None and u.manifest.unit.replicate == 0}
 
 
 def _classification_analyses(units: list[TrainedUnit], sources: _Sources, out: Path, n_boot: int
@@ -293,7 +274,7 @@ def _segmentation_analyses(units: list[TrainedUnit], sources: _Sources, out: Pat
                                             mask_panel_png))
         across_size = {f"n={u.manifest.unit.train_size}": u for u in units
                        if u.manifest.unit.modality == modality and u.manifest.unit.train_size is not None
-                       and u.manifest.unit.subset == 0}
+                       and u.manifest.unit.subset == 0 and u.manifest.unit.replicate == 0}
         if across_size:
             written["panels"].append(_panel(across_size, sources, out / "panels" / f"sizes-{modality}.png",
                                             f"{modality}: predicted masks across training sizes (subset 0)",

@@ -9,6 +9,16 @@ or at ``max_epochs``. Early stopping watches the loss rather than Dice or AUC be
 is smooth and defined on every split, while AUC needs two cases of each class (it is NaN
 otherwise, and never stops training).
 
+The learning rate of an epoch is a function of the history so far (:func:`epoch_learning_rate`):
+an optional linear warm-up from a tenth of ``learning_rate`` over ``warmup_epochs`` (during which
+early stopping does not count stale epochs: the validation loss of a network whose learning rate
+is still rising says little about where it will end), then
+reduce-on-plateau: multiplied by ``plateau_factor`` whenever ``plateau_patience`` epochs have
+passed without a lower validation loss since the last improvement or reduction. Being a function
+of the stored history, it is the same in a resumed training. Each validation also records the
+standard deviation of the predicted probabilities (``val_output_sd``), from which
+:mod:`stainworth.tasks.degenerate` tells a network that learned nothing.
+
 Checkpoints, per-epoch seeds and best weights are those of :mod:`stainworth.training`: a
 training interrupted and resumed from ``workdir`` ends bit-identical to an uninterrupted one (on
 the CPU), and a NaN/Inf training loss stops with :class:`~stainworth.errors.TrainingError`
@@ -24,7 +34,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +53,7 @@ from stainworth.training import (
     BEST,
     CHECKPOINT,
     Parts,
+    TrainingState,
     epoch_seed,
     fingerprint,
     load_weights,
@@ -68,7 +79,7 @@ class TaskFitResult:
     """The best epoch's weights (safetensors)."""
     history: list[dict[str, float]] = field(default_factory=list)
     """One row per epoch: ``epoch``, ``loss``, ``val_loss``, ``val_dice`` or ``val_auc``, ``seconds``,
-    ``data_seconds``, ``step_seconds``."""
+    ``data_seconds``, ``step_seconds``, ``learning_rate``, ``val_output_sd``."""
 
     @property
     def best(self) -> dict[str, float]:
@@ -95,7 +106,7 @@ class TaskFitResult:
 def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir: str | Path, *, task: str,
              max_epochs: int, patience: int, seed: int, learning_rate: float, settings: dict[str, Any] | None = None,
              log: Callable[[str], None] = print, bf16: bool = False, prefix: str = "train_task",
-             restore_best: bool = True) -> TaskFitResult:
+             restore_best: bool = True, schedule: LearningRateSchedule | None = None) -> TaskFitResult:
     """Train ``net`` until early stopping or ``max_epochs``; resume from ``workdir/checkpoint.pt`` if present.
 
     Parameters
@@ -127,6 +138,8 @@ def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir
     restore_best
         Load the best epoch's weights into ``net`` before returning (otherwise it keeps the
         last epoch's).
+    schedule
+        Warm-up and reduce-on-plateau (:class:`LearningRateSchedule`); None: a constant rate.
 
     Raises
     ------
@@ -141,19 +154,24 @@ def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint = folder / CHECKPOINT
-    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
+    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate, fused=True)  # one kernel per step: 3x faster
     parts: Parts = {"net": net, "optimizer": optimizer}
+    schedule = schedule or LearningRateSchedule()
     expected = fingerprint({"settings": settings or {}, "seed": seed, "patience": patience, "task": task,
                             "learning_rate": learning_rate, "bf16": bf16, "train": train.describe(),
-                            "val": val.describe()})
+                            "val": val.describe(), "schedule": asdict(schedule)})
     state = resume(checkpoint, parts, expected)
     if state.epoch:
         log(f"{prefix}: resuming after epoch {state.epoch} from {checkpoint}")
     started, first = time.perf_counter(), state.epoch
-    while state.running(max_epochs, patience):
+    warmup = schedule.warmup_epochs
+    while state.epoch < max_epochs and not _stopping(state, patience, warmup):
         epoch = state.epoch + 1
+        rate = epoch_learning_rate(learning_rate, schedule, state.history)
+        for group in optimizer.param_groups:
+            group["lr"] = rate
         row = _train_epoch(net, optimizer, train, epoch, seed, bf16, lambda e, s: _not_finite(prefix, e, s, checkpoint))
-        row |= validate_task(net, val, bf16=bf16)
+        row |= validate_task(net, val, bf16=bf16) | {"learning_rate": rate}
         row["seconds"] = row.pop("train_seconds") + row["val_seconds"]
         if state.record(row):
             save_weights(folder / BEST, net)
@@ -161,14 +179,64 @@ def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir
         log(_progress_line(prefix, row, epoch, max_epochs, time.perf_counter() - started, epoch - first))
     if restore_best and state.best_epoch:
         load_weights(folder / BEST, net)
-    return TaskFitResult(best_epoch=state.best_epoch, epochs_run=state.epoch, stopped_early=state.stale >= patience,
-                         weights=folder / BEST, history=list(state.history))
+    return TaskFitResult(best_epoch=state.best_epoch, epochs_run=state.epoch,
+                         stopped_early=_stopping(state, patience, warmup), weights=folder / BEST,
+                         history=list(state.history))
+
+
+def _stopping(state: TrainingState, patience: int, warmup: int) -> bool:
+    """Early stopping: ``patience`` epochs without a lower validation loss, counted after the warm-up."""
+    return min(state.stale, state.epoch - warmup) >= patience
+
+
+@dataclass(frozen=True)
+class LearningRateSchedule:
+    """Warm-up and reduce-on-plateau of :func:`fit_task` (the defaults: a constant rate)."""
+
+    warmup_epochs: int = 0
+    """Epochs of linear warm-up from a tenth of the rate (0: none)."""
+    plateau_factor: float = 1.0
+    """Factor applied after ``plateau_patience`` stale epochs (1: never lowered)."""
+    plateau_patience: int = 2
+
+
+def epoch_learning_rate(base: float, schedule: LearningRateSchedule, history: list[dict[str, float]]) -> float:
+    """The learning rate of the epoch after ``history`` (rows with ``val_loss``).
+
+    Warm-up: epoch ``e`` (1-based) of ``warmup_epochs`` uses ``base * (0.1 + 0.9 * (e - 1) / warmup_epochs)``.
+    Afterwards the rate is ``base`` times ``plateau_factor`` for every run of ``plateau_patience``
+    epochs without a new lowest validation loss (counted from the last improvement or reduction).
+
+    Examples
+    --------
+    >>> rows = [{"val_loss": v} for v in (1.0, 0.9, 0.95, 0.96)]
+    >>> epoch_learning_rate(1e-3, LearningRateSchedule(plateau_factor=0.5, plateau_patience=2), rows)
+    0.0005
+    """
+    epoch = len(history) + 1
+    if epoch <= schedule.warmup_epochs:
+        return base * (0.1 + 0.9 * (epoch - 1) / schedule.warmup_epochs)
+    rate, best, stale = base, math.inf, 0
+    for row in history:
+        if row["val_loss"] < best:
+            best, stale = row["val_loss"], 0
+            continue
+        stale += 1
+        if stale >= schedule.plateau_patience and schedule.plateau_factor < 1.0:
+            rate, stale = rate * schedule.plateau_factor, 0
+    return rate
 
 
 def validate_task(net: torch.nn.Module, batches: TaskBatches, *, bf16: bool = False) -> dict[str, float]:
-    """Mean BCE loss and the task's metric (``val_dice`` or ``val_auc``) over a split, with ``val_seconds``."""
+    """Mean BCE loss, the task's metric (``val_dice`` or ``val_auc``) and ``val_output_sd`` over a split.
+
+    ``val_output_sd`` is the standard deviation of the predicted probabilities over every item
+    (classification) or pixel (segmentation): near 0 for a network whose output is constant.
+    ``val_seconds`` is the time taken.
+    """
     started = time.perf_counter()
     loss_sum, elements = 0.0, 0
+    moments = np.zeros(3)
     counts: list[tuple[np.ndarray, ...]] = []
     scores: list[np.ndarray] = []
     labels: list[np.ndarray] = []
@@ -176,6 +244,8 @@ def validate_task(net: torch.nn.Module, batches: TaskBatches, *, bf16: bool = Fa
         loss_sum += float(torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="sum"))
         elements += targets.numel()
         probability = torch.sigmoid(logits).numpy()
+        finite = np.nan_to_num(probability.astype(np.float64))
+        moments += (finite.size, finite.sum(), np.square(finite).sum())
         if batches.task == "segmentation":
             counts.append(mask_counts(np.nan_to_num(probability[:, 0]), targets[:, 0].numpy().astype(bool)))
         else:
@@ -185,7 +255,9 @@ def validate_task(net: torch.nn.Module, batches: TaskBatches, *, bf16: bool = Fa
         metric = float(scores_from_counts(*(np.concatenate(c) for c in zip(*counts, strict=True)))["dice"].mean())
     else:
         metric = _auc(np.concatenate(scores), np.concatenate(labels))
-    return {"val_loss": loss_sum / elements, METRIC[batches.task]: metric,
+    mean = moments[1] / moments[0]
+    spread = math.sqrt(max(moments[2] / moments[0] - mean * mean, 0.0))
+    return {"val_loss": loss_sum / elements, METRIC[batches.task]: metric, "val_output_sd": spread,
             "val_seconds": time.perf_counter() - started}
 
 
