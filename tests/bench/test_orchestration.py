@@ -16,11 +16,13 @@ def fake_run(root, name, profile, lines, age):
 
 
 def test_the_share_comes_from_the_newest_finished_run_of_the_profile(tmp_path):
-    timing = ["stainworth-timing: tasks work 90.00 process 95.00", "stainworth-timing: prepare work 8.00 process 10.00",
-              "done in 300s; run folder: x"]
+    timing = ["23:59:00.000 - INFO - Running pipeline: 'stainworth-cls-capacity'",
+              "    stainworth-timing: tasks work 90.00 process 95.00",
+              "    stainworth-timing: prepare work 8.00 process 10.00",
+              "00:04:00.000 - INFO - Pipeline 'stainworth-cls-capacity' finished with status SUCCESS"]
     fake_run(tmp_path, "cls_capacity-1", "mini", timing, 1000)
     fake_run(tmp_path, "cls_capacity-2", "smoke", timing, 3000)  # another profile
-    fake_run(tmp_path, "cls_capacity-3", "mini", timing[:1], 2000)  # did not finish
+    fake_run(tmp_path, "cls_capacity-3", "mini", timing[:2], 2000)  # did not finish
     assert newest_run(tmp_path, "cls_capacity", "mini").name == "cls_capacity-1"
     row = bench_orchestration(tmp_path, "cls_capacity", "mini")[0]
     assert math.isclose(row.value, 100 * 7 / 105) and "2 tasks: 7s of 105s" in row.note and "300s" in row.note
