@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from stainworth.devices import autocast, module_device, resolve_device
+from stainworth.devices import autocast, grouped_convolutions_in_float32, module_device, resolve_device
 from stainworth.errors import ConfigError
 from stainworth.profiles import load_profile
 
@@ -42,3 +42,17 @@ def test_a_module_is_where_its_parameters_are():
 def test_autocast_runs_matrix_products_in_bf16_only_when_enabled(enabled, dtype):
     with autocast(enabled, torch.device("cpu")):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == dtype
+
+
+def test_grouped_convolutions_run_in_float32_under_cpu_autocast_and_keep_their_weights():
+    torch.manual_seed(0)
+    depthwise, dense = torch.nn.Conv2d(4, 4, 3, padding=1, groups=4), torch.nn.Conv2d(4, 4, 3, padding=1)
+    net = torch.nn.Sequential(depthwise, dense)
+    keys = list(net.state_dict())
+    x = torch.randn(2, 4, 8, 8)
+    plain, float32 = net(x), depthwise(x)
+    assert grouped_convolutions_in_float32(net) is net and list(net.state_dict()) == keys
+    assert torch.equal(net(x), plain)  # without autocast nothing changes
+    with autocast(True):
+        assert torch.equal(depthwise(x), float32) and dense(x).dtype == torch.bfloat16
+        assert net(x).dtype == torch.bfloat16

@@ -9,6 +9,7 @@ from torch import nn
 from stainworth.errors import TrainingError
 from stainworth.training import (
     TrainingState,
+    improves,
     epoch_seed,
     fingerprint,
     load_checkpoint,
@@ -49,6 +50,16 @@ def test_state_records_epochs_and_stops_after_patience_stale_epochs():
     assert not state.running(max_epochs=5, patience=2) and state.running(max_epochs=5, patience=3)
     assert not state.running(max_epochs=4, patience=3)
     assert not state.record({"val_loss": math.nan}) and state.stale == 3
+
+
+def test_a_minimum_relative_improvement_leaves_creeping_losses_stale_for_early_stopping_only():
+    state = TrainingState(fingerprint="f")
+    lowest = [state.record({"val_loss": v}, min_improvement=0.01) for v in (1.0, 0.995, 0.991, 0.98, 0.975, 0.99)]
+    assert lowest == [True, True, True, True, True, False]  # the best epoch follows every decrease
+    assert (state.best_epoch, state.best_loss) == (5, 0.975)
+    assert (state.progress_loss, state.stale) == (0.98, 2)  # early stopping only counts 1% steps
+    assert improves(0.995, 1.0) and not improves(0.995, 1.0, 0.01) and improves(0.989, 1.0, 0.01)
+    assert improves(5.0, math.inf, 0.5) and not improves(math.nan, math.inf, 0.0)
 
 
 def test_a_checkpoint_restores_every_part_and_the_state(tmp_path):

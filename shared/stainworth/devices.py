@@ -13,6 +13,7 @@ that produced them.
 from __future__ import annotations
 
 import contextlib
+import types
 from typing import get_args
 
 import torch
@@ -50,3 +51,28 @@ def autocast(enabled: bool, device: torch.device | str = "cpu") -> contextlib.Ab
     """bfloat16 autocast on ``device`` when ``enabled``, else nothing."""
     kind = torch.device(device).type
     return torch.autocast(kind, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+
+
+def grouped_convolutions_in_float32(net: torch.nn.Module) -> torch.nn.Module:
+    """Run every grouped (depthwise) ``Conv2d`` of ``net`` in float32 under CPU bfloat16 autocast.
+
+    oneDNN's bfloat16 backward of a depthwise convolution in channels-last layout is several times
+    slower than its float32 one on the CPU (a 5×5 depthwise convolution over 1,152 channels of
+    7×7, batch 16: 42 ms against 8.9 ms forward and backward, one thread), so an EfficientNet
+    encoder trains faster with those layers left in float32 while its dense convolutions and the
+    decoder use bfloat16 (EfficientUNet0 at 96², batch 16: 0.29 s per step against 0.43 s). On
+    other devices, and without CPU autocast, the layers run as built. The weights and their names
+    are unchanged (only each layer's ``forward`` is wrapped), so checkpoints load either way.
+    Returns ``net``.
+    """
+    for module in net.modules():
+        if isinstance(module, torch.nn.Conv2d) and module.groups > 1:
+            module.forward = types.MethodType(_float32_forward, module)  # type: ignore[method-assign]
+    return net
+
+
+def _float32_forward(self: torch.nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    if x.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
+        return type(self).forward(self, x)
+    with torch.autocast("cpu", enabled=False):
+        return type(self).forward(self, x.float())

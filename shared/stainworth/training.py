@@ -55,6 +55,15 @@ def fingerprint(settings: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(dict(settings)).encode()).hexdigest()
 
 
+def improves(loss: float, best: float, min_improvement: float = 0.0) -> bool:
+    """Whether ``loss`` counts as an improvement on ``best``: below ``best * (1 - min_improvement)``.
+
+    >>> improves(0.995, 1.0), improves(0.995, 1.0, 0.01), improves(0.5, math.inf, 0.01)
+    (True, False, True)
+    """
+    return loss < best * (1.0 - min_improvement) if math.isfinite(best) else loss < best
+
+
 @dataclass
 class TrainingState:
     """Progress of one training, as stored in its checkpoint."""
@@ -68,22 +77,32 @@ class TrainingState:
     best_epoch: int = 0
     """1-based epoch of the lowest validation loss (0 before the first epoch)."""
     stale: int = 0
-    """Epochs since the last lower validation loss."""
+    """Epochs since the last improvement (a lower validation loss, by ``min_improvement`` if given)."""
+    progress_loss: float = math.inf
+    """The validation loss of the last improvement (``best_loss`` when ``min_improvement`` is 0)."""
 
     def running(self, max_epochs: int, patience: int) -> bool:
         """Whether another epoch is due: budget left and fewer than ``patience`` stale epochs."""
         return self.epoch < max_epochs and self.stale < patience
 
-    def record(self, row: dict[str, float]) -> bool:
-        """Append the row of the next epoch; return whether its ``val_loss`` is the lowest so far."""
+    def record(self, row: dict[str, float], min_improvement: float = 0.0) -> bool:
+        """Append the row of the next epoch; return whether its ``val_loss`` is the lowest so far.
+
+        The lowest loss sets the best epoch. The stale count (early stopping) restarts only when the
+        loss is below that of the last improvement by ``min_improvement`` (:func:`improves`); with
+        0 (the default) both are the same event.
+        """
         self.epoch += 1
         self.history = [*self.history, row]
-        improved = row["val_loss"] < self.best_loss
-        if improved:
-            self.best_loss, self.best_epoch, self.stale = row["val_loss"], self.epoch, 0
+        loss = row["val_loss"]
+        lowest = loss < self.best_loss
+        if lowest:
+            self.best_loss, self.best_epoch = loss, self.epoch
+        if improves(loss, self.progress_loss, min_improvement):
+            self.progress_loss, self.stale = loss, 0
         else:
             self.stale += 1
-        return improved
+        return lowest
 
 
 def save_checkpoint(path: Path, parts: Parts, state: TrainingState) -> None:
@@ -137,7 +156,8 @@ def load_checkpoint(path: Path, parts: Parts, expected: str) -> TrainingState:
         part.load_state_dict(payload[name])
     return TrainingState(fingerprint=str(state["fingerprint"]), epoch=int(state["epoch"]),
                          history=list(state["history"]), best_loss=float(state["best_loss"]),
-                         best_epoch=int(state["best_epoch"]), stale=int(state["stale"]))
+                         best_epoch=int(state["best_epoch"]), stale=int(state["stale"]),
+                         progress_loss=float(state.get("progress_loss", state["best_loss"])))
 
 
 def resume(path: Path, parts: Parts, expected: str) -> TrainingState:

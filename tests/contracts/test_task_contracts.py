@@ -44,6 +44,15 @@ def test_defaults_are_the_study_sweeps():
                          "training": {"learning_rate_by_architecture": {"cnn1": 2}}}},
      r"learning_rate_by_architecture \{'cnn1': 2.0\}: expected rates in \(0, 1\]"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
+                         "training": {"plateau_patience_by_architecture": {"cnn1": 0}}}},
+     r"plateau_patience_by_architecture \{'cnn1': 0\}: expected values from 1 to 10000"),
+    ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
+                         "training": {"plateau_patience_by_architecture": {"unet1": 2}}}},
+     r"classification: architectures \['unet1'\] are not in the classification ladder"),
+    ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
+                         "training": {"min_improvement": 1.0}}},
+     r"min_improvement"),
+    ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"patience_by_architecture": {"resnet7": 3}}}},
      r"classification: architectures \['resnet7'\] are not in the classification ladder"),
     ({"threshold": 1.0}, r"field 'threshold'"),
@@ -82,3 +91,14 @@ def test_an_architecture_cap_overrides_max_epochs_for_that_architecture_only():
         "architectures": ["cnn1", "resnet101"], "learnable": {"architecture": "cnn1", "sizes": [4]},
         "training": {"max_epochs": 30, "max_epochs_by_architecture": {"resnet101": 5}}}}).classification.training
     assert (training.epochs_for("resnet101"), training.epochs_for("cnn1")) == (5, 30)
+
+
+def test_per_architecture_settings_override_the_sweep_values_for_that_architecture_only():
+    training = TasksConfig.model_validate({"segmentation": {
+        "architectures": ["unet1", "efficientunet0"], "learnable": {"architecture": "unet1", "sizes": [4]},
+        "training": {"learning_rate": 3e-3, "patience": 6, "plateau_patience": 3,
+                     "learning_rate_by_architecture": {"efficientunet0": 2e-3},
+                     "patience_by_architecture": {"efficientunet0": 4},
+                     "plateau_patience_by_architecture": {"efficientunet0": 2}}}}).segmentation.training
+    assert [(training.learning_rate_for(a), training.patience_for(a), training.plateau_patience_for(a))
+            for a in ("unet1", "efficientunet0")] == [(3e-3, 6, 3), (2e-3, 4, 2)]

@@ -128,6 +128,26 @@ def test_the_learning_rate_warms_up_then_falls_on_every_plateau():
     assert epoch_learning_rate(1.0, LearningRateSchedule(), rows) == 1.0  # the default is constant
 
 
+def test_the_plateau_follows_every_decrease_whatever_early_stopping_asks_for():
+    rows = [{"val_loss": v} for v in (1.0, 0.97, 0.96, 0.9, 0.89)]
+    for threshold in (0.0, 0.05):
+        schedule = LearningRateSchedule(plateau_factor=0.1, plateau_patience=2, min_improvement=threshold)
+        assert [epoch_learning_rate(1.0, schedule, rows[:k]) for k in range(len(rows) + 1)] == [1.0] * 6
+
+
+def test_a_minimum_improvement_stops_a_creeping_training_sooner(segmentation_dataset, tmp_path):
+    data = splits(segmentation_dataset)
+    runs = {threshold: train(net("unet1"), data, tmp_path / str(threshold), epochs=30, task="segmentation",
+                             patience=2, learning_rate=0.05,
+                             schedule=LearningRateSchedule(min_improvement=threshold))
+            for threshold in (0.0, 0.2)}
+    strict = runs[0.2]
+    assert strict.stopped_early and strict.epochs_run < runs[0.0].epochs_run
+    losses = [row["val_loss"] for row in strict.history]
+    assert strict.best_epoch == int(np.argmin(losses)) + 1  # the best epoch is still the lowest loss
+    assert all(loss >= 0.8 * min(losses[:-2]) for loss in losses[-2:])  # the last two were not 20% lower
+
+
 def test_a_checkpoint_of_another_configuration_is_not_resumed(classification_dataset, tmp_path):
     data = splits(classification_dataset)
     train(net("cnn1"), data, tmp_path, epochs=1, task="classification", settings={"modality": "label_free"})

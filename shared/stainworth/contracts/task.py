@@ -44,6 +44,7 @@ MODEL_FILE, NORMALISER_FILE, SCORES_TABLE, HISTORY_TABLE = (
 _PER_ARCHITECTURE_RANGES: dict[str, tuple[float, float, str]] = {
     "max_epochs_by_architecture": (1, 10000, "caps from 1 to 10000"),
     "patience_by_architecture": (1, 10000, "values from 1 to 10000"),
+    "plateau_patience_by_architecture": (1, 10000, "values from 1 to 10000"),
     "learning_rate_by_architecture": (1e-12, 1, "rates in (0, 1]"),
 }
 
@@ -76,6 +77,15 @@ class TaskTrainingConfig(StrictModel):
     loss (1: constant learning rate)."""
     plateau_patience: int = Field(default=2, ge=1)
     """Stale epochs before the learning rate is lowered (below ``patience`` for it to matter)."""
+    plateau_patience_by_architecture: dict[str, int] = Field(default_factory=dict)
+    """Plateau patience of single architectures, overriding ``plateau_patience`` (a network whose
+    validation loss is noisy needs its rate lowered sooner; one that learns in stages needs time
+    at its rate to leave a plateau)."""
+    min_improvement: float = Field(default=0.0, ge=0, lt=1)
+    """Relative decrease of the validation loss that early stopping counts as progress: a loss
+    counts when it is below ``last × (1 − min_improvement)``, ``last`` the loss of the last epoch
+    that counted; 0: any decrease (a relative ``min_delta`` of Keras' and Lightning's early
+    stopping). The best epoch and the plateau schedule follow every decrease."""
     channels_last: bool = False
     """Channels-last memory format (faster convolutions on CPUs with oneDNN)."""
     max_attempts: int = Field(default=3, ge=1, le=10)
@@ -89,7 +99,8 @@ class TaskTrainingConfig(StrictModel):
     weights_uris: dict[str, str] = Field(default_factory=dict)
     """ImageNet weights per architecture (a local file or a store URI); absent: trained from scratch."""
 
-    @field_validator("max_epochs_by_architecture", "patience_by_architecture", "learning_rate_by_architecture")
+    @field_validator("max_epochs_by_architecture", "patience_by_architecture", "learning_rate_by_architecture",
+                     "plateau_patience_by_architecture")
     @classmethod
     def _values_in_range(cls, values: dict[str, float], info: ValidationInfo) -> dict[str, float]:
         low, high, words = _PER_ARCHITECTURE_RANGES[str(info.field_name)]
@@ -105,6 +116,10 @@ class TaskTrainingConfig(StrictModel):
     def patience_for(self, architecture: str) -> int:
         """The early-stopping patience of ``architecture``."""
         return self.patience_by_architecture.get(architecture, self.patience)
+
+    def plateau_patience_for(self, architecture: str) -> int:
+        """The plateau patience of ``architecture``."""
+        return self.plateau_patience_by_architecture.get(architecture, self.plateau_patience)
 
     def learning_rate_for(self, architecture: str) -> float:
         """The learning rate of ``architecture``."""
@@ -185,7 +200,7 @@ class TasksConfig(StrictModel):
             sweep: TaskSweepConfig = getattr(self, task)
             names = [*sweep.architectures, sweep.learnable.architecture, *sweep.training.weights_uris,
                      *sweep.training.max_epochs_by_architecture, *sweep.training.learning_rate_by_architecture,
-                     *sweep.training.patience_by_architecture]
+                     *sweep.training.patience_by_architecture, *sweep.training.plateau_patience_by_architecture]
             unknown = [name for name in names if name not in LADDERS[task]]
             if unknown:
                 raise ValueError(f"{task}: architectures {unknown} are not in the {task} ladder "

