@@ -9,9 +9,9 @@ from torch import nn
 from stainworth.errors import TrainingError
 from stainworth.training import (
     TrainingState,
-    improves,
     epoch_seed,
     fingerprint,
+    improves,
     load_checkpoint,
     load_weights,
     not_finite_note,

@@ -196,8 +196,10 @@ def _stopping(state: TrainingState, patience: int, warmup: int) -> bool:
 
 @dataclass(frozen=True)
 class LearningRateSchedule:
-    """Warm-up, reduce-on-plateau and the progress early stopping asks for in :func:`fit_task` (the
-    defaults: a constant rate, any lower validation loss counts)."""
+    """Warm-up, reduce-on-plateau and the progress early stopping asks for in :func:`fit_task`.
+
+    The defaults: a constant rate, any lower validation loss counts.
+    """
 
     warmup_epochs: int = 0
     """Epochs of linear warm-up from a tenth of the rate (0: none)."""
