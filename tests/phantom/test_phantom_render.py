@@ -47,7 +47,7 @@ def per_nucleus(maps, image, statistic=np.mean):
 
 
 def depth_bands(maps):
-    """Per nucleus: its slice, the depth of each pixel inside it (px) and its label."""
+    """Per nucleus: its region and the depth of each pixel of its bounding box inside it (px)."""
     for region in regionprops(maps.labels):
         inside = maps.labels[region.slice] == region.label
         depth = ndimage.distance_transform_edt(np.pad(inside, 1))[1:-1, 1:-1]
@@ -329,12 +329,17 @@ def test_texture_coupling_sets_how_much_marker_texture_the_phase_shows(condition
     assert correlation[2] > 0.85
 
 
-def rim_nonuniformity(maps):
+def rim_nonuniformity_per_nucleus(maps):
+    """Coefficient of variation of Lamin A/C along each nucleus's outermost two pixels."""
     values = []
     for region, depth in depth_bands(maps):
         rim = maps.lamin[region.slice][(depth >= 1) & (depth <= 2)]
         values.append(rim.std() / rim.mean())
-    return np.mean(values)
+    return np.array(values)
+
+
+def rim_nonuniformity(maps):
+    return rim_nonuniformity_per_nucleus(maps).mean()
 
 
 def test_lamin_rim_modulation_makes_the_rim_less_uniform():
@@ -370,11 +375,3 @@ def test_zero_strength_treated_nuclei_match_control_in_every_channel():
                           rim_nonuniformity_per_nucleus(treated)).pvalue > 0.01
     assert stats.ks_2samp(per_nucleus(control, control.h3k27me3, np.max),
                           per_nucleus(treated, treated.h3k27me3, np.max)).pvalue > 0.01
-
-
-def rim_nonuniformity_per_nucleus(maps):
-    values = []
-    for region, depth in depth_bands(maps):
-        rim = maps.lamin[region.slice][(depth >= 1) & (depth <= 2)]
-        values.append(rim.std() / rim.mean())
-    return np.array(values)
