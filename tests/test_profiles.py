@@ -19,6 +19,16 @@ def test_override_sets_nested_values_with_yaml_types():
     assert profile.cluster.gpu_node_selector == {"pool": "a100"}
 
 
+def test_phantom_modality_effects_are_study_axes():
+    profile = load_profile("smoke", ["simulate.phantom.treatment.h3k27me3_loss=0.4",
+                                     "simulate.phantom.fluorescence.h3k27me3_texture_coupling=0.3",
+                                     "simulate.phantom.treatment.dry_mass_dilution=0"])
+    phantom = profile.simulate.phantom
+    assert phantom.treatment.h3k27me3_loss == 0.4
+    assert phantom.fluorescence.h3k27me3_texture_coupling == 0.3
+    assert phantom.treatment.dry_mass_dilution == 0.0
+
+
 def test_override_does_not_mutate_input():
     data = {"a": {"b": 1}}
     assert apply_overrides(data, ["a.b=2"]) == {"a": {"b": 2}}
@@ -33,6 +43,8 @@ def test_override_does_not_mutate_input():
         (["simulate.sed=1"], r"unknown field 'simulate.sed'"),
         (["simulate.phantom.acquisition.tile_size_px=16"],
          r"field 'simulate.phantom.acquisition.tile_size_px'"),
+        (["simulate.phantom.treatment.h3k27me3_loss=2"],
+         r"field 'simulate.phantom.treatment.h3k27me3_loss': Input should be less than or equal to 0\.9"),
         (["cluster.cpu_task.memory=lots"], r"field 'cluster.cpu_task.memory'.*not a Kubernetes quantity"),
         (["cluster.store_uri=file:///tmp/x"], r"field 'cluster.store_uri'.*must be s3://"),
         (["simulate.conditions=[control, control]"], r"field 'simulate.conditions'.*distinct"),

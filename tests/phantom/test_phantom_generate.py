@@ -177,3 +177,37 @@ def test_progress_reports_cells_and_tiles():
     assert [line for line in lines if line.startswith("tile ")] == [f"tile {k}/4" for k in
                                                                     range(1, 5)]
     assert lines[-1].startswith("fluorescence")
+
+
+def nucleus_counts(acq, channel):
+    """Mean camera counts of a channel over the nuclei of the first tile (fluorescence frame)."""
+    height, width = acq.mosaic_shape
+    nuclei = cv2.warpAffine((acq.nuclei_labels > 0).astype(np.uint8), acq.fluorescence_to_qpi,
+                            (width, height), flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP)
+    y, x = acq.true_positions[0]
+    inside = nuclei[y:y + 256, x:x + 256] > 0
+    return float(acq.fluorescence_tiles[channel][0][inside].mean())
+
+
+def test_h3k27me3_loss_changes_the_marker_and_not_the_phase(small):
+    lost = generate_acquisition(small_config(treatment={"h3k27me3_loss": 0.5}),
+                                condition="treated", seed=7)
+    assert np.array_equal(lost.qpi_clean, small.qpi_clean)
+    for mine, theirs in zip(lost.qpi_tiles, small.qpi_tiles, strict=True):
+        assert np.array_equal(mine, theirs)
+    for mine, theirs in zip(lost.fluorescence_tiles["lamin_a_c"],
+                            small.fluorescence_tiles["lamin_a_c"], strict=True):
+        assert np.array_equal(mine, theirs)
+    assert nucleus_counts(lost, "h3k27me3") < 0.85 * nucleus_counts(small, "h3k27me3")
+
+
+def test_dry_mass_dilution_changes_the_phase_and_not_the_labels(small):
+    diluted = generate_acquisition(small_config(treatment={"dry_mass_dilution": 0.3}),
+                                   condition="treated", seed=7)
+    for channel, tiles in small.fluorescence_tiles.items():
+        for mine, theirs in zip(diluted.fluorescence_tiles[channel], tiles, strict=True):
+            assert np.array_equal(mine, theirs)
+    assert np.array_equal(diluted.nuclei_labels, small.nuclei_labels)
+    assert nucleus_mean_phase(diluted).mean() < 0.9 * nucleus_mean_phase(small).mean()
+    cells = small.qpi_clean > 0.1
+    assert diluted.qpi_clean[cells].mean() < 0.9 * small.qpi_clean[cells].mean()

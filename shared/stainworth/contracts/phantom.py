@@ -199,6 +199,33 @@ class TreatmentConfig(StrictModel):
     """Fractional decrease of the nucleolus count at e = 1 (at least one remains)."""
     proliferation_arrest: float = Field(default=0.8, ge=0.0, le=1.0)
     """Fractional decrease of the probability of being in mitosis at e = 1."""
+    nuclear_irregularity: float = Field(default=1.0, ge=0.0, le=10.0)
+    """Fractional increase of the nucleus outline irregularity at e = 1 (seen by all channels)."""
+    dry_mass_dilution: float = Field(default=0.1, ge=-1.0, le=0.9)
+    """Fractional decrease of the cytoplasm and nucleoplasm index excess over the medium at e = 1.
+
+    Phase only; the two compartments keep their ratio. Negative values make treated cells denser.
+    """
+    h3k27me3_loss: float = Field(default=0.15, ge=-1.0, le=0.9)
+    """Fractional decrease of the H3K27me3 level per unit chromatin at e = 1.
+
+    Marker only. Negative values model a gain.
+    """
+    h3k27me3_variation_increase: float = Field(default=0.5, ge=0.0, le=10.0)
+    """Fractional increase of ``fluorescence.h3k27me3_cell_variation`` at e = 1 (marker only)."""
+    foci_h3k27me3_shell: float = Field(default=0.6, ge=0.0, le=1.0)
+    """Share of a marked focus's H3K27me3 moved into a shell around it at e = 1 (marker only).
+
+    The shell is the projection of a sphere of 1.5 x the focus radius minus the focus; the phase
+    keeps the filled focus. The share is capped at 1 for e > 1.
+    """
+    h3k27me3_peripheral_gain: float = Field(default=0.3, ge=-1.0, le=10.0)
+    """Fractional increase of ``fluorescence.h3k27me3_peripheral_enrichment`` at e = 1.
+
+    Marker only. Negative values model detachment from the periphery (the enrichment stops at 0).
+    """
+    lamin_rim_modulation_increase: float = Field(default=2.0, ge=0.0, le=20.0)
+    """Fractional increase of ``fluorescence.lamin_rim_modulation`` at e = 1 (Lamin A/C only)."""
 
 
 class FluorescenceConfig(StrictModel):
@@ -230,6 +257,22 @@ class FluorescenceConfig(StrictModel):
     """Fraction of H3K27me3 signal missing inside nucleoli."""
     h3k27me3_texture_contrast: float = Field(default=0.25, ge=0.0, le=2.0)
     """Relative modulation of H3K27me3 density by the chromatin texture."""
+    h3k27me3_texture_coupling: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Correlation c of the H3K27me3 texture with the refractive-index texture.
+
+    The marker's texture is ``c tex + sqrt(1 - c^2) tex2`` with ``tex2`` an independent field of
+    the same statistics; 1 uses the refractive-index texture itself.
+    """
+    h3k27me3_foci_fraction: float = Field(default=0.6, ge=0.0, le=1.0)
+    """Probability that a heterochromatin focus carries H3K27me3 (QPI sees every focus)."""
+    h3k27me3_cell_variation: float = Field(default=0.2, ge=0.0, le=2.0)
+    """Coefficient of variation of a lognormal, mean-1 factor on a cell's H3K27me3 level."""
+    lamin_rim_modulation: float = Field(default=0.1, ge=0.0, le=1.0)
+    """Amplitude m of the lamina density modulation ``1 + m cos(k psi + psi0)`` along the rim.
+
+    psi is the polar angle about the nucleus centre; k (2-4) and psi0 are drawn per cell. The
+    amplitude after the treatment increase is capped at 1.
+    """
     h3k27me3_mitotic_brightness: float = Field(default=2.5, ge=0.0, le=100.0)
     """H3K27me3 density of condensed mitotic chromosomes relative to interphase nucleoplasm."""
     out_of_focus_fraction: float = Field(default=0.15, ge=0.0, le=1.0)

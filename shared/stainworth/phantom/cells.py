@@ -1,9 +1,11 @@
-"""The cell population: where cells are and what each one is like (geometry, indices, chromatin).
+"""The cell population: where cells are and what each one is like (geometry, indices, labels).
 
 Every quantity is drawn once per cell, vectorised over the population. Lateral sizes are stored in
 pixels, heights in um. Treated cells carry an effect amount ``response`` (e = strength * r) that
 scales each documented effect of long 5-FU exposure; control cells have e = 0, so a treatment of
-strength 0 yields a population with exactly the control distribution.
+strength 0 yields a population with exactly the control distribution. The per-cell label
+quantities (H3K27me3 level and marked foci, Lamin A/C rim modulation) come from a stream of their
+own, so that changing them leaves every other draw, and hence the phase, unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ PLACEMENT_ATTEMPTS = 30
 """Candidate positions tried per cell before it is left out."""
 MIN_REDUCTION = 0.1
 """Floor of the multiplicative reductions (1 - weight * e)."""
+MAX_HARMONIC_AMPLITUDE = 0.3
+"""Cap of each outline harmonic amplitude after the treatment's irregularity increase."""
+RIM_ORDERS = (2, 4)
+"""Smallest and largest order k of the Lamin A/C rim modulation (drawn uniformly per cell)."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,16 @@ class Population:
     """(n,) bool, treated cell that responds."""
     response: np.ndarray
     """(n,) effect amount e = strength * r (0 for control cells)."""
+    h3k27me3_level: np.ndarray
+    """(n,) factor on the cell's H3K27me3 label: lognormal variation times the treatment loss."""
+    h3k27me3_foci_count: np.ndarray
+    """(n,) int number of the cell's foci that carry H3K27me3 (its first foci)."""
+    lamin_rim_modulation: np.ndarray
+    """(n,) amplitude m of the lamina density modulation, in [0, 1]."""
+    lamin_rim_order: np.ndarray
+    """(n,) int order k of the lamina density modulation."""
+    lamin_rim_phase: np.ndarray
+    """(n,) phase psi0 of the lamina density modulation, rad."""
 
     def __len__(self) -> int:
         return int(self.nucleus_yx.shape[0])
@@ -100,6 +116,7 @@ def sample_population(
     condition: Literal["control", "treated"],
     field_shape: tuple[int, int],
     rng: np.random.Generator,
+    marker_rng: np.random.Generator,
 ) -> Population:
     """Draw and place the cells of one field.
 
@@ -112,7 +129,10 @@ def sample_population(
     field_shape
         (height, width) of the rendered field in px; nuclei centres fall anywhere inside it.
     rng
-        Random generator (consumed deterministically).
+        Random generator of geometry, indices, chromatin and placement (consumed
+        deterministically).
+    marker_rng
+        Random generator of the label quantities (H3K27me3 level, marked foci, Lamin A/C rim).
 
     Returns
     -------
@@ -126,6 +146,8 @@ def sample_population(
     n_target = int(rng.poisson(config.cells.density_per_mm2 * area_mm2))
     effect, responder = _responses(config.treatment, condition, n_target, rng)
     params = _draw_cells(config.cells, config.treatment, effect, pixel, rng)
+    _dilute_dry_mass(params, config.treatment, effect, config.optics.n_medium)
+    params.update(_draw_labels(config, effect, params["foci_count"], marker_rng))
     params["responder"] = responder
     params["response"] = effect
     bound = nucleus_bound_px(params["nucleus_axes"], params["nucleus_harmonics"])
@@ -166,6 +188,46 @@ def _axes(radius: np.ndarray, aspect: np.ndarray) -> np.ndarray:
     return np.stack([radius * np.sqrt(aspect), radius / np.sqrt(aspect)], axis=1)
 
 
+def _lognormal_mean_one(rng: np.random.Generator, cv: np.ndarray) -> np.ndarray:
+    """Lognormal factors of mean 1 and coefficients of variation ``cv`` (1 exactly where cv is 0)."""
+    sigma = np.sqrt(np.log1p(cv**2))
+    return np.exp(sigma * rng.standard_normal(cv.size) - 0.5 * sigma**2)
+
+
+def _draw_labels(
+    config: PhantomConfig, e: np.ndarray, foci_count: np.ndarray, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Per-cell label quantities: the marker-only and Lamin A/C effects."""
+    fl, treatment = config.fluorescence, config.treatment
+    n = e.size
+    cv = fl.h3k27me3_cell_variation * (1 + treatment.h3k27me3_variation_increase * e)
+    level = _lognormal_mean_one(rng, cv) * _reduce(treatment.h3k27me3_loss, e)
+    marked = rng.binomial(foci_count, fl.h3k27me3_foci_fraction)
+    modulation = fl.lamin_rim_modulation * (1 + treatment.lamin_rim_modulation_increase * e)
+    return {
+        "h3k27me3_level": level,
+        "h3k27me3_foci_count": marked.astype(np.int64),
+        "lamin_rim_modulation": np.minimum(modulation, 1.0),
+        "lamin_rim_order": rng.integers(RIM_ORDERS[0], RIM_ORDERS[1] + 1, n).astype(np.int64),
+        "lamin_rim_phase": rng.uniform(0.0, 2.0 * np.pi, n),
+    }
+
+
+def _dilute_dry_mass(
+    params: dict[str, np.ndarray], treatment: TreatmentConfig, e: np.ndarray, n_medium: float
+) -> None:
+    """Scale the cytoplasm and nucleoplasm index excess over the medium (phase-only effect).
+
+    Written as ``n - (n - n_medium) (1 - f)`` so that cells with e = 0 keep their index exactly;
+    the condensed chromatin of mitotic cells keeps its index.
+    """
+    loss = 1.0 - _reduce(treatment.dry_mass_dilution, e)
+    cyto = params["cytoplasm_index"]
+    params["cytoplasm_index"] = cyto - (cyto - n_medium) * loss
+    nuc = params["nucleus_index"]
+    params["nucleus_index"] = np.where(params["mitotic"], nuc, nuc - (nuc - n_medium) * loss)
+
+
 def _draw_cells(
     cells: CellConfig, treatment: TreatmentConfig, e: np.ndarray, pixel: float,
     rng: np.random.Generator,
@@ -199,7 +261,7 @@ def _draw_cells(
     fused = np.maximum(np.rint(nucleoli * _reduce(treatment.nucleolar_fusion, e)), 1)
     nucleoli = np.where(nucleoli > 0, fused, 0)
     foci = rng.poisson(cells.foci_mean_count * (1 + treatment.foci_count_increase * e))
-    return {
+    params = {
         "cell_offset_yx": np.stack([np.sin(offset_dir), np.cos(offset_dir)], axis=1)
         * offset_len[:, None],
         "cell_axes": _axes(r_cell / pixel, cell_aspect),
@@ -227,6 +289,11 @@ def _draw_cells(
         * (1 + treatment.chromatin_compaction * e),
         "mitotic": mitotic,
     }
+    irregular = params["nucleus_harmonics"]
+    irregular[:, :, 0] = np.minimum(
+        irregular[:, :, 0] * (1 + treatment.nuclear_irregularity * e)[:, None],
+        MAX_HARMONIC_AMPLITUDE)
+    return params
 
 
 def _place(

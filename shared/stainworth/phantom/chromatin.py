@@ -2,9 +2,10 @@
 
 Each function works on one nucleus patch (a :class:`~stainworth.phantom.geometry.Window`) and
 returns maps in physical units: path lengths in um, refractive-index excesses times path (optical
-path difference, um) or label density times path (um). The same texture and foci drive both the
-refractive index (QPI) and the H3K27me3 label, so the label-free image carries the class signal
-in proportion to ``label_free_texture_gain``.
+path difference, um) or label density times path (um). The refractive index (QPI) and the
+H3K27me3 label share part of the texture (:func:`coupled_texture`) and the foci that carry the
+mark; the marker may see a marked focus as a shell (:func:`shell_path`) where the phase sees it
+filled.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ NUCLEOLUS_SIZE_SPREAD = 0.2
 """Relative spread (uniform, +/-) of nucleolus radii around a cell's mean."""
 FOCUS_SIZE_SPREAD = 0.3
 """Relative spread (uniform, +/-) of focus radii around a cell's mean."""
+SHELL_RADIUS_RATIO = 1.5
+"""Outer radius of the H3K27me3 shell around a focus relative to the focus radius."""
 
 
 def texture(
@@ -68,29 +71,86 @@ def _points(
     return ellipse_offsets(rho, psi, axes, angle)
 
 
-def foci_path(
-    rng: np.random.Generator, win: Window, *, count: int, radius_px: float, axes: np.ndarray,
-    angle: float, pixel_um: float,
+def coupled_texture(shared: np.ndarray, own: np.ndarray, coupling: float) -> np.ndarray:
+    """The field ``c shared + sqrt(1 - c^2) own``, correlated c with ``shared``.
+
+    Parameters
+    ----------
+    shared, own
+        (h, w) float32 independent unit-variance fields of the same statistics (:func:`texture`).
+    coupling
+        Correlation c in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        (h, w) float32 of unit variance; ``shared`` itself when c is 1.
+    """
+    if coupling >= 1.0:
+        return shared
+    c = np.float32(coupling)
+    return c * shared + np.sqrt(np.float32(1.0) - c * c) * own
+
+
+def draw_foci(
+    rng: np.random.Generator, *, count: int, radius_px: float, axes: np.ndarray, angle: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centres (uniform inside the inner 85 % of the nucleus) and radii of ``count`` foci.
+
+    Returns
+    -------
+    centres : numpy.ndarray
+        (count, 2) float64 offsets (dy, dx) from the nucleus centre, px.
+    radii : numpy.ndarray
+        (count,) float64 radii, px (``radius_px`` +/- 30 %).
+    """
+    if count <= 0:
+        return np.zeros((0, 2)), np.zeros(0)
+    centres = _points(rng, count, FOCI_MAX_RHO, axes, angle)
+    radii = radius_px * rng.uniform(1 - FOCUS_SIZE_SPREAD, 1 + FOCUS_SIZE_SPREAD, count)
+    return centres, radii
+
+
+def sphere_path(
+    win: Window, centres: np.ndarray, radii: np.ndarray, *, pixel_um: float
 ) -> np.ndarray:
-    """Projected path length (um) through ``count`` spherical heterochromatin foci.
+    """Projected path length (um) through spheres at ``centres`` with ``radii`` (px).
 
     A sphere of radius r is drawn as the Gaussian of equal volume and peak chord 2r
-    (standard deviation r / sqrt(3)); centres are uniform inside the inner 85 % of the nucleus.
+    (standard deviation r / sqrt(3)).
 
     Returns
     -------
     numpy.ndarray
         (h, w) float32 path length in um.
     """
-    if count <= 0:
+    if radii.size == 0:
         return np.zeros(win.shape, dtype=np.float32)
-    centres = _points(rng, count, FOCI_MAX_RHO, axes, angle)
-    radii = radius_px * rng.uniform(1 - FOCUS_SIZE_SPREAD, 1 + FOCUS_SIZE_SPREAD, count)
     sigma2 = 2.0 * (radii / math.sqrt(3.0)) ** 2
     gy = np.exp(-((win.dy[:, 0][None, :] - centres[:, :1]) ** 2) / sigma2[:, None])
     gx = np.exp(-((win.dx[0, :][None, :] - centres[:, 1:]) ** 2) / sigma2[:, None])
     peak = (2.0 * radii * pixel_um)[:, None]
     return ((gy * peak).T @ gx).astype(np.float32)
+
+
+def shell_path(
+    win: Window, centres: np.ndarray, radii: np.ndarray, *, pixel_um: float
+) -> np.ndarray:
+    """Label path (um) of shells around spheres, each holding its sphere's volume.
+
+    A shell is the projection of a sphere of ``SHELL_RADIUS_RATIO`` x r minus that of radius r
+    (both drawn as in :func:`sphere_path`, so the difference is non-negative: a ring with a
+    shallower centre), scaled by 1 / (ratio^3 - 1) to the volume of the sphere of radius r.
+
+    Returns
+    -------
+    numpy.ndarray
+        (h, w) float32 path length in um.
+    """
+    outer = sphere_path(win, centres, SHELL_RADIUS_RATIO * radii, pixel_um=pixel_um)
+    inner = sphere_path(win, centres, radii, pixel_um=pixel_um)
+    scale = np.float32(1.0 / (SHELL_RADIUS_RATIO**3 - 1.0))
+    return np.clip(outer - inner, 0.0, None) * scale
 
 
 def nucleoli_chords(
@@ -148,3 +208,27 @@ def lamina_path(
     inner_height = max(height_um - 2.0 * shell_um, 0.0)
     inner = inner_height * np.sqrt(np.clip(1.0 - rho_inner**exponent, 0.0, None))
     return np.clip(outer - inner, 0.0, None).astype(np.float32)
+
+
+def rim_modulation(win: Window, *, amplitude: float, order: int, phase: float) -> np.ndarray:
+    """Angular modulation ``1 + m cos(k psi + psi0)`` of the lamina density about the centre.
+
+    Parameters
+    ----------
+    win
+        Nucleus patch; psi is the polar angle of each pixel about the patch centre.
+    amplitude
+        m in [0, 1], so the modulated density stays non-negative.
+    order
+        k, the number of periods around the rim.
+    phase
+        psi0, rad.
+
+    Returns
+    -------
+    numpy.ndarray
+        (h, w) float32 factor in [1 - m, 1 + m].
+    """
+    psi = np.arctan2(win.dy, win.dx)
+    return (1.0 + np.float32(amplitude) * np.cos(np.float32(order) * psi + np.float32(phase))
+            ).astype(np.float32)

@@ -127,17 +127,17 @@ def generate_acquisition(
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer; found {seed!r}")
     acq, optics = config.acquisition, config.optics
-    streams = np.random.SeedSequence([int(seed), CONDITIONS.index(condition)]).spawn(6)
-    rng_cells, rng_render, rng_stage, rng_affine, rng_qpi, rng_fl = (
+    streams = np.random.SeedSequence([int(seed), CONDITIONS.index(condition)]).spawn(8)
+    rng_cells, rng_render, rng_stage, rng_affine, rng_qpi, rng_fl, rng_labels, rng_marker = (
         np.random.default_rng(s) for s in streams
     )
     mosaic = acq.mosaic_shape
     margin = tiling.field_margin(config)
     field_shape = (mosaic[0] + 2 * margin, mosaic[1] + 2 * margin)
     population = sample_population(config, condition=condition, field_shape=field_shape,
-                                   rng=rng_cells)
+                                   rng=rng_cells, marker_rng=rng_labels)
     maps = render_population(population, config, field_shape=field_shape, rng=rng_render,
-                             progress=progress)
+                             marker_rng=rng_marker, progress=progress)
     phase_field = (np.float32(2.0 * math.pi / optics.wavelength_um) * maps.opd_um)
     inner = (slice(margin, margin + mosaic[0]), slice(margin, margin + mosaic[1]))
     labels, cells = _ground_truth(population, maps, inner, condition=condition, margin=margin)

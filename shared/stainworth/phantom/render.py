@@ -63,6 +63,7 @@ def render_population(
     *,
     field_shape: tuple[int, int],
     rng: np.random.Generator,
+    marker_rng: np.random.Generator,
     progress: Callable[[str], None] | None = None,
 ) -> ObjectMaps:
     """Draw every cell of ``population`` into field-sized maps.
@@ -77,6 +78,9 @@ def render_population(
         (H, W) of the field in px.
     rng
         Random generator for textures, foci and nucleoli (consumed in cell order).
+    marker_rng
+        Random generator for the H3K27me3 texture's own part (consumed in cell order; unused
+        when ``fluorescence.h3k27me3_texture_coupling`` is 1).
     progress
         Called with ``"cells k/n"`` about ten times.
 
@@ -95,7 +99,7 @@ def render_population(
     centroids = np.full((n, 2), np.nan)
     report_every = max(n // 10, 1)
     for i in range(n):
-        nucleus = _render_nucleus(population, i, config, field_shape, rng)
+        nucleus = _render_nucleus(population, i, config, field_shape, rng, marker_rng)
         if nucleus is not None:
             r, c = nucleus.win.rows, nucleus.win.cols
             opd_nuc[r, c] += nucleus.opd_extra
@@ -117,7 +121,7 @@ def render_population(
 
 def _render_nucleus(
     pop: Population, i: int, config: PhantomConfig, field_shape: tuple[int, int],
-    rng: np.random.Generator,
+    rng: np.random.Generator, marker_rng: np.random.Generator,
 ) -> _Nucleus | None:
     cells, fl, pixel = config.cells, config.fluorescence, config.optics.pixel_size_um
     bound = float(nucleus_bound_px(pop.nucleus_axes[i:i + 1], pop.nucleus_harmonics[i:i + 1])[0])
@@ -131,12 +135,13 @@ def _render_nucleus(
     exponent = MITOTIC_EXPONENT if pop.mitotic[i] else NUCLEUS_EXPONENT
     height = cap_height(rho, height_um, exponent=exponent)
     corr_um = float(pop.chromatin_correlation_um[i])
-    tex = chromatin.texture(rng, win.shape, fine_px=corr_um / pixel,
-                            domain_px=cells.chromatin_domain_um / pixel,
-                            domain_weight=cells.chromatin_domain_weight)
-    foci = chromatin.foci_path(rng, win, count=int(pop.foci_count[i]),
-                               radius_px=float(pop.focus_radius_um[i]) / pixel, axes=axes,
-                               angle=angle, pixel_um=pixel)
+    scales = {"fine_px": corr_um / pixel, "domain_px": cells.chromatin_domain_um / pixel,
+              "domain_weight": cells.chromatin_domain_weight}
+    tex = chromatin.texture(rng, win.shape, **scales)
+    centres, radii = chromatin.draw_foci(rng, count=int(pop.foci_count[i]),
+                                         radius_px=float(pop.focus_radius_um[i]) / pixel,
+                                         axes=axes, angle=angle)
+    foci = chromatin.sphere_path(win, centres, radii, pixel_um=pixel)
     chord, occupancy = chromatin.nucleoli_chords(
         rng, win, count=int(pop.nucleoli_count[i]),
         radius_px=float(pop.nucleolus_radius_um[i]) / pixel, axes=axes, angle=angle,
@@ -148,7 +153,10 @@ def _render_nucleus(
     chromatin_opd = cells.label_free_texture_gain * (texture_opd + foci_opd)
     nucleolus_opd = (float(pop.nucleolus_index[i]) - n_nuc) * chord
     opd_extra = ((n_nuc - n_cyto) * height + chromatin_opd + nucleolus_opd) * mask
-    density = np.clip(1.0 + fl.h3k27me3_texture_contrast * tex, 0.05, None)
+    coupling = fl.h3k27me3_texture_coupling
+    own = chromatin.texture(marker_rng, win.shape, **scales) if coupling < 1.0 else tex
+    density = np.clip(1.0 + fl.h3k27me3_texture_contrast
+                      * chromatin.coupled_texture(tex, own, coupling), 0.05, None)
     if pop.mitotic[i]:
         lamin = np.zeros(win.shape, dtype=np.float32)
         h3 = fl.h3k27me3_mitotic_brightness * height * density
@@ -156,13 +164,40 @@ def _render_nucleus(
         shell = chromatin.lamina_path(win, rho, height_um=height_um,
                                       shell_um=fl.lamin_rim_thickness_um, pixel_um=pixel,
                                       exponent=exponent)
+        if pop.lamin_rim_modulation[i] > 0:
+            shell = shell * chromatin.rim_modulation(
+                win, amplitude=float(pop.lamin_rim_modulation[i]),
+                order=int(pop.lamin_rim_order[i]), phase=float(pop.lamin_rim_phase[i]))
         lamin = shell + fl.lamin_nucleoplasmic_fraction * height
-        periphery = 1.0 + fl.h3k27me3_peripheral_enrichment * np.clip(rho, 0.0, 1.0) ** 4
+        e = float(pop.response[i])
+        enrichment = fl.h3k27me3_peripheral_enrichment * max(
+            1.0 + config.treatment.h3k27me3_peripheral_gain * e, 0.0)
+        periphery = 1.0 + enrichment * np.clip(rho, 0.0, 1.0) ** 4
         exclusion = 1.0 - fl.h3k27me3_nucleolar_exclusion * occupancy
-        h3 = height * density * periphery * exclusion + fl.h3k27me3_foci_brightness * foci * mask
+        marked = _marked_foci(pop, i, config, win, centres, radii, foci)
+        h3 = height * density * periphery * exclusion + fl.h3k27me3_foci_brightness * marked * mask
+    h3 = h3 * float(pop.h3k27me3_level[i])
     return _Nucleus(win=win, mask=mask, height=height,
                     opd_extra=opd_extra.astype(np.float32), lamin=lamin.astype(np.float32),
                     h3k27me3=h3.astype(np.float32))
+
+
+def _marked_foci(
+    pop: Population, i: int, config: PhantomConfig, win: Window, centres: np.ndarray,
+    radii: np.ndarray, foci: np.ndarray,
+) -> np.ndarray:
+    """H3K27me3 path of the cell's marked foci: filled, or partly moved into a shell (treated)."""
+    pixel = config.optics.pixel_size_um
+    marked = int(pop.h3k27me3_foci_count[i])
+    if marked == radii.size:
+        filled = foci
+    else:
+        filled = chromatin.sphere_path(win, centres[:marked], radii[:marked], pixel_um=pixel)
+    share = min(config.treatment.foci_h3k27me3_shell * float(pop.response[i]), 1.0)
+    if share <= 0.0 or marked == 0:
+        return filled
+    shell = chromatin.shell_path(win, centres[:marked], radii[:marked], pixel_um=pixel)
+    return np.float32(1.0 - share) * filled + np.float32(share) * shell
 
 
 def _render_cytoplasm(
