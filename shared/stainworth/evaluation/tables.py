@@ -5,7 +5,8 @@ random training subsets), and every training is tested on the same test items. A
 network therefore combines the trainings, and its interval covers both sources of variation:
 retraining and test-set sampling (:func:`stainworth.metrics.replicates.combine_replicates`, the
 Obuchowski-Rockette combination with the test-sampling covariance of the trainings,
-:func:`unit_statistics`, and G - 1 degrees of freedom for G trainings or training subsets).
+:func:`unit_statistics`; the spread of the G trainings or training subsets on t with G - 1 degrees
+of freedom, the shared test-set part on the normal quantile, ``df_method="components"``).
 
 Capacity sweep (:func:`capacity_table`, units trained on the full training split): per
 (architecture, modality), one *summary* row (``replicate`` missing) with the combined figures,
@@ -136,7 +137,7 @@ def unit_statistics(units: Sequence[UnitScores], metric: str) -> UnitStatistics:
 
 def combine(statistics: UnitStatistics, *, clusters: Sequence[object] | None = None,
             confidence: float = 0.95) -> ReplicateCombination | None:
-    """Combine one modality's values of :func:`unit_statistics` over trainings (df G - 1); None when undefined.
+    """Combine one modality's values of :func:`unit_statistics` over trainings; None when undefined.
 
     Parameters
     ----------
@@ -150,14 +151,14 @@ def combine(statistics: UnitStatistics, *, clusters: Sequence[object] | None = N
     Returns
     -------
     ReplicateCombination or None
-        None when a value or the covariance is NaN (e.g. a degenerate binormal fit). The df is
-        G - 1 (``df_method="replicates"``): for one modality's figure the Satterthwaite df
-        under-covers (see :mod:`stainworth.metrics.replicates`).
+        None when a value or the covariance is NaN (e.g. a degenerate binormal fit). The interval
+        is ``df_method="components"``: for one modality's figure the Satterthwaite df under-covers
+        and G - 1 df on the whole variance over-covers (see :mod:`stainworth.metrics.replicates`).
     """
     if not (np.isfinite(statistics.values).all() and np.isfinite(statistics.covariance).all()):
         return None
     return combine_replicates(statistics.values, statistics.covariance, clusters=clusters, confidence=confidence,
-                              df_method="replicates")
+                              df_method="components")
 
 
 def combined_columns(metric: str, result: ReplicateCombination | None, estimate: float) -> dict[str, Any]:
