@@ -1,11 +1,12 @@
 """Stainer training throughput against a bare PyTorch loop, and bfloat16 autocast against float32.
 
-Training: the same model (same seed), batch size and in-memory data, trained once through
-stainworth's loop (:func:`~stainworth.stainers.fit.fit`: chunk-shuffled batches, normalisation,
-the default dihedral augmentation, NaN checks, per-epoch validation and checkpoint) and once by
-a bare loop that calls the network, the loss and the optimiser directly on pre-made tensors. Each
-is run three times, interleaved, after a warm-up; the fastest run of each is compared (items per
-second).
+Training: the same model (same seed, the ``mini`` profile's stainer settings: network sizes, bf16
+autocast, loss terms), batch size and in-memory data, trained once through stainworth's loop
+(:func:`~stainworth.stainers.fit.fit`: chunk-shuffled batches, normalisation, the default dihedral
+augmentation, NaN checks, per-epoch validation and checkpoint) and once by a bare loop that calls
+the network, the same loss terms and the optimiser directly on pre-made tensors, under the same
+autocast. Each is run three times, interleaved, after a warm-up; the fastest run of each is
+compared (items per second; the stainworth loop's time is its training epoch, validation apart).
 
 bf16: an EfficientUNet trained briefly in float32 on synthetic blob images is evaluated on held-out
 images with and without bfloat16 autocast: SSIM against the targets and inference time.
@@ -30,11 +31,14 @@ from stainworth.stainers.losses import HybridLoss, ssim
 from stainworth.stainers.normalise import PercentileNormaliser
 
 IDENTITY = (PercentileNormaliser(0.0, 1.0), PercentileNormaliser(0.0, 1.0))
-CONFIGS: dict[str, dict[str, object]] = {
-    "efficientunet": {"architecture": "efficientunet"},
-    "pix2pixhd": {"architecture": "pix2pixhd",
-                  "pix2pixhd": {"ngf": 16, "n_blocks": 4, "n_blocks_local": 2, "ndf": 32, "num_d": 2}},
-}
+
+
+def profile_stainer_config(architecture: str, *, batch: int, profile: str = "mini") -> StainerTrainConfig:
+    """The profile's stainer training settings for ``architecture`` with batches of ``batch``."""
+    from stainworth.profiles import load_profile
+
+    training = load_profile(profile).stain.training
+    return training.model_copy(update={"architecture": architecture, "batch_size": batch})
 
 
 def synthetic_pairs(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -50,11 +54,13 @@ def _bare_epoch(stainer: RegressionStainer | GANStainer, tensors: list[tuple[tor
     """Seconds for one pass of direct network/loss/optimiser calls over pre-made batches."""
     started = time.perf_counter()
     if isinstance(stainer, RegressionStainer):
-        net, optimiser, loss_fn = stainer.generator, stainer.optimizer, HybridLoss(0.9)
+        net, optimiser, loss_fn = stainer.generator, stainer.optimizer, HybridLoss(stainer.loss.alpha)
         net.train()
         for x, y in tensors:
             optimiser.zero_grad(set_to_none=True)
-            loss_fn(net(x), y).backward()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=stainer.bf16):
+                prediction = net(x)
+            loss_fn(prediction.float(), y).backward()
             optimiser.step()
     else:
         from stainworth.stainers.pix2pixhd import discriminator_loss, generator_loss
@@ -62,12 +68,14 @@ def _bare_epoch(stainer: RegressionStainer | GANStainer, tensors: list[tuple[tor
         stainer.generator.train()
         stainer.discriminator.train()
         for x, y in tensors:
-            fake = stainer.generator(x)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=stainer.bf16):
+                fake = stainer.generator(x).float()
             stainer.optimizer_d.zero_grad(set_to_none=True)
             discriminator_loss(stainer.discriminator, x, fake.detach(), y)[0].backward()
             stainer.optimizer_d.step()
             stainer.optimizer_g.zero_grad(set_to_none=True)
-            generator_loss(stainer.discriminator, x, fake, y, lambda_fm=10.0)[0].backward()
+            generator_loss(stainer.discriminator, x, fake, y, lambda_fm=stainer.lambda_fm,
+                           lambda_l1=stainer.lambda_l1)[0].backward()
             stainer.optimizer_g.step()
     return time.perf_counter() - started
 
@@ -75,7 +83,7 @@ def _bare_epoch(stainer: RegressionStainer | GANStainer, tensors: list[tuple[tor
 def bench_training(architecture: str, *, size: int = 64, batch: int = 8, batches: int = 6,
                    repeats: int = 3) -> list[Row]:
     """Items/s of stainworth's training loop and of a bare loop on the same model and data."""
-    config = StainerTrainConfig.model_validate({**CONFIGS[architecture], "batch_size": batch})
+    config = profile_stainer_config(architecture, batch=batch)
     x, y = synthetic_pairs(batch * batches, size, seed=0)
     val = synthetic_pairs(batch, size, seed=1)
     tensors = [(torch.from_numpy(x[k:k + batch])[:, None], torch.from_numpy(y[k:k + batch])[:, None])
@@ -94,7 +102,10 @@ def bench_training(architecture: str, *, size: int = 64, batch: int = 8, batches
             ours.append(result.history[0]["seconds"])
     items = len(x)
     best_ours, best_bare = items / min(ours), items / min(bare)
-    note = f"{architecture}, batch {batch} of {size}x{size}, {items} items; fastest of {repeats}"
+    terms = ("alpha * MSE + (1 - alpha) * (1 - SSIM)" if config.architecture == "efficientunet" else
+             f"GAN + {config.pix2pixhd.lambda_fm:g} x feature matching + {config.pix2pixhd.lambda_l1:g} x L1")
+    note = (f"{architecture} (mini settings, bf16 {'on' if config.bf16 else 'off'}; both loops: {terms}), "
+            f"batch {batch} of {size}x{size}, {items} items; fastest of {repeats}")
     return [Row(f"train {architecture}: bare PyTorch loop", best_bare, best_bare, "items/s", note),
             Row(f"train {architecture}: stainworth loop", best_ours, best_bare, "items/s",
                 "ratio = throughput vs the bare loop; goal >= 0.95")]
