@@ -84,7 +84,11 @@ def test_numbers_with_uncertainty_and_units_are_in_the_tables(built):
     assert "<td>0.0100 [0.00800, 0.0130]</td>" in html  # cnn1 label-free cosine distance
     assert "<td>0.750 [0.690, 0.810]</td>" in html  # Hotelling, virtual_effunet
     assert "<td>23.000 ± 0.0500</td>" in html and "<td>0.800 ± 0.0500</td>" in html  # EfficientUNet PSNR, SSIM
-    assert "EfficientUNet beats both baselines" in html and "Pix2pixHD does not beat both baselines" in html
+    assert "EfficientUNet beats both baselines (identity, global linear) on SSIM, Pearson correlation, Pearson " \
+           "correlation in nuclei (paired differences" in html
+    assert "Pix2pixHD beats both baselines (identity, global linear) on SSIM; it does not beat them on Pearson " \
+           "correlation below the identity baseline (-0.040 [-0.060, -0.020]); Pearson correlation in nuclei not " \
+           "distinguishable from the global linear baseline (+0.010 [-0.020, +0.040])" in html
     assert "(full precision: tables/classification/hotelling.csv)" in html
     assert "resnet18 trained from scratch because no ImageNet weights were supplied" in html
 

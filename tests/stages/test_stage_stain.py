@@ -95,10 +95,18 @@ def test_the_report_scores_both_stainers_and_the_baselines_and_draws_panels(trai
     for method in ("identity", "linear", "pix2pixhd", "efficientunet"):
         for metric in ("ssim", "psnr", "pearson", "mse", "nrmse", "pearson_nucleus"):
             assert np.isfinite(manifest.metrics[f"{method}.{metric}.mean"]), (method, metric)
-    summaries = {method: {metric: {"mean": manifest.metrics[f"{method}.{metric}.mean"]} for metric in
-                          ("ssim", "pearson")} for method in ("identity", "linear", "pix2pixhd", "efficientunet")}
+    comparisons = pd.read_csv(tmp_path / "report" / "baselines.csv")
+    assert len(comparisons) == 2 * 2 * 3 and (comparisons.ci_low <= comparisons.estimate).all()
+    for row in comparisons.itertuples():
+        key = f"{row.stainer}.minus_{row.baseline}.{row.metric}"
+        mean_gap = manifest.metrics[f"{row.stainer}.{row.metric}.mean"] - manifest.metrics[f"{row.baseline}.{row.metric}.mean"]
+        assert manifest.metrics[key] == pytest.approx(row.estimate)
+        if row.metric != "pearson_nucleus":  # same images on both sides: the mean difference is the difference of means
+            assert row.estimate == pytest.approx(mean_gap)
     for method in ("pix2pixhd", "efficientunet"):
-        assert manifest.metrics[f"{method}.beats_baselines"] == float(beats_baselines(summaries, method))
+        expected = bool((comparisons[comparisons.stainer == method].ci_low > 0).all())
+        assert manifest.metrics[f"{method}.beats_baselines"] == float(expected)
+        assert beats_baselines(comparisons.to_dict("records"), method) is expected
     summary = pd.read_csv(tmp_path / "report" / "quality_summary.csv")
     assert len(summary) == 4 * 6 and {"mean", "median", "p5", "p95", "n"} <= set(summary.columns)
     assert (tmp_path / "report" / "panels.png").stat().st_size > 10_000
@@ -121,16 +129,22 @@ def test_a_virtual_dataset_of_another_source_is_refused(trained, phantom_dataset
         stain_report(config(), "segmentation", phantom_datasets, {"pix2pixhd": tmp_path / "v"}, tmp_path / "r")
 
 
-def test_beating_the_baselines_needs_both_metrics_above_both_baselines():
-    from stainworth.stages.stain_report import beats_baselines
+def test_beating_the_baselines_needs_every_paired_interval_above_zero():
+    from stainworth.stages.stain_report import baseline_comparisons, beats_baselines
 
-    def table(ssim, pearson):
-        return {"ssim": {"mean": ssim}, "pearson": {"mean": pearson}}
-
-    summaries = {"identity": table(0.1, 0.3), "linear": table(0.5, 0.3), "good": table(0.6, 0.4),
-                 "sharp_only": table(0.9, 0.2), "tie": table(0.5, 0.9)}
-    assert beats_baselines(summaries, "good")
-    assert not beats_baselines(summaries, "sharp_only") and not beats_baselines(summaries, "tie")
+    rng = np.random.default_rng(0)
+    base = {metric: rng.random(200) for metric in ("ssim", "pearson", "pearson_nucleus")}
+    per_image = {"identity": base, "linear": {k: v - 0.05 for k, v in base.items()},
+                 "good": {k: v + 0.1 + rng.normal(0, 0.05, 200) for k, v in base.items()},
+                 "noisy_tie": {k: v + rng.normal(0, 0.3, 200) for k, v in base.items()},
+                 "sharp_only": {"ssim": base["ssim"] + 0.2, "pearson": base["pearson"] - 0.1,
+                                "pearson_nucleus": base["pearson_nucleus"] + 0.2}}
+    comparisons = baseline_comparisons(per_image, ["good", "noisy_tie", "sharp_only"])
+    assert len(comparisons) == 3 * 2 * 3
+    assert beats_baselines(comparisons, "good")
+    assert not beats_baselines(comparisons, "sharp_only") and not beats_baselines(comparisons, "noisy_tie")
+    tie = [row for row in comparisons if row["stainer"] == "noisy_tie"]
+    assert sum(row["ci_low"] < 0 < row["ci_high"] for row in tie) >= 4  # a zero difference is mostly not called
 
 
 def test_a_stainer_records_its_device_and_a_missing_gpu_stops_apply_before_writing(trained, phantom_datasets,

@@ -145,3 +145,34 @@ def test_pearson_inside_the_nucleus_ignores_the_background():
     assert result["pearson_nucleus"][0] == pytest.approx(1.0) and result["pearson"][0] < 0.9
     assert math.isnan(result["pearson_nucleus"][1]) and MIN_NUCLEUS_PIXELS == 16
     assert summarise(result)["pearson_nucleus"]["n"] == 1
+
+
+def test_paired_difference_covers_a_known_shift_at_its_nominal_rate():
+    from stainworth.stainers.quality import paired_difference
+
+    rng = np.random.default_rng(1)
+    covered, called = 0, 0
+    for _ in range(1000):
+        scores = rng.random(60)
+        shifted = scores + 0.02 + rng.normal(0, 0.1, 60)  # a true mean difference of 0.02
+        result = paired_difference(shifted, scores)
+        covered += result.ci_low <= 0.02 <= result.ci_high
+        null = paired_difference(scores + rng.normal(0, 0.1, 60), scores)
+        called += null.p < 0.05
+    assert 0.93 <= covered / 1000 <= 0.97 and called / 1000 <= 0.07
+
+
+def test_paired_difference_leaves_out_nan_pairs_and_says_when_there_is_no_spread():
+    from stainworth.errors import InputDataError
+    from stainworth.stainers.quality import paired_difference
+
+    a = np.array([0.5, np.nan, 0.7, 0.9])
+    same = paired_difference(a, a)
+    assert same.n == 3 and same.se == 0 and same.ci_low == same.ci_high == 0 and math.isnan(same.p)
+    assert "no spread" in same.method
+    shifted = paired_difference(a + 0.1, a)
+    assert shifted.estimate == pytest.approx(0.1) and math.isnan(shifted.p) and "no spread" in shifted.method
+    with pytest.raises(InputDataError, match="expected one per image"):
+        paired_difference(a, a[:2])
+    with pytest.raises(InputDataError, match="1 images with both values finite"):
+        paired_difference(np.array([0.1, np.nan]), np.array([0.2, 0.3]))

@@ -68,3 +68,34 @@ def test_running_statistics_catch_up_with_the_batches_within_tens_of_steps():
             net(batch)
     batch_mean = stem_inputs[-1].mean(dim=(0, 2, 3))
     assert torch.allclose(norms[0].running_mean, batch_mean, rtol=0.03, atol=1e-3)
+
+
+def test_group_norm_replaces_every_batch_norm_and_normalises_each_item_alone():
+    torch.manual_seed(0)
+    net = build_efficientunet(norm="group")
+    modules = list(net.modules())
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in modules)
+    assert sum(isinstance(m, torch.nn.GroupNorm) for m in modules) > 50
+    x = torch.randn(4, 1, 32, 32)
+    # no batch statistics: in training (stochastic depth switched off) an item does not depend on its
+    # batch, so training normalises it as evaluation does
+    for layer in modules:
+        if hasattr(layer, "_drop_connect_rate"):
+            layer._drop_connect_rate = 0.0
+    with torch.no_grad():
+        trained, alone, evaluated = net.train()(x), net(x[:1]), net.eval()(x)
+    assert torch.allclose(alone, trained[:1], atol=1e-4) and torch.allclose(trained, evaluated, atol=1e-4)
+    batch_norm = build_efficientunet().train()
+    with torch.no_grad():
+        assert not torch.allclose(batch_norm(x)[:2], batch_norm(x[:2]), atol=1e-3)
+
+
+def test_group_norm_refuses_imagenet_weights(rgb_encoder_file):
+    with pytest.raises(InputDataError, match="norm 'group' with encoder weights"):
+        build_efficientunet(norm="group", encoder_weights=rgb_encoder_file[0])
+    from pydantic import ValidationError
+
+    from stainworth.contracts.stainer import EfficientUNetConfig
+
+    with pytest.raises(ValidationError, match="ImageNet weights carry batch-norm statistics"):
+        EfficientUNetConfig(norm="group", encoder_weights_uri="s3://bucket/b0.safetensors")

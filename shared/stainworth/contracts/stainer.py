@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from stainworth.contracts.base import DeviceName, StrictModel
 from stainworth.contracts.manifest import OutputManifest
@@ -23,6 +23,10 @@ class EfficientUNetConfig(StrictModel):
     alpha_grid: list[float] = Field(default_factory=list)
     """When not empty, one model per alpha; the one with the best validation SSIM is kept."""
     learning_rate: float = Field(default=3e-4, gt=0, le=1)
+    norm: Literal["batch", "group"] = "batch"
+    """Normalisation layers: the EfficientNet's batch normalisation, or group normalisation (8 groups,
+    Wu and He 2018), which behaves the same in training and evaluation (docs/stainers.md); group
+    normalisation cannot take ImageNet encoder weights, whose batch-norm statistics it lacks."""
 
     @field_validator("alpha_grid")
     @classmethod
@@ -30,6 +34,13 @@ class EfficientUNetConfig(StrictModel):
         if any(not 0.0 <= v <= 1.0 for v in values):
             raise ValueError(f"alphas {values}: every alpha must be in [0, 1]")
         return values
+
+    @model_validator(mode="after")
+    def _group_norm_without_imagenet_weights(self) -> EfficientUNetConfig:
+        if self.norm == "group" and self.encoder_weights_uri:
+            raise ValueError(f"norm 'group' with encoder_weights_uri {self.encoder_weights_uri!r}: ImageNet "
+                             "weights carry batch-norm statistics; use norm 'batch' or train from scratch")
+        return self
 
 
 class Pix2pixHDConfig(StrictModel):

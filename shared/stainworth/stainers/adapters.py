@@ -118,7 +118,8 @@ def build_stainer(config: StainerTrainConfig, *, alpha: float | None = None, enc
         from stainworth.stainers.efficientunet import build_efficientunet
 
         unet = config.efficientunet
-        return RegressionStainer(build_efficientunet(unet.encoder, encoder_weights=encoder_weights).to(device),
+        return RegressionStainer(build_efficientunet(unet.encoder, encoder_weights=encoder_weights,
+                                                     norm=unet.norm).to(device),
                                  alpha=unet.alpha if alpha is None else alpha, learning_rate=unet.learning_rate,
                                  bf16=config.bf16)
     from stainworth.stainers.pix2pixhd import MultiscaleDiscriminator, build_pix2pixhd_generator

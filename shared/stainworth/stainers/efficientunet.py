@@ -14,6 +14,15 @@ on the real ISL example an EfficientUNet that fitted its training batches with a
 0.97 predicted a nearly blank image in evaluation mode. Every batch-norm layer is therefore set
 to PyTorch's default momentum, :data:`BATCH_NORM_MOMENTUM`.
 
+Group normalisation (``norm="group"``) replaces every batch-norm layer by a group norm of
+:data:`GROUPS` groups (Wu and He 2018). Batch statistics of small patches vary from batch to
+batch, and in training a batch-norm layer divides an item's unusually strong features by the
+variance they inflate; in evaluation the running statistics do not, so a few test items come out
+far too bright (measured on the `mini` segmentation patches: test MSE 0.044 in evaluation mode
+against 0.010 with batch statistics, one patch predicted at 10x the target's maximum; re-estimating
+the running statistics over the training set only halved it). Group normalisation computes the
+same thing in training and evaluation.
+
 The encoder's depthwise convolutions run in float32 under CPU bfloat16 autocast
 (:func:`~stainworth.devices.grouped_convolutions_in_float32`): 1.5× faster training on the CPU.
 """
@@ -32,6 +41,8 @@ from stainworth.weights import load_imagenet_weights
 
 ENCODERS = tuple(f"efficientnet-b{k}" for k in range(8))
 MULTIPLE = 32
+GROUPS = 8
+"""Groups of :func:`group_normalised` (every EfficientNet and U-Net decoder width is a multiple of 8)."""
 BATCH_NORM_MOMENTUM = 0.1
 """Running-statistics momentum of every batch-norm layer (see the module docstring)."""
 CLASSIFIER_HEAD = "_fc."
@@ -39,7 +50,7 @@ CLASSIFIER_HEAD = "_fc."
 
 
 def build_efficientunet(encoder: str = "efficientnet-b0", *, in_channels: int = 1,
-                        encoder_weights: str | Path | None = None) -> PadToMultiple:
+                        encoder_weights: str | Path | None = None, norm: str = "batch") -> PadToMultiple:
     """U-Net(EfficientNet encoder), ``in_channels`` -> 1 channel, accepting any image size.
 
     Parameters
@@ -52,18 +63,46 @@ def build_efficientunet(encoder: str = "efficientnet-b0", *, in_channels: int = 
     encoder_weights
         A local file with the encoder's ImageNet state dict (safetensors, or a PyTorch state dict
         loadable with ``weights_only=True``), as smp names its keys; ``None`` trains from scratch.
+    norm
+        ``"batch"`` (the EfficientNet's own) or ``"group"`` (:func:`group_normalised`; not with
+        ``encoder_weights``).
 
     Raises
     ------
     InputDataError
-        Unknown encoder, or a weights file that is missing or does not fit the encoder.
+        Unknown encoder or norm, group norm with encoder weights, or a weights file that is missing
+        or does not fit the encoder.
     """
     if encoder not in ENCODERS:
         raise InputDataError(f"EfficientUNet encoder '{encoder}'; expected one of {list(ENCODERS)}")
+    if norm not in ("batch", "group"):
+        raise InputDataError(f"EfficientUNet norm '{norm}'; expected 'batch' or 'group'")
+    if norm == "group" and encoder_weights is not None:
+        raise InputDataError(f"EfficientUNet norm 'group' with encoder weights {encoder_weights}: ImageNet weights "
+                             "carry batch-norm statistics; expected norm 'batch'")
     net = smp.Unet(encoder, encoder_weights=None, in_channels=in_channels, classes=1, activation=None)
     for module in net.modules():
         if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
             module.momentum = BATCH_NORM_MOMENTUM
     if encoder_weights is not None:
         load_imagenet_weights(net.encoder, Path(encoder_weights), head=(CLASSIFIER_HEAD,))
+    if norm == "group":
+        net = group_normalised(net)
     return PadToMultiple(grouped_convolutions_in_float32(net), MULTIPLE)
+
+
+def group_normalised(module: torch.nn.Module, groups: int = GROUPS) -> torch.nn.Module:
+    """``module`` with every batch-norm layer replaced, in place, by a GroupNorm of ``groups`` groups.
+
+    The group norm keeps the layer's affine setting and epsilon; its scale starts at 1 and its
+    shift at 0 (a fresh layer). Channel counts must be multiples of ``groups``.
+    """
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.modules.batchnorm._BatchNorm):
+            if child.num_features % groups:
+                raise InputDataError(f"group norm: layer '{name}' has {child.num_features} channels; expected a "
+                                     f"multiple of {groups}")
+            setattr(module, name, torch.nn.GroupNorm(groups, child.num_features, eps=child.eps, affine=child.affine))
+        else:
+            group_normalised(child, groups)
+    return module

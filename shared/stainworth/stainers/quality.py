@@ -38,9 +38,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 from skimage.metrics import structural_similarity
 
 from stainworth.errors import InputDataError
@@ -308,3 +310,50 @@ def summarise(per_image: Mapping[str, Any]) -> dict[str, dict[str, float]]:
             "n": float(values.size),
         }
     return summary
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Mean per-image difference ``a - b`` of one metric on the same test images, with its interval."""
+
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    df: float
+    p: float
+    n: int
+    """Images with a finite value of both."""
+    method: str
+
+
+def paired_difference(a: Any, b: Any, *, confidence: float = 0.95) -> PairedDifference:
+    """Paired t interval of the mean difference between two methods' per-image scores.
+
+    The images are the unit: the interval covers the test-set sampling of one trained stainer,
+    not the spread between trainings. Pairs with a NaN on either side are left out (e.g.
+    ``pearson_nucleus`` of an image with a small nucleus). When every difference is equal up to
+    rounding (a method against itself, or against itself plus a constant) the estimate is that value with no spread: se 0, the interval the
+    point, p NaN (a t test is undefined without spread), and the method says so.
+
+    Raises
+    ------
+    InputDataError
+        Arrays of different lengths, or fewer than two finite pairs.
+    """
+    x, y = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    if x.shape != y.shape:
+        raise InputDataError(f"paired difference: {x.size} and {y.size} values; expected one per image on both sides")
+    finite = np.isfinite(x) & np.isfinite(y)
+    d = x[finite] - y[finite]
+    if d.size < 2:
+        raise InputDataError(f"paired difference: {d.size} images with both values finite; expected at least 2")
+    method = "paired t over test images"
+    if np.allclose(d, d[0], rtol=1e-9, atol=1e-12):  # equal up to rounding: a t test has nothing to divide by
+        value = float(d.mean())
+        return PairedDifference(value, 0.0, value, value, float(d.size - 1), float("nan"), int(d.size),
+                                method + "; every difference equal, no spread")
+    result = stats.ttest_1samp(d, 0.0)
+    interval = result.confidence_interval(confidence)
+    return PairedDifference(float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size)), float(interval.low),
+                            float(interval.high), float(result.df), float(result.pvalue), int(d.size), method)
