@@ -69,6 +69,18 @@ def test_early_stopping_after_patience_epochs_without_improvement(data, tmp_path
     assert result.stopped_early and result.epochs_run == 4 and result.best_epoch == 1
 
 
+def test_small_decreases_do_not_restart_the_patience_when_a_relative_improvement_is_asked_for(data, tmp_path):
+    full = run(small_stainer(learning_rate=1e-3), data, tmp_path / "any", 12)
+    losses = np.array([row["val_loss"] for row in full.history])
+    steps = losses[1:] / np.minimum.accumulate(losses)[:-1]
+    assert np.all(steps < 1) and np.all(steps > 0.75)  # decreases every epoch, by less than 25%
+    strict = fit(small_stainer(learning_rate=1e-3), *data, tmp_path / "strict", max_epochs=12, patience=3, seed=3,
+                 log=lambda line: None, min_improvement=0.25)
+    assert full.epochs_run == 12 and not full.stopped_early
+    assert strict.stopped_early and strict.epochs_run == 4
+    assert strict.best_epoch == 4  # the lowest loss is still the best epoch
+
+
 def test_a_resumed_training_ends_exactly_like_an_uninterrupted_one(data, tmp_path):
     whole = small_stainer()
     run(whole, data, tmp_path / "whole", 4)

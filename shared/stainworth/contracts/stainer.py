@@ -75,6 +75,9 @@ class StainerTrainConfig(StrictModel):
     max_epochs: int = Field(default=100, ge=1, le=10000)
     patience: int = Field(default=10, ge=1)
     """Stop when the validation loss has not decreased for this many epochs."""
+    min_improvement: float = Field(default=0.0, ge=0.0, lt=1.0)
+    """Relative decrease of the validation loss that counts as progress for early stopping (0: any
+    decrease, the study's rule); the best epoch is always the one with the lowest loss."""
     seed: int = 0
     max_train_items: int | None = Field(default=None, ge=1)
     """Use only the first n training items (``None``: all)."""

@@ -84,7 +84,7 @@ def validate(generator: torch.nn.Module, batches: PairedBatches, *, alpha: float
 
 def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str | Path, *, max_epochs: int,
         patience: int, seed: int, alpha: float = 0.9, bf16: bool = False, settings: dict[str, Any] | None = None,
-        log: Callable[[str], None] = print) -> FitResult:
+        log: Callable[[str], None] = print, min_improvement: float = 0.0) -> FitResult:
     """Train until early stopping or ``max_epochs``; resume from ``workdir/checkpoint.pt`` if present.
 
     Parameters
@@ -106,6 +106,9 @@ def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str
         ``max_epochs`` may differ.
     log
         Receives one progress line per epoch.
+    min_improvement
+        Relative decrease of the validation loss that restarts the patience count
+        (:func:`~stainworth.training.improves`); the lowest loss always sets the best epoch.
 
     Raises
     ------
@@ -115,7 +118,8 @@ def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint = folder / CHECKPOINT
-    expected = fingerprint({"settings": settings or {}, "seed": seed, "patience": patience, "alpha": alpha})
+    expected = fingerprint({"settings": settings or {}, "seed": seed, "patience": patience, "alpha": alpha}
+                           | ({"min_improvement": min_improvement} if min_improvement else {}))
     state = resume(checkpoint, stainer.parts(), expected)
     if state.epoch:
         log(f"train_stainer: resuming after epoch {state.epoch} from {checkpoint}")
@@ -124,7 +128,7 @@ def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str
         epoch = state.epoch + 1
         row = _train_epoch(stainer, train, epoch, seed, checkpoint)
         row |= validate(stainer.generator, val, alpha=alpha, bf16=bf16)
-        if state.record(row):
+        if state.record(row, min_improvement):
             save_weights(folder / BEST, stainer.generator)
         save_checkpoint(checkpoint, stainer.parts(), state)
         elapsed = time.perf_counter() - started
