@@ -1,4 +1,4 @@
-# stainworth: make setup | submit | test | compile | schedule | watch | images | bench | lint
+# stainworth: make setup | submit | test | compile | schedule | watch | images | bench | reference | lint
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +14,7 @@ PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE))
 SET_ARGS := $(foreach item,$(SET),--set $(item))
 OVERLAY_ARG := $(if $(OVERLAY),--overlay $(OVERLAY))
 
-.PHONY: setup submit test compile schedule watch images bench lint clean
+.PHONY: setup submit test compile schedule watch images bench reference lint clean
 
 setup: $(VENV)/.installed
 
@@ -43,6 +43,10 @@ test: setup
 
 bench: setup
 	$(PY) -m stainworth.cli bench
+
+# The phantom's reference-observer table (docs/phantom.md section 8); QUICK=1 for a quick look.
+reference: setup
+	$(PY) -m stainworth.cli reference-observers $(if $(QUICK),--quick) --out runs/reference_observers
 
 lint: setup
 	$(VENV)/bin/ruff check shared components pipelines tests

@@ -1,5 +1,6 @@
 """Command line: ``stainworth submit | compile | schedule | watch | profile | bench | stain-mosaic | images``.
 
+``stainworth reference-observers`` measures the phantom's reference-observer table (docs/phantom.md).
 Every user error ends with one line ``stainworth: error: ...`` and exit code 2.
 """
 
@@ -65,6 +66,22 @@ def _parser() -> argparse.ArgumentParser:
     stain.add_argument("--tile", type=int, default=512, help="tile side, px (default 512)")
     stain.add_argument("--overlap", type=int, default=64, help="overlap of neighbouring tiles, px (default 64)")
     stain.add_argument("--batch", type=int, default=4, help="tiles per forward pass (default 4)")
+
+    reference = commands.add_parser(
+        "reference-observers", help="measure the phantom's reference-observer table (features, CHO, ResNet18, Dice)")
+    reference.add_argument("--nuclei-per-class", type=int, default=None,
+                           help="nuclei of each class per setting (default 2000; --quick: 150)")
+    reference.add_argument("--replicates", type=int, default=None,
+                           help="network trainings per modality and setting (default 3; --quick: 1)")
+    reference.add_argument("--network-at", choices=("off", "all", "default"), default="off",
+                           help="settings the network trains at: 'off' (default): the default and the level of each "
+                           "axis at which its effect vanishes; 'all': every setting; 'default': the default only")
+    reference.add_argument("--quick", action="store_true",
+                           help="a quick look: two settings, 150 nuclei per class, one replicate capped at 3 epochs")
+    reference.add_argument("--seed", type=int, default=0, help="seed of fields, draws and trainings (default 0)")
+    reference.add_argument("--profile", default=LOCAL_DEFAULT_PROFILE,
+                           help="profile whose tasks.classification.training trains the network (default: mini)")
+    reference.add_argument("--out", default="runs/reference_observers", help="output folder")
     return parser
 
 
@@ -185,8 +202,34 @@ def _stain_mosaic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reference_observers(args: argparse.Namespace) -> int:
+    from stainworth.analysis.reference import check_options, reference_observer_table
+    from stainworth.analysis.reference_report import output_folder, write_reference_table
+    from stainworth.analysis.reference_settings import axis_settings, select_settings
+    from stainworth.contracts.phantom import PhantomConfig
+    from stainworth.profiles import load_profile
+
+    nuclei = args.nuclei_per_class if args.nuclei_per_class is not None else 150 if args.quick else 2000
+    replicates = args.replicates if args.replicates is not None else 1 if args.quick else 3
+    check_options(nuclei_per_class=nuclei, replicates=replicates, seed=args.seed)
+    training = load_profile(args.profile).tasks.classification.training
+    out = output_folder(args.out)
+    settings = axis_settings(PhantomConfig())
+    if args.quick:
+        settings = select_settings(settings, ["default", "marker_only:off"])
+    network = [s.name for s in settings
+               if args.network_at == "all" or (s.is_off if args.network_at == "off" else s.name == "default")]
+    table = reference_observer_table(
+        PhantomConfig(), training, settings, network_settings=network,
+        nuclei_per_class=nuclei, replicates=replicates, seed=args.seed, max_epochs=3 if args.quick else None)
+    csv_path, md_path = write_reference_table(table, out)
+    print(f"reference-observers: done in {table.seconds:.0f}s; {csv_path}; {md_path}")
+    return 0
+
+
 COMMANDS = {"submit": _submit, "compile": _compile, "schedule": _schedule, "watch": _watch,
-            "profile": _show_profile, "bench": _bench, "stain-mosaic": _stain_mosaic}
+            "profile": _show_profile, "bench": _bench, "stain-mosaic": _stain_mosaic,
+            "reference-observers": _reference_observers}
 
 
 def main(argv: list[str] | None = None) -> int:
