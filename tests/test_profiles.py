@@ -29,6 +29,15 @@ def test_phantom_modality_effects_are_study_axes():
     assert phantom.treatment.dry_mass_dilution == 0.0
 
 
+def test_one_dataset_s_stainers_can_differ_from_the_shared_training_settings():
+    profile = load_profile("smoke", ["stain.training.efficientunet.learning_rate=0.001",
+                                     "stain.training_by_dataset={segmentation: {efficientunet: {norm: group}}}"])
+    segmentation, classification = (profile.stain.training_for(kind) for kind in ("segmentation", "classification"))
+    assert segmentation.efficientunet.norm == "group" and classification.efficientunet.norm == "batch"
+    assert segmentation.efficientunet.learning_rate == classification.efficientunet.learning_rate == 0.001
+    assert segmentation.pix2pixhd == classification.pix2pixhd == profile.stain.training.pix2pixhd
+
+
 def test_override_does_not_mutate_input():
     data = {"a": {"b": 1}}
     assert apply_overrides(data, ["a.b=2"]) == {"a": {"b": 2}}
@@ -49,6 +58,8 @@ def test_override_does_not_mutate_input():
         (["cluster.store_uri=file:///tmp/x"], r"field 'cluster.store_uri'.*must be s3://"),
         (["simulate.conditions=[control, control]"], r"field 'simulate.conditions'.*distinct"),
         (["nokey"], r"override 'nokey': expected key=value"),
+        (["stain.training_by_dataset={segmentation: {efficientunet: {norm: layer}}}"],
+         r"training_by_dataset\.segmentation\.efficientunet\.norm: Input should be 'batch' or 'group'"),
         (["simulate.seed.deeper=1"], r"override 'simulate.seed.deeper=1': 'simulate.seed' is a value"),
     ],
 )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from stainworth.contracts.base import DeviceName, StrictModel
 from stainworth.contracts.manifest import OutputManifest
@@ -114,9 +114,46 @@ class StainConfig(StrictModel):
     datasets: list[DatasetKind] = Field(default_factory=lambda: list(DATASET_KINDS), min_length=1)
     training: StainerTrainConfig = Field(default_factory=StainerTrainConfig)
     """Shared training settings; ``architecture`` is set per task."""
+    training_by_dataset: dict[DatasetKind, dict[str, Any]] = Field(default_factory=dict)
+    """Settings of one dataset's stainers that differ from ``training``, as a partial
+    ``StainerTrainConfig`` merged field by field (e.g. ``{segmentation: {efficientunet: {norm:
+    group}}}``): patches and single nuclei on a black canvas can ask for different choices."""
     apply: ApplyConfig = Field(default_factory=ApplyConfig)
     store_prefix: str = Field(default="stainers", pattern=r"^[A-Za-z0-9._/-]+$")
     """Store prefix the trained stainers and their checkpoints are published under."""
+
+    @model_validator(mode="after")
+    def _overrides_are_valid(self) -> StainConfig:
+        for kind in self.training_by_dataset:
+            self.training_for(kind)
+        return self
+
+    def training_for(self, kind: DatasetKind) -> StainerTrainConfig:
+        """The training settings of ``kind``'s stainers: ``training`` with ``training_by_dataset[kind]`` merged in.
+
+        Raises
+        ------
+        ValueError
+            The merged settings are not a valid ``StainerTrainConfig`` (the message names the field).
+        """
+        override = self.training_by_dataset.get(kind)
+        if not override:
+            return self.training
+        merged = _merged(self.training.model_dump(mode="json"), override)
+        try:
+            return StainerTrainConfig.model_validate(merged)
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            raise ValueError(f"training_by_dataset.{kind}.{where}: {problem['msg']}") from None
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override``'s values, nested dictionaries merged key by key."""
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 class StainerManifest(OutputManifest):

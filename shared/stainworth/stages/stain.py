@@ -58,7 +58,7 @@ def read_dataset(folder: Path, kind: DatasetKind) -> tuple[DatasetManifest, Data
 def train_stainer_stage(config: StainConfig, kind: DatasetKind, architecture: Architecture, datasets_dir: str | Path,
                         output_dir: str | Path, *, store_uri: str | None = None) -> StainerManifest:
     """Train ``architecture`` on the ``kind`` dataset; write ``<output>/stainer`` and the manifest."""
-    training = config.training.model_copy(update={"architecture": architecture})
+    training = config.training_for(kind).model_copy(update={"architecture": architecture})
     source = dataset_folder(datasets_dir, kind)
     data_manifest, dataset = read_dataset(source, kind)
     store = open_store(store_uri or None)
