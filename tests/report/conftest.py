@@ -251,12 +251,14 @@ def baseline_comparisons():
     return metrics
 
 
-def write_stain_report(folder, kind, summary=None):
-    """A stain_report output of dataset ``kind``."""
+def write_stain_report(folder, kind, summary=None, training=None):
+    """A stain_report output of dataset ``kind`` (``training``: the recorded stainer settings)."""
     folder.mkdir(parents=True, exist_ok=True)
     (summary if summary is not None else quality_summary()).to_csv(folder / "quality_summary.csv", index=False)
     (folder / "panels.png").write_bytes(png(7))
-    manifest = OutputManifest(stage="stain_report", config={"panels": 6}, config_hash="2" * 64,
+    manifest = OutputManifest(stage="stain_report",
+                              config={"panels": 6} | ({} if training is None else {"training": training}),
+                              config_hash="2" * 64,
                               input_hashes={kind: "3" * 64, "pix2pixhd": "4" * 64, "efficientunet": "5" * 64},
                               counts={"test_items": 12}, paths={"report": ["panels.png", "quality_summary.csv"]},
                               metrics={"efficientunet.beats_baselines": 1.0, "pix2pixhd.beats_baselines": 0.0,

@@ -5,6 +5,7 @@ import pytest
 
 from stainworth.contracts.base import config_hash
 from stainworth.contracts.manifest import write_manifest
+from stainworth.contracts.stainer import StainerTrainConfig
 from stainworth.contracts.task import EvaluationManifest, TasksConfig
 from stainworth.errors import InputDataError
 from stainworth.report.deviations import deviations
@@ -104,3 +105,32 @@ def test_an_unreadable_configuration_is_refused(data, tmp_path):
     write_manifest(manifest, folder)
     with pytest.raises(InputDataError, match=r"c manifest config: field 'classification"):
         deviations([read_evaluation(folder)], "real")
+
+
+def test_stainers_trained_otherwise_than_the_study_are_named(data, tmp_path):
+    from stainworth.contracts.stainer import StainConfig
+    from stainworth.report.inputs import read_stain_quality
+
+    config = StainConfig.model_validate({
+        "training": {"patience": 10, "min_improvement": 0.02, "efficientunet": {"learning_rate": 0.001},
+                     "pix2pixhd": {"norm": "batch", "lambda_l1": 100, "upsample": "resize"}},
+        "training_by_dataset": {"segmentation": {"efficientunet": {"norm": "group"}}}})
+    qualities = [read_stain_quality(data.write_stain_report(tmp_path / kind, kind,
+                                                           training=config.training_for(kind).model_dump(mode="json")),
+                                   kind) for kind in ("segmentation", "classification")]
+    found = deviations([], "real", qualities)
+    assert found == [
+        "segmentation stainers: EfficientUNet encoder efficientnet-b0 (study: efficientnet-b7); EfficientUNet "
+        "learning rate 0.001 (study: 0.0003); EfficientUNet group normalisation (study: batch); Pix2pixHD batch "
+        "normalisation (study: instance); Pix2pixHD resize upsampling (study: transposed convolutions); Pix2pixHD "
+        "with an L1 term of weight 100 beside the study's Eq. 1; early "
+        "stopping after 10 epochs without a 2% lower validation loss (study: 10 epochs without a lower one).",
+        "classification stainers: EfficientUNet encoder efficientnet-b0 (study: efficientnet-b7); EfficientUNet "
+        "learning rate 0.001 (study: 0.0003); Pix2pixHD batch normalisation (study: instance); Pix2pixHD resize "
+        "upsampling (study: transposed convolutions); Pix2pixHD with an L1 term of weight 100 beside the study's Eq. 1; early stopping after 10 epochs without a 2% lower validation "
+        "loss (study: 10 epochs without a lower one)."]
+    study = StainerTrainConfig(efficientunet={"encoder": "efficientnet-b7"}).model_dump(mode="json")
+    assert deviations([], "real", [read_stain_quality(data.write_stain_report(tmp_path / "s", "segmentation",
+                                                                            training=study), "segmentation")]) == []
+    older = read_stain_quality(data.write_stain_report(tmp_path / "old", "segmentation"), "segmentation")
+    assert deviations([], "real", [older]) == []  # nothing recorded: nothing claimed

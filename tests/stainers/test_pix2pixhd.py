@@ -222,3 +222,22 @@ def test_output_is_linear_and_capacity_grows_with_ngf(kind):
         assert generator(torch.rand(1, 1, 16, 16)).min().item() > 1.0
     sizes = [n_parameters(build_pix2pixhd_generator(kind, **(SMALL | {"ngf": ngf}))) for ngf in (4, 8, 16)]
     assert sizes[0] < sizes[1] < sizes[2]
+
+
+@pytest.mark.parametrize("kind", ["global", "local"])
+def test_resize_upsampling_has_no_period_two_checkerboard_at_initialisation(kind):
+    from stainworth.stainers.pix2pixhd import build_pix2pixhd_generator
+
+    def checkerboard(upsample):
+        torch.manual_seed(0)
+        generator = build_pix2pixhd_generator(kind, ngf=8, n_downsampling=2, n_blocks=1, n_blocks_local=1,
+                                              upsample=upsample).eval()
+        with torch.no_grad():
+            out = generator(torch.full((1, 1, 64, 64), 0.5))[0, 0, 8:-8, 8:-8]  # a flat input, away from the border
+        even = out[0::2, 0::2].mean() + out[1::2, 1::2].mean()
+        odd = out[0::2, 1::2].mean() + out[1::2, 0::2].mean()
+        return float((even - odd).abs() / (out.std() + 1e-12))
+
+    assert checkerboard("transposed") > 10 * checkerboard("resize")
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in
+                   build_pix2pixhd_generator(kind, ngf=8, n_downsampling=2, n_blocks=1, upsample="resize").modules())

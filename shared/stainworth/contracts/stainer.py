@@ -58,6 +58,9 @@ class Pix2pixHDConfig(StrictModel):
     """Discriminators K, at scales 1, 1/2, 1/4..."""
     norm: Literal["instance", "batch"] = "instance"
     """Normalisation layers of generator and discriminators (the reference's ``--norm``)."""
+    upsample: Literal["transposed", "resize"] = "transposed"
+    """The generator's upsampling: the reference's stride-2 transposed convolutions, or nearest
+    doubling followed by a convolution, which leaves no checkerboard (docs/stainers.md)."""
     lambda_fm: float = Field(default=10.0, ge=0.0)
     lambda_l1: float = Field(default=0.0, ge=0.0)
     """Weight of an L1 data term, pix2pix's (Isola et al. 2017); 0 keeps the study's Eq. 1."""

@@ -15,6 +15,9 @@ training: training items, epochs, how it ended, initial weights) are compared wi
   trainings kept although still degenerate, each with its share overall and per network;
 - fewer training or test images than the study's datasets;
 - virtual stains absent from the evaluation;
+- stainer training settings other than the study's (from each ``stain_report``'s recorded
+  training configuration): encoder, learning rates, normalisation layers, Pix2pixHD's L1 term,
+  the early-stopping rule;
 - phantom instead of real images.
 """
 
@@ -28,10 +31,11 @@ from pydantic import ValidationError
 
 from stainworth.contracts.base import format_validation_error
 from stainworth.contracts.prepare import ExtractConfig
+from stainworth.contracts.stainer import StainerTrainConfig
 from stainworth.contracts.task import MODALITIES, TasksConfig, TaskSweepConfig
 from stainworth.errors import InputDataError
 from stainworth.report.endings import ALL, ending_shares, share, still_degenerate
-from stainworth.report.inputs import Evaluation
+from stainworth.report.inputs import Evaluation, StainQuality
 from stainworth.report.labels import count, modality_name
 
 STUDY_TRAINING_FIELDS = ("learning_rate", "batch_size", "patience", "augment", "max_val_items", "bf16")
@@ -193,7 +197,42 @@ def modalities_deviation(task: str, evaluation: Evaluation) -> list[str]:
     return [f"{task}: no {_names(missing)} units; the figures show only the modalities evaluated."]
 
 
-def deviations(evaluations: Sequence[Evaluation], data_source: str) -> list[str]:
+def stainer_deviation(quality: StainQuality) -> list[str]:
+    """One sentence per dataset whose stainers were trained otherwise than the study states."""
+    recorded = quality.manifest.config.get("training")
+    if not isinstance(recorded, dict):
+        return []  # an older stain_report: its training settings were not recorded
+    try:
+        run = StainerTrainConfig.model_validate(recorded)
+    except ValidationError as error:
+        raise InputDataError(format_validation_error(error, where=f"{quality.folder} manifest config")) from None
+    study, parts = StainerTrainConfig(), []
+    unet, their_unet, gan, their_gan = run.efficientunet, study.efficientunet, run.pix2pixhd, study.pix2pixhd
+    if unet.encoder != "efficientnet-b7":
+        parts.append(f"EfficientUNet encoder {unet.encoder} (study: efficientnet-b7)")
+    if unet.learning_rate != their_unet.learning_rate:
+        parts.append(f"EfficientUNet learning rate {unet.learning_rate:g} (study: {their_unet.learning_rate:g})")
+    if unet.norm != their_unet.norm:
+        parts.append(f"EfficientUNet {unet.norm} normalisation (study: {their_unet.norm})")
+    if gan.norm != their_gan.norm:
+        parts.append(f"Pix2pixHD {gan.norm} normalisation (study: {their_gan.norm})")
+    if gan.upsample != their_gan.upsample:
+        parts.append(f"Pix2pixHD {gan.upsample} upsampling (study: {their_gan.upsample} convolutions)")
+    if gan.lambda_l1 != their_gan.lambda_l1:
+        parts.append(f"Pix2pixHD with an L1 term of weight {gan.lambda_l1:g} beside the study's Eq. 1")
+    if run.batch_size != study.batch_size:
+        parts.append(f"batch {run.batch_size} (study: {study.batch_size})")
+    if run.patience != study.patience or run.min_improvement:
+        rule = f"{run.patience} epochs without a {run.min_improvement:.0%} lower validation loss" if \
+            run.min_improvement else f"{run.patience} epochs without a lower validation loss"
+        parts.append(f"early stopping after {rule} (study: {study.patience} epochs without a lower one)")
+    if not parts:
+        return []
+    return [f"{quality.kind} stainers: " + "; ".join(parts) + "."]
+
+
+def deviations(evaluations: Sequence[Evaluation], data_source: str,
+               qualities: Sequence[StainQuality] = ()) -> list[str]:
     """Every departure from the study that the evaluations and the data source show, in plain sentences.
 
     Parameters
@@ -202,6 +241,8 @@ def deviations(evaluations: Sequence[Evaluation], data_source: str) -> list[str]
         The evaluate outputs of the report, one per task.
     data_source : str
         Where the images came from, as the report states it (``phantom ...`` or ``real ...``).
+    qualities : sequence of StainQuality
+        The stain_report outputs of the report (their recorded stainer training settings).
 
     Returns
     -------
@@ -222,4 +263,6 @@ def deviations(evaluations: Sequence[Evaluation], data_source: str) -> list[str]
         sentences += degenerate_deviation(task, units)
         sentences += data_size_deviation(task, units, study_data)
         sentences += modalities_deviation(task, evaluation)
+    for quality in qualities:
+        sentences += stainer_deviation(quality)
     return sentences

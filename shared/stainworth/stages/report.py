@@ -146,7 +146,7 @@ def report_stage(evaluation_dirs: Mapping[str, str | Path], stain_report_dirs: M
     config = config or ReportConfig()
     evaluations, qualities = read_inputs(evaluation_dirs, stain_report_dirs or {})
     when = (generated or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
-    sentences = deviations(evaluations, data_source(config))
+    sentences = deviations(evaluations, data_source(config), qualities)
     drawn: dict[str, list[FigureFile]] = {evaluation.task: task_figures(evaluation) for evaluation in evaluations}
     page = render(build_document(config, evaluations, qualities, drawn, sentences, when))
     target = Path(output_dir)

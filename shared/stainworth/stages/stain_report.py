@@ -121,7 +121,8 @@ def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Pat
         key = f"{row['stainer']}.minus_{row['baseline']}.{row['metric']}"
         metrics |= {key: row["estimate"], f"{key}.ci_low": row["ci_low"], f"{key}.ci_high": row["ci_high"]}
     metrics |= {f"{name}.beats_baselines": float(beats_baselines(comparisons, name)) for name in virtual_dirs}
-    manifest = OutputManifest(stage="stain_report", config=config.apply.model_dump(mode="json"),
+    recorded = config.apply.model_dump(mode="json") | {"training": config.training_for(kind).model_dump(mode="json")}
+    manifest = OutputManifest(stage="stain_report", config=recorded,
                               config_hash=config_hash(config.apply), input_hashes=hashes,
                               counts={"test_items": int(len(real))}, paths={"report": [PANELS, SUMMARY, COMPARISONS]},
                               metrics=metrics)

@@ -126,7 +126,8 @@ def build_stainer(config: StainerTrainConfig, *, alpha: float | None = None, enc
 
     gan = config.pix2pixhd
     generator = build_pix2pixhd_generator(gan.generator, ngf=gan.ngf, n_downsampling=gan.n_downsampling,
-                                          n_blocks=gan.n_blocks, n_blocks_local=gan.n_blocks_local, norm=gan.norm)
+                                          n_blocks=gan.n_blocks, n_blocks_local=gan.n_blocks_local, norm=gan.norm,
+                                          upsample=gan.upsample)
     discriminator = MultiscaleDiscriminator(in_channels=2, ndf=gan.ndf, n_layers=gan.n_layers_d, num_d=gan.num_d,
                                             norm=gan.norm)
     return GANStainer(generator.to(device), discriminator.to(device), lambda_fm=gan.lambda_fm,

@@ -67,6 +67,7 @@ __all__ = [
 
 Norm = Literal["instance", "batch"]
 NORMS: tuple[Norm, ...] = ("instance", "batch")
+Upsample = Literal["transposed", "resize"]
 Features = list[list[Tensor]]
 """Discriminator output: per scale (finest first), the features of every layer (logits last)."""
 
@@ -105,8 +106,18 @@ def _down(channels: int, norm: Norm) -> list[nn.Module]:
     return _conv_norm_relu(nn.Conv2d(channels, 2 * channels, 3, stride=2, padding=1), 2 * channels, norm)
 
 
-def _up(channels: int, norm: Norm) -> list[nn.Module]:
-    """Stride-2 3 x 3 transposed convolution halving the channels."""
+def _up(channels: int, norm: Norm, upsample: Upsample = "transposed") -> list[nn.Module]:
+    """Double the resolution, halving the channels.
+
+    ``"transposed"``: the reference's stride-2 3 x 3 transposed convolution. ``"resize"``:
+    nearest-neighbour doubling followed by a reflection-padded 3 x 3 convolution (Odena et al.
+    2016). A stride-2 transposed convolution of kernel 3 adds two kernel taps to every other output
+    pixel and one to the rest, so unless the weights learn to compensate it prints a period-2
+    checkerboard on smooth regions; resizing first gives every output pixel the same number of taps.
+    """
+    if upsample == "resize":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
+                *_conv_norm_relu(nn.Conv2d(channels, channels // 2, 3), channels // 2, norm)]
     conv = nn.ConvTranspose2d(channels, channels // 2, 3, stride=2, padding=1, output_padding=1)
     return _conv_norm_relu(conv, channels // 2, norm)
 
@@ -128,14 +139,15 @@ class _ResnetBlock(nn.Module):
         return x + self.body(x)
 
 
-def _global_trunk(in_channels: int, ngf: int, n_downsampling: int, n_blocks: int, norm: Norm) -> nn.Sequential:
+def _global_trunk(in_channels: int, ngf: int, n_downsampling: int, n_blocks: int, norm: Norm,
+                  upsample: Upsample = "transposed") -> nn.Sequential:
     """The global generator without its output convolution: ``ngf`` channels at the input's resolution."""
     layers = _stem(in_channels, ngf, norm)
     for i in range(n_downsampling):
         layers += _down(ngf * 2**i, norm)
     layers += [_ResnetBlock(ngf * 2**n_downsampling, norm) for _ in range(n_blocks)]
     for i in range(n_downsampling, 0, -1):
-        layers += _up(ngf * 2**i, norm)
+        layers += _up(ngf * 2**i, norm, upsample)
     return nn.Sequential(*layers)
 
 
@@ -181,12 +193,14 @@ class GlobalGenerator(Pix2pixHDGenerator):
     ngf
         Filters of the first layer; doubled by every downsampling.
     n_downsampling
-        Stride-2 convolutions (and as many transposed convolutions); inputs are padded to
-        multiples of ``2 ** n_downsampling``.
+        Stride-2 convolutions (and as many upsamplings); inputs are padded to multiples of
+        ``2 ** n_downsampling``.
     n_blocks
         Residual blocks at the lowest resolution.
     norm
         ``"instance"`` (the reference's default) or ``"batch"``.
+    upsample
+        ``"transposed"`` (the reference's) or ``"resize"`` (see :func:`_up`).
 
     Notes
     -----
@@ -194,12 +208,12 @@ class GlobalGenerator(Pix2pixHDGenerator):
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ngf: int = 64, n_downsampling: int = 3,
-                 n_blocks: int = 9, norm: Norm = "instance") -> None:
+                 n_blocks: int = 9, norm: Norm = "instance", upsample: Upsample = "transposed") -> None:
         super().__init__()
         _check_sizes(1, in_channels=in_channels, out_channels=out_channels, ngf=ngf)
         _check_sizes(0, n_downsampling=n_downsampling, n_blocks=n_blocks)
         self.multiple = 2**n_downsampling
-        self.trunk = _global_trunk(in_channels, ngf, n_downsampling, n_blocks, norm)
+        self.trunk = _global_trunk(in_channels, ngf, n_downsampling, n_blocks, norm, upsample)
         self.head = _head(ngf, out_channels)
         self.apply(init_weights)
 
@@ -232,11 +246,13 @@ class LocalEnhancer(Pix2pixHDGenerator):
         Residual blocks per enhancer.
     norm
         ``"instance"`` (the reference's default) or ``"batch"``.
+    upsample
+        ``"transposed"`` (the reference's) or ``"resize"`` (see :func:`_up`).
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 1, ngf: int = 32, n_downsampling_global: int = 3,
                  n_blocks_global: int = 9, n_local_enhancers: int = 1, n_blocks_local: int = 3,
-                 norm: Norm = "instance") -> None:
+                 norm: Norm = "instance", upsample: Upsample = "transposed") -> None:
         super().__init__()
         _check_sizes(1, in_channels=in_channels, out_channels=out_channels, ngf=ngf)
         _check_sizes(0, n_downsampling_global=n_downsampling_global, n_blocks_global=n_blocks_global,
@@ -244,13 +260,13 @@ class LocalEnhancer(Pix2pixHDGenerator):
         self.n_local_enhancers = n_local_enhancers
         self.multiple = 2 ** (n_downsampling_global + n_local_enhancers)
         self.trunk = _global_trunk(in_channels, ngf * 2**n_local_enhancers, n_downsampling_global, n_blocks_global,
-                                   norm)
+                                   norm, upsample)
         self.fronts, self.backs = nn.ModuleList(), nn.ModuleList()
         for n in range(1, n_local_enhancers + 1):
             channels = ngf * 2 ** (n_local_enhancers - n)
             self.fronts.append(nn.Sequential(*_stem(in_channels, channels, norm), *_down(channels, norm)))
             self.backs.append(nn.Sequential(*[_ResnetBlock(2 * channels, norm) for _ in range(n_blocks_local)],
-                                            *_up(2 * channels, norm)))
+                                            *_up(2 * channels, norm, upsample)))
         self.head = _head(ngf, out_channels)
         self.downsample = nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False)
         self.apply(init_weights)
@@ -268,7 +284,7 @@ class LocalEnhancer(Pix2pixHDGenerator):
 def build_pix2pixhd_generator(kind: Literal["global", "local"], *, in_channels: int = 1, out_channels: int = 1,
                               ngf: int | None = None, n_downsampling: int = 3, n_blocks: int = 9,
                               n_local_enhancers: int = 1, n_blocks_local: int = 3,
-                              norm: Norm = "instance") -> Pix2pixHDGenerator:
+                              norm: Norm = "instance", upsample: Upsample = "transposed") -> Pix2pixHDGenerator:
     """A :class:`GlobalGenerator` (``"global"``) or a :class:`LocalEnhancer` (``"local"``) from one set of sizes.
 
     Parameters
@@ -286,12 +302,15 @@ def build_pix2pixhd_generator(kind: Literal["global", "local"], *, in_channels: 
         Sizes of the local enhancers (ignored for ``"global"``).
     norm
         ``"instance"`` (the reference's default) or ``"batch"``.
+    upsample
+        ``"transposed"`` (the reference's) or ``"resize"`` (nearest doubling + convolution; see :func:`_up`).
     """
     if kind == "global":
-        return GlobalGenerator(in_channels, out_channels, 64 if ngf is None else ngf, n_downsampling, n_blocks, norm)
+        return GlobalGenerator(in_channels, out_channels, 64 if ngf is None else ngf, n_downsampling, n_blocks, norm,
+                               upsample)
     if kind == "local":
         return LocalEnhancer(in_channels, out_channels, 32 if ngf is None else ngf, n_downsampling, n_blocks,
-                             n_local_enhancers, n_blocks_local, norm)
+                             n_local_enhancers, n_blocks_local, norm, upsample)
     raise ValueError(f"pix2pixHD generator '{kind}'; expected 'global' or 'local'")
 
 
