@@ -95,6 +95,7 @@ def test_the_report_scores_both_stainers_and_the_baselines_and_draws_panels(trai
     for method in ("identity", "linear", "pix2pixhd", "efficientunet"):
         for metric in ("ssim", "psnr", "pearson", "mse", "nrmse", "pearson_nucleus"):
             assert np.isfinite(manifest.metrics[f"{method}.{metric}.mean"]), (method, metric)
+    assert manifest.config["training"] == config().training_for("classification").model_dump(mode="json")
     comparisons = pd.read_csv(tmp_path / "report" / "baselines.csv")
     assert len(comparisons) == 2 * 2 * 3 and (comparisons.ci_low <= comparisons.estimate).all()
     for row in comparisons.itertuples():
