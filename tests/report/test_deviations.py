@@ -127,8 +127,9 @@ def test_stainers_trained_otherwise_than_the_study_are_named(data, tmp_path):
         "stopping after 10 epochs without a 2% lower validation loss (study: 10 epochs without a lower one).",
         "classification stainers: EfficientUNet encoder efficientnet-b0 (study: efficientnet-b7); EfficientUNet "
         "learning rate 0.001 (study: 0.0003); Pix2pixHD batch normalisation (study: instance); Pix2pixHD resize "
-        "upsampling (study: transposed convolutions); Pix2pixHD with an L1 term of weight 100 beside the study's Eq. 1; early stopping after 10 epochs without a 2% lower validation "
-        "loss (study: 10 epochs without a lower one)."]
+        "upsampling (study: transposed convolutions); Pix2pixHD with an L1 term of weight 100 beside the study's "
+        "Eq. 1; early stopping after 10 epochs without a 2% lower validation loss (study: 10 epochs without a "
+        "lower one)."]
     study = StainerTrainConfig(efficientunet={"encoder": "efficientnet-b7"}).model_dump(mode="json")
     assert deviations([], "real", [read_stain_quality(data.write_stain_report(tmp_path / "s", "segmentation",
                                                                             training=study), "segmentation")]) == []

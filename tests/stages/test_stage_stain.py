@@ -100,7 +100,8 @@ def test_the_report_scores_both_stainers_and_the_baselines_and_draws_panels(trai
     assert len(comparisons) == 2 * 2 * 3 and (comparisons.ci_low <= comparisons.estimate).all()
     for row in comparisons.itertuples():
         key = f"{row.stainer}.minus_{row.baseline}.{row.metric}"
-        mean_gap = manifest.metrics[f"{row.stainer}.{row.metric}.mean"] - manifest.metrics[f"{row.baseline}.{row.metric}.mean"]
+        means = (manifest.metrics[f"{method}.{row.metric}.mean"] for method in (row.stainer, row.baseline))
+        mean_gap = next(means) - next(means)
         assert manifest.metrics[key] == pytest.approx(row.estimate)
         if row.metric != "pearson_nucleus":  # same images on both sides: the mean difference is the difference of means
             assert row.estimate == pytest.approx(mean_gap)

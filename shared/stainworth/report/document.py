@@ -139,7 +139,8 @@ def _deviations(sentences: Sequence[str]) -> Section:
 
 
 BASELINE_TITLES = {"identity": "identity", "linear": "global linear"}
-COMPARED_METRICS = {"ssim": "SSIM", "pearson": "Pearson correlation", "pearson_nucleus": "Pearson correlation in nuclei"}
+COMPARED_METRICS = {"ssim": "SSIM", "pearson": "Pearson correlation",
+                    "pearson_nucleus": "Pearson correlation in nuclei"}
 
 
 def _quality_notes(quality: StainQuality) -> list[str]:

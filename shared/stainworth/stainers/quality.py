@@ -333,8 +333,9 @@ def paired_difference(a: Any, b: Any, *, confidence: float = 0.95) -> PairedDiff
     The images are the unit: the interval covers the test-set sampling of one trained stainer,
     not the spread between trainings. Pairs with a NaN on either side are left out (e.g.
     ``pearson_nucleus`` of an image with a small nucleus). When every difference is equal up to
-    rounding (a method against itself, or against itself plus a constant) the estimate is that value with no spread: se 0, the interval the
-    point, p NaN (a t test is undefined without spread), and the method says so.
+    rounding (a method against itself, or against itself plus a constant) the estimate is that
+    value with no spread: se 0, the interval the point, p NaN (a t test is undefined without
+    spread), and the method says so.
 
     Raises
     ------
