@@ -1,4 +1,4 @@
-# stainworth: make setup | submit | test | compile | schedule | watch | images | bench | reference | lint
+# stainworth: make setup | submit | test | profile | compile | schedule | watch | images | bench | reference | lint
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +14,7 @@ PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE))
 SET_ARGS := $(foreach item,$(SET),--set $(item))
 OVERLAY_ARG := $(if $(OVERLAY),--overlay $(OVERLAY))
 
-.PHONY: setup submit test compile schedule watch images bench reference lint clean
+.PHONY: setup submit test profile compile schedule watch images bench reference lint clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 submit: setup
 	$(PY) -m stainworth.cli submit $(PIPELINE) $(PROFILE_ARG) $(SET_ARGS) $(OVERLAY_ARG)
+
+# The resolved profile (PROFILE, default mini) with SET applied, as YAML.
+profile: setup
+	$(PY) -m stainworth.cli profile $(or $(PROFILE),mini) $(SET_ARGS)
 
 compile: setup
 	$(PY) -m stainworth.cli compile $(PROFILE_ARG) $(SET_ARGS) $(OVERLAY_ARG)

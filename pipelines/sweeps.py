@@ -19,8 +19,7 @@ from stainworth.pipelines.stain import stain_tasks
 from stainworth.runner.platform import configure_task
 
 LOCAL_SLOTS = 2
-"""Loop iterations kfp.local runs at once: a local run splits each architecture's trainings into as
-many tasks, so that both slots train the largest network first."""
+"""Loop iterations kfp.local runs at once: a local run deals its trainings to as many tasks."""
 PARALLELISM = 16
 """Training units of one task running at once on the cluster (``ClusterConfig`` has no such field;
 kfp.local runs at most two tasks at a time anyway)."""
@@ -39,20 +38,21 @@ def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> 
     """The trainings of ``task``'s ``sweeps`` as loop items, one ``train_task`` task each.
 
     Capacity sweep: every architecture × every modality × every replicate on the whole training
-    split (``train_size`` 0). Learnable sweep: the learnable architecture × sizes × subsets ×
+    split (``train_size`` None). Learnable sweep: the learnable architecture × sizes × subsets ×
     modalities × its replicates (``learnable.replicates``, else the task's). Each training carries
-    its ``position`` (``run k/n``). With
-    ``tasks.grouping`` ``architecture`` the trainings of one architecture and training size are
-    split, modality by modality, into :data:`LOCAL_SLOTS` items, the largest architecture (the
-    ladders are in increasing capacity) and size first, so that the runner's slots start with the
-    longest work and share it; otherwise (``unit``, or None as on a cluster) one training each.
+    its ``position`` (``run k/n``). With ``tasks.grouping`` ``slots`` (the local default) all
+    trainings are dealt to :data:`LOCAL_SLOTS` items (:func:`_deal_to_slots`), one process per
+    runner slot; with ``architecture`` the trainings of one architecture and training size are
+    split, modality by modality, into :data:`LOCAL_SLOTS` items, largest first; otherwise
+    (``unit``, or None as on a cluster) one training each. Within an item the trainings of one
+    dataset follow each other, so that its batches are opened once.
     The list is fixed when the pipeline is built: overriding the ``tasks_config`` parameter at
     submission changes the training settings, not which units run.
     """
     sweep = tasks.sweep(task)
-    plan: list[tuple[str, int, int, int]] = []
+    plan: list[tuple[str, int | None, int, int]] = []
     if "capacity" in sweeps:
-        plan += [(architecture, 0, 0, sweep.replicates) for architecture in sweep.architectures]
+        plan += [(architecture, None, 0, sweep.replicates) for architecture in sweep.architectures]
     if "learnable" in sweeps:
         plan += [(sweep.learnable.architecture, size, subset, tasks.learnable_replicates(task))
                  for size in sweep.learnable.sizes for subset in range(sweep.learnable.subsets)]
@@ -61,12 +61,14 @@ def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> 
              for architecture, size, subset, replicates in plan for modality in sweep.modalities
              for replicate in range(replicates)]
     units = [unit | {"position": f"run {k}/{len(units)}"} for k, unit in enumerate(units, start=1)]
-    if tasks.grouping != "architecture":
+    if tasks.grouping not in ("architecture", "slots"):
         return [{"units": [unit]} for unit in units]
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    if tasks.grouping == "slots":
+        return [{"units": dealt} for dealt in _deal_to_slots(units, task, sweep.modalities) if dealt]
+    groups: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
     for unit in units:
         groups.setdefault((unit["architecture"], unit["train_size"]), []).append(unit)
-    order = sorted(groups, key=lambda key: (-LADDERS[task].index(key[0]), -key[1]))
+    order = sorted(groups, key=lambda key: _largest_first(task, *key))
     items = []
     for key in order:
         modalities = list(dict.fromkeys(unit["modality"] for unit in groups[key]))
@@ -74,6 +76,29 @@ def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> 
             chosen = set(modalities[part::LOCAL_SLOTS])
             items.append({"units": [unit for unit in groups[key] if unit["modality"] in chosen]})
     return items
+
+
+def _largest_first(task: Task, architecture: str, train_size: int | None) -> tuple[int, float]:
+    """Sort key: larger architectures first, then larger training sets (``train_size`` None: the whole split)."""
+    return -LADDERS[task].index(architecture), -(train_size or float("inf"))
+
+
+def _deal_to_slots(units: list[dict[str, Any]], task: Task, modalities: Sequence[str]) -> list[list[dict[str, Any]]]:
+    """``units`` dealt to :data:`LOCAL_SLOTS` lists, largest architecture and training size first.
+
+    Each modality's trainings alternate between the slots, each modality starting one slot after
+    the previous one, so that every slot gets about half of every architecture's and every
+    modality's work (their epochs differ: the real fluorescence trains longest) and the trainings
+    of one dataset stay next to each other.
+    """
+    ordered = sorted(units, key=lambda unit: _largest_first(task, unit["architecture"], unit["train_size"]))
+    slots: list[list[dict[str, Any]]] = [[] for _ in range(LOCAL_SLOTS)]
+    dealt: dict[str, int] = {}
+    for unit in ordered:
+        modality = unit["modality"]
+        slots[(dealt.get(modality, 0) + modalities.index(modality)) % LOCAL_SLOTS].append(unit)
+        dealt[modality] = dealt.get(modality, 0) + 1
+    return slots
 
 
 def sweep_tasks(profile: Profile, task: Task, units: list[dict[str, Any]], tasks_config: Any, stain_config: Any,

@@ -59,6 +59,23 @@ def test_compile_writes_every_pipeline(tmp_path):
     assert {"cls_capacity.yaml", "seg_learnable.yaml", "study.yaml"} <= {p.name for p in tmp_path.iterdir()}
 
 
+def test_compile_refuses_an_ingest_spec_the_pods_cannot_read(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["compile", "cls_capacity", "--profile", "smoke", "--set",
+                 "prepare.source.ingest_spec=/home/me/lab/spec.yaml"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "prepare.source.ingest_spec: /home/me/lab/spec.yaml is a path on this machine" \
+        in error and "cluster.scratch_pvc set" in error
+    assert not (tmp_path / "dist").exists()
+    on_volume = ["--set", "cluster.scratch_pvc=lab-scratch",
+                 "--set", "prepare.source.ingest_spec=/scratch/lab/spec.yaml"]
+    assert main(["compile", "cls_capacity", "--profile", "smoke", *on_volume, "--out", str(tmp_path / "dist")]) == 0
+    assert (tmp_path / "dist" / "cls_capacity.yaml").is_file()
+    assert main(["compile", "cls_capacity", "--profile", "smoke", "--set", "cluster.scratch_pvc=lab-scratch",
+                 "--set", "prepare.source.ingest_spec=lab/spec.yaml", "--out", str(tmp_path / "other")]) == 2
+    assert "expected a path under /scratch (the volume lab-scratch)" in capsys.readouterr().err
+
+
 def test_submit_local_end_to_end_last_line_names_outputs(tmp_path):
     env_store = f"file://{tmp_path}/store"
     result = subprocess.run(
@@ -107,6 +124,22 @@ def test_a_bad_overlay_is_one_line(tmp_path, capsys):
                  "--out", str(tmp_path / "dist")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "GPU_TAINT_EFFECT" in error and not (tmp_path / "dist").exists()
+
+
+def test_watch_on_a_store_no_poll_reaches_ends_with_its_error_and_exit_code_2(tmp_path, capsys, monkeypatch,
+                                                                           s3_outage, new_bucket):
+    from stainworth.store import open_store
+
+    store_uri = f"s3://{new_bucket('watch-cli')}/lab"
+    open_store(store_uri).put_bytes("acquisitions/README", b"the bucket exists")
+    monkeypatch.setenv("STAINWORTH_STORE", store_uri)
+    s3_outage.cut()
+    assert main(["watch", "--profile", "smoke", "--polls", "2", "--interval", "0", "--runs-dir", str(tmp_path / "runs"),
+                 "--set", "retrain.holdout_acquisitions=[hold]"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[-1] == "watch: 2 poll(s), 0 retrain run(s), 0 failed"
+    assert captured.err.count("\n") == 1 and captured.err.startswith("stainworth: error: store s3://")
+    assert "unreachable" in captured.err and not (tmp_path / "runs").exists()
 
 
 def test_watch_polls_and_says_nothing_is_new(tmp_path, capsys, monkeypatch):

@@ -18,10 +18,10 @@ def train_task(config: dict, task: str, item: dict, store_uri: str, datasets: ds
         item: One loop item of the sweep: ``units``, a list of trainings, each with ``architecture``
             (``unet1`` ... ``efficientunet7``, ``cnn1`` ... ``resnet101``), ``modality``
             (``label_free``, ``virtual_effunet``, ``virtual_pix2pixhd`` or ``fluorescence``),
-            ``train_size`` (training items of a random subset; 0 for the whole training split),
+            ``train_size`` (training items of a random subset; null for the whole training split),
             ``subset`` (which random subset, 0-based), ``replicate`` (which training of the unit,
-            0-based) and ``position`` (shown in progress lines, ``run 3/60``). One training per
-            task on a cluster; all trainings of one architecture in one task locally. Passed whole:
+            0-based) and ``position`` (shown in progress lines, ``run 3/60``); a ``SweepItem``. One
+            training per task on a cluster; half of all trainings in one task locally. Passed whole:
             KFP's compiler mis-scopes a dict item's fields inside a ``dsl.If`` (kubeflow/pipelines#13273).
         store_uri: Store for checkpoints (a retried task resumes from them) and the published units.
         datasets: Output of ``extract``.
@@ -34,21 +34,15 @@ def train_task(config: dict, task: str, item: dict, store_uri: str, datasets: ds
             training (empty for segmentation).
     """
     from stainworth.contracts.base import validate_model
-    from stainworth.contracts.task import TasksConfig, TaskUnit
+    from stainworth.contracts.task import SweepItem, TasksConfig
     from stainworth.runner.kfp_artifacts import log_group_metrics, log_unit_roc
     from stainworth.runner.stage_entry import run_stage
     from stainworth.stages.task import train_units_stage
 
-    entries = item.get("units") or []
-
     def work(valid: TasksConfig):  # type: ignore[no-untyped-def]
-        units = [validate_model(TaskUnit, {"task": task, "architecture": entry.get("architecture"),
-                                           "modality": entry.get("modality"),
-                                           "train_size": entry.get("train_size") or None,
-                                           "subset": entry.get("subset", 0), "replicate": entry.get("replicate", 0)},
-                                where=f"train_task unit {k + 1}") for k, entry in enumerate(entries)]
-        return train_units_stage(valid, units, datasets.path, unit.path, store_uri=store_uri,
-                                 positions=[str(entry.get("position", "")) for entry in entries],
+        parsed = validate_model(SweepItem, item, where="train_task item")
+        return train_units_stage(valid, parsed.task_units(task), datasets.path, unit.path, store_uri=store_uri,
+                                 positions=parsed.positions,
                                  virtual_dirs={"virtual_effunet": virtual_effunet.path,
                                                "virtual_pix2pixhd": virtual_pix2pixhd.path})
 

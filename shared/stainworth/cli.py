@@ -173,6 +173,8 @@ def _watch(args: argparse.Namespace) -> int:
     summary = watch(profile, store_uri, interval_s=args.interval, max_polls=args.polls, runs_dir=args.runs_dir,
                     echo=lambda line: print(line, flush=True))
     print(f"watch: {summary.polls} poll(s), {len(summary.runs)} retrain run(s), {len(summary.failures)} failed")
+    if summary.never_reached is not None:
+        raise summary.never_reached  # every poll failed: the store's error, exit code 2
     return 1 if summary.failures else 0
 
 

@@ -2,7 +2,10 @@
 
 Every error a user can cause is a :class:`StainworthError` whose message is one line naming the
 file or field, what was found, and what was expected. Entry points (CLI, component bodies) print
-that line and exit non-zero; they never show a traceback for these.
+that line and exit non-zero; they never show a traceback for these. Each also subclasses the
+builtin a Python caller would catch for its kind: a bad value or file is a ``ValueError``, a key
+not in the store a ``LookupError``, an unreachable store a ``ConnectionError``, rejected
+credentials a ``PermissionError``, a failed run or training a ``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ class StainworthError(Exception):
         super().__init__(" ".join(str(message).split()))
 
 
-class ConfigError(StainworthError):
+class ConfigError(StainworthError, ValueError):
     """A configuration value, profile or parameter is invalid."""
 
 
@@ -28,27 +31,27 @@ class StoreError(StainworthError):
     """The object store failed or cannot be reached."""
 
 
-class MissingKeyError(StoreError):
+class MissingKeyError(StoreError, LookupError):
     """A key (or a complete output under a prefix) does not exist in the store."""
 
 
-class StoreUnreachableError(StoreError):
+class StoreUnreachableError(StoreError, ConnectionError):
     """The store endpoint did not answer after bounded retries."""
 
 
-class CredentialsError(StoreError):
+class CredentialsError(StoreError, PermissionError):
     """Store credentials are missing or rejected."""
 
 
-class InputDataError(StainworthError):
+class InputDataError(StainworthError, ValueError):
     """An input file or artifact is missing, malformed or inconsistent."""
 
 
-class PipelineError(StainworthError):
+class PipelineError(StainworthError, RuntimeError):
     """A pipeline name is unknown or a pipeline run failed."""
 
 
-class TrainingError(StainworthError):
+class TrainingError(StainworthError, RuntimeError):
     """Training cannot go on (a NaN/Inf loss, an unusable checkpoint)."""
 
 

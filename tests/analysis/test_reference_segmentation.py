@@ -25,7 +25,8 @@ def test_mean_with_interval_is_a_t_interval():
     assert (result.estimate, result.n) == (pytest.approx(0.9), 3)
     assert result.ci_low == pytest.approx(0.9 - half) and result.ci_high == pytest.approx(0.9 + half)
     single = mean_with_interval(np.array([0.7]))
-    assert single.ci_low == single.ci_high == 0.7
+    assert single.estimate == 0.7 and np.isnan(single.ci_low) and np.isnan(single.ci_high)
+    assert mean_with_interval(np.array([-0.5, 0.9, 1.0]), bounds=(0.0, 1.0)).ci_low == 0.0
 
 
 def test_mean_with_interval_refuses_no_values_and_nan():

@@ -1,7 +1,7 @@
 import pytest
 
 from stainworth.contracts.base import validate_model
-from stainworth.contracts.task import LADDERS, TASKS, TasksConfig, TaskUnit
+from stainworth.contracts.task import LADDERS, TASKS, SweepItem, TasksConfig, TaskUnit
 from stainworth.errors import ConfigError
 from stainworth.tasks import ladder
 
@@ -102,3 +102,37 @@ def test_per_architecture_settings_override_the_sweep_values_for_that_architectu
                      "plateau_patience_by_architecture": {"efficientunet0": 2}}}}).segmentation.training
     assert [(training.learning_rate_for(a), training.patience_for(a), training.plateau_patience_for(a))
             for a in ("unet1", "efficientunet0")] == [(3e-3, 6, 3), (2e-3, 4, 2)]
+
+
+def test_a_sweep_item_from_the_pipeline_becomes_its_units_in_order():
+    from stainworth.pipelines.sweeps import sweep_units
+    from stainworth.profiles import load_profile
+
+    tasks = load_profile("mini").tasks.model_copy(update={"grouping": "slots"})
+    for raw in sweep_units(tasks, "segmentation", ["capacity", "learnable"]):
+        item = validate_model(SweepItem, raw, where="item")
+        units = item.task_units("segmentation")
+        assert [unit.train_size for unit in units] == [entry["train_size"] for entry in raw["units"]]
+        assert item.positions == [entry["position"] for entry in raw["units"]]
+        assert any(unit.train_size is None for unit in units) and any(unit.train_size for unit in units)
+    floats = {"units": [{"architecture": "unet1", "modality": "label_free", "train_size": 25.0, "subset": 1.0,
+                         "replicate": 2.0}]}  # kfp.local hands ints back as floats
+    assert validate_model(SweepItem, floats, where="item").task_units("segmentation")[0].name == \
+        "segmentation-unet1-label_free-25-s1-r2"
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"units": []}, r"train_task item: field 'units'"),
+    ({"units": [{"architecture": "unet1", "modality": "phase"}]}, r"field 'units.0.modality'"),
+    ({"units": [{"architecture": "unet1", "modality": "label_free", "train_size": 0}]}, r"field 'units.0.train_size'"),
+])
+def test_a_bad_sweep_item_is_one_line_naming_the_field(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_model(SweepItem, raw, where="train_task item")
+
+
+def test_a_sweep_item_with_another_tasks_network_names_the_entry():
+    item = SweepItem.model_validate({"units": [{"architecture": "unet1", "modality": "label_free"},
+                                               {"architecture": "resnet18", "modality": "label_free"}]})
+    with pytest.raises(ConfigError, match=r"sweep item unit 2: .*'resnet18' is not in the segmentation ladder"):
+        item.task_units("segmentation")

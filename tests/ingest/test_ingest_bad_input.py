@@ -86,6 +86,15 @@ def test_not_an_image_at_all(folder):
         run(folder)
 
 
+def test_a_tiff_header_whose_first_page_is_damaged_names_the_problem_in_one_line(folder, capfd):
+    (folder / "phase.tif").write_bytes(b"II*\x00" + b"\xff" * 100)  # a TIFF signature, no readable page
+    with pytest.raises(InputDataError, match=r"phase.tif \(spec field label_free.files\[0\]\): unreadable image "
+                                             r"\(ValueError: no image in the file .*damaged") as raised:
+        run(folder)
+    assert "\n" not in str(raised.value) and "IndexError" not in str(raised.value)
+    assert "tifffile" not in capfd.readouterr().err  # tifffile's own log lines are not printed besides
+
+
 def test_unsupported_format(folder):
     (folder / "phase.jpg").write_bytes(b"xx")
     with pytest.raises(InputDataError, match=r"format '.jpg' is not supported; expected TIFF, OME-TIFF or PNG"):

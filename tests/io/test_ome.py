@@ -37,6 +37,9 @@ def test_missing_and_corrupt_files(tmp_path):
     bad.write_bytes(b"not a tiff at all")
     with pytest.raises(InputDataError, match="bad.ome.tif: not a readable TIFF"):
         read_ome_tiff(bad)
+    bad.write_bytes(b"II*\x00" + b"\xff" * 100)  # a TIFF signature, no readable page
+    with pytest.raises(InputDataError, match=r"bad.ome.tif: not a readable TIFF \(no image in the file"):
+        read_ome_tiff(bad)
 
 
 def test_same_data_same_bytes(tmp_path):

@@ -76,3 +76,30 @@ def test_a_dataset_without_validation_items_is_refused(tmp_path):
 def test_a_folder_that_is_not_a_stainer_is_refused(tmp_path):
     with pytest.raises(InputDataError, match="no stainer.json; expected a stainer folder"):
         load_stainer(tmp_path)
+
+
+@pytest.mark.parametrize("description, weights, expected", [
+    ("{not json", None, r"stainer.json: not JSON .*; expected a stainer description"),
+    ('["a list"]', None, r"stainer.json: format 'list'; expected"),
+    (None, b"not a checkpoint", r"model.safetensors: does not fit a pix2pixhd generator \(Error while deserializing"),
+])
+def test_a_damaged_stainer_folder_is_refused_in_one_line(dataset, tmp_path, description, weights, expected):
+    config = StainerTrainConfig.model_validate(CONFIGS["pix2pixhd"] | {"max_epochs": 1})
+    train_stainer(config, dataset, tmp_path / "work", tmp_path / "stainer", log=lambda line: None)
+    if description is not None:
+        (tmp_path / "stainer" / DESCRIPTION).write_text(description)
+    if weights is not None:
+        (tmp_path / "stainer" / WEIGHTS).write_bytes(weights)
+    with pytest.raises(InputDataError, match=expected) as raised:
+        load_stainer(tmp_path / "stainer")
+    assert "\n" not in str(raised.value)
+
+
+def test_a_stainer_description_with_invalid_settings_names_the_field(dataset, tmp_path):
+    config = StainerTrainConfig.model_validate(CONFIGS["pix2pixhd"] | {"max_epochs": 1})
+    train_stainer(config, dataset, tmp_path / "work", tmp_path / "stainer", log=lambda line: None)
+    description = json.loads((tmp_path / "stainer" / DESCRIPTION).read_text())
+    description["config"]["batch_size"] = "many"
+    (tmp_path / "stainer" / DESCRIPTION).write_text(json.dumps(description))
+    with pytest.raises(InputDataError, match=r"stainer.json: config.batch_size: .*expected the stainer settings"):
+        load_stainer(tmp_path / "stainer")

@@ -3,9 +3,9 @@ import segmentation_models_pytorch as smp
 import torch
 from safetensors.torch import save_file
 
+from stainworth.contracts.task import LADDERS, TASKS
 from stainworth.errors import ConfigError, InputDataError
 from stainworth.tasks import TASK_NETS, build_task_net, capacity, ladder, trainable_parameters
-from stainworth.tasks.registry import TASKS
 
 SMALL = ("cnn1", "cnn3", "resnet18", "unet1", "unet2", "unet3", "efficientunet0")
 LARGE = ("resnet50", "resnet101", "efficientunet7")
@@ -28,8 +28,9 @@ def test_the_registry_holds_both_ladders_of_the_study():
     assert set(SMALL + LARGE) == set(TASK_NETS)
     assert ladder("segmentation") == ("unet1", "unet2", "unet3", "efficientunet0", "efficientunet7")
     assert ladder("classification") == ("cnn1", "cnn3", "resnet18", "resnet50", "resnet101")
+    assert ladder("segmentation") + ladder("classification") == LADDERS["segmentation"] + LADDERS["classification"]
     for task in TASKS:
-        assert [TASK_NETS[name].rank for name in ladder(task)] == [1, 2, 3, 4, 5]
+        assert {TASK_NETS[name].task for name in ladder(task)} == {task}  # every ladder network is built here
     assert {name for name, spec in TASK_NETS.items() if not spec.imagenet} == {"unet1", "unet2", "unet3", "cnn1",
                                                                                "cnn3"}
     assert all(spec.description and "\n" not in spec.description for spec in TASK_NETS.values())

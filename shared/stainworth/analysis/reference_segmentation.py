@@ -10,15 +10,11 @@ the fluorescence camera covers. :func:`mean_with_interval` summarises the fields
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
-from scipy.stats import t as student_t
 
 from stainworth.analysis.reference_nuclei import RegisteredField
-from stainworth.errors import InputDataError
 from stainworth.labels import label_nuclei_classical
+from stainworth.metrics.mean_interval import MeanInterval, t_interval
 from stainworth.metrics.segmentation import mask_scores
 
 MARKERS = {"label_free": "fill", "h3k27me3": "fill", "lamin_a_c": "rim"}
@@ -63,48 +59,16 @@ def field_dice(field: RegisteredField) -> dict[str, float]:
                                  marker=MARKERS[name]) for name in MARKERS}
 
 
-@dataclass(frozen=True)
-class MeanEstimate:
-    """Mean of per-field values with a Student-t confidence interval.
-
-    Attributes
-    ----------
-    estimate, ci_low, ci_high : float
-        Mean and its interval (the point when ``n == 1`` or every value is equal).
-    n : int
-        Values averaged.
-    """
-
-    estimate: float
-    ci_low: float
-    ci_high: float
-    n: int
-
-
 def mean_with_interval(values: np.ndarray, *, confidence: float = 0.95,
-                       bounds: tuple[float, float] = (-np.inf, np.inf)) -> MeanEstimate:
-    """Mean of independent values (fields) with the t interval ``mean +/- t_{n-1} sd / sqrt(n)``.
+                       bounds: tuple[float, float] = (-np.inf, np.inf)) -> MeanInterval:
+    """Mean of independent per-field values with the t interval ``mean +/- t_{n-1} sd / sqrt(n)``.
 
-    The interval is clipped to ``bounds``, the range the mean can take (``(0, 1)`` for a Dice).
+    The interval is clipped to ``bounds``, the range the mean can take (``(0, 1)`` for a Dice); one
+    field gives no interval (NaN), see :func:`stainworth.metrics.mean_interval.t_interval`.
 
     Raises
     ------
     InputDataError
         No values, or NaN/Inf among them.
-
-    Examples
-    --------
-    >>> result = mean_with_interval(np.array([0.8, 0.9, 1.0]))
-    >>> round(result.estimate, 3), round(result.ci_low, 3), round(result.ci_high, 3)
-    (0.9, 0.652, 1.148)
     """
-    values = np.asarray(values, dtype=np.float64).reshape(-1)
-    if values.size == 0 or not np.isfinite(values).all():
-        raise InputDataError(f"values: {values.size} values, finite: {bool(np.isfinite(values).all())}; "
-                             "expected at least one finite value")
-    mean = float(values.mean())
-    if values.size == 1 or np.ptp(values) == 0:
-        return MeanEstimate(mean, mean, mean, int(values.size))
-    half = float(student_t.ppf(0.5 + confidence / 2, values.size - 1)) * float(values.std(ddof=1)) \
-        / math.sqrt(values.size)
-    return MeanEstimate(mean, max(mean - half, bounds[0]), min(mean + half, bounds[1]), int(values.size))
+    return t_interval(values, confidence=confidence, bounds=bounds, method="t over fields")

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from stainworth.contracts.base import DeviceName, StrictModel
+from stainworth.contracts.base import DeviceName, StrictModel, format_validation_error
 from stainworth.contracts.manifest import OutputManifest
+from stainworth.errors import ConfigError
 
 Task = Literal["segmentation", "classification"]
 TASKS: tuple[Task, ...] = ("segmentation", "classification")
@@ -28,9 +29,10 @@ SweepKind = Literal["capacity", "learnable"]
 Ending = Literal["early_stop", "epoch_cap", "degenerate_retrained"]
 """How a training ended: early stopping on its validation loss, its epoch cap, or (after a degenerate
 first attempt, see :mod:`stainworth.tasks.degenerate`) a retraining with a fresh seed."""
-UnitGrouping = Literal["unit", "architecture"]
-"""Trainings per ``train_task`` task: one (a GPU task each on a cluster) or all of one architecture
-and training size (one process: imports and start-up paid once; the local default)."""
+UnitGrouping = Literal["unit", "architecture", "slots"]
+"""Trainings per ``train_task`` task: one (a GPU task each on a cluster), half of those of one
+architecture and training size, or half of all (one process per runner slot: imports and start-up
+paid twice in all; the local default)."""
 LADDERS: dict[Task, tuple[str, ...]] = {
     "segmentation": ("unet1", "unet2", "unet3", "efficientunet0", "efficientunet7"),
     "classification": ("cnn1", "cnn3", "resnet18", "resnet50", "resnet101"),
@@ -191,8 +193,8 @@ class TasksConfig(StrictModel):
     store_prefix: str = Field(default="tasks", pattern=r"^[A-Za-z0-9._/-]+$")
     """Store prefix under which every unit is published."""
     grouping: UnitGrouping | None = None
-    """Trainings per ``train_task`` task (:data:`UnitGrouping`); None: ``architecture`` in a local
-    run, ``unit`` on a cluster."""
+    """Trainings per ``train_task`` task (:data:`UnitGrouping`); None: ``slots`` in a local run,
+    ``unit`` on a cluster."""
 
     @model_validator(mode="after")
     def _architectures_in_their_ladder(self) -> TasksConfig:
@@ -243,6 +245,51 @@ class TaskUnit(StrictModel):
         """``<task>-<architecture>-<modality>-<size|all>-s<subset>-r<replicate>``, unique within a sweep."""
         size = "all" if self.train_size is None else str(self.train_size)
         return f"{self.task}-{self.architecture}-{self.modality}-{size}-s{self.subset}-r{self.replicate}"
+
+
+class SweepEntry(StrictModel):
+    """One training of a sweep item, as the pipeline lists it (a :class:`TaskUnit` without its task)."""
+
+    architecture: str
+    modality: Modality
+    train_size: int | None = Field(default=None, ge=2)
+    """Training items of a random subset; ``None``: the whole training split (the capacity sweep)."""
+    subset: int = Field(default=0, ge=0)
+    replicate: int = Field(default=0, ge=0)
+    position: str = ""
+    """Shown in its progress lines (``run 3/60``)."""
+
+    def unit(self, task: Task) -> TaskUnit:
+        """The unit this entry trains in ``task``."""
+        return TaskUnit(task=task, architecture=self.architecture, modality=self.modality,
+                        train_size=self.train_size, subset=self.subset, replicate=self.replicate)
+
+
+class SweepItem(StrictModel):
+    """One loop item of a sweep: the trainings one ``train_task`` task runs, in order."""
+
+    units: list[SweepEntry] = Field(min_length=1)
+
+    def task_units(self, task: Task) -> list[TaskUnit]:
+        """The entries as units of ``task``.
+
+        Raises
+        ------
+        ConfigError
+            An entry whose architecture is not in ``task``'s ladder (one line naming the entry).
+        """
+        units = []
+        for k, entry in enumerate(self.units):
+            try:
+                units.append(entry.unit(task))
+            except ValidationError as error:
+                raise ConfigError(format_validation_error(error, where=f"sweep item unit {k + 1}")) from None
+        return units
+
+    @property
+    def positions(self) -> list[str]:
+        """Each entry's ``position``."""
+        return [entry.position for entry in self.units]
 
 
 class TaskRunManifest(OutputManifest):

@@ -8,7 +8,9 @@ pixels and catches truncated or corrupt data and non-finite values. PNG is read 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +44,40 @@ def _where(path: Path, field: str) -> str:
     return f"{path} (spec field {field})"
 
 
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _first_series(tif: tifffile.TiffFile, collector: _Collector) -> tifffile.TiffPageSeries:
+    """The file's first image series; a ValueError naming what tifffile found when it has none."""
+    if not tif.series:
+        found = collector.messages[0] if collector.messages else "tifffile found no pages"
+        raise ValueError(f"no image in the file ({found}); the file is damaged or not an image TIFF")
+    return tif.series[0]
+
+
+@contextlib.contextmanager
+def _tifffile_errors() -> Iterator[_Collector]:
+    """Collect tifffile's logged errors instead of printing them (they become the message)."""
+    collector = _Collector()
+    logger = logging.getLogger("tifffile")
+    logger.addHandler(collector)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield collector
+    finally:
+        logger.removeHandler(collector)
+        logger.propagate = propagate
+
+
 def _tiff_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int, float | None]:
-    with tifffile.TiffFile(path) as tif:
-        series = tif.series[0]
+    with _tifffile_errors() as collector, tifffile.TiffFile(path) as tif:
+        series = _first_series(tif, collector)
         shape, axes = tuple(int(v) for v in series.shape), series.axes
         samples = shape[axes.index("S")] if "S" in axes else 1
         pixel = None
@@ -122,26 +155,11 @@ def check_plane(header: ImageHeader, *, channels: int | None = None) -> None:
         raise InputDataError(f"{where}: found {shape[-2]}x{shape[-1]} px; expected an image of at least 16x16 px")
 
 
-class _Collector(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 def _decode(header: ImageHeader) -> np.ndarray:
     if header.path.suffix.lower() in PNG_SUFFIXES:
         return np.asarray(iio.imread(header.path))
-    collector = _Collector()
-    logger = logging.getLogger("tifffile")
-    logger.addHandler(collector)
-    try:
-        with tifffile.TiffFile(header.path) as tif:
-            data = tif.series[0].asarray()
-    finally:
-        logger.removeHandler(collector)
+    with _tifffile_errors() as collector, tifffile.TiffFile(header.path) as tif:
+        data = _first_series(tif, collector).asarray()
     if collector.messages:
         raise ValueError(collector.messages[0])
     return np.asarray(data)

@@ -96,6 +96,8 @@ def read_ome_tiff(path: str | Path) -> OmeImage:
         raise InputDataError(f"{source}: no such image file")
     try:
         with tifffile.TiffFile(source) as tif:
+            if not tif.series:
+                raise ValueError("no image in the file: tifffile found no pages")
             series = tif.series[0]
             data = series.asarray(squeeze=False)
             full_axes = series.get_axes(False)

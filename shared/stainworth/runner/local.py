@@ -55,14 +55,14 @@ def local_store_uri(runs_dir: str | Path = "runs", store_uri: str | None = None)
 
 
 def local_profile(profile: Profile) -> Profile:
-    """The profile as a local run uses it: trainings grouped by architecture unless the profile says otherwise.
+    """The profile as a local run uses it: trainings grouped per runner slot unless the profile says otherwise.
 
-    One ``train_task`` process per architecture pays the imports and kfp.local's start-up once
-    for all its trainings (``tasks.grouping``); a cluster run keeps one GPU task per training.
+    One ``train_task`` process per slot pays the imports and kfp.local's start-up once for half of
+    all trainings (``tasks.grouping``); a cluster run keeps one GPU task per training.
     """
     if profile.tasks.grouping is not None:
         return profile
-    tasks = profile.tasks.model_copy(update={"grouping": "architecture"})
+    tasks = profile.tasks.model_copy(update={"grouping": "slots"})
     return profile.model_copy(update={"tasks": tasks})
 
 

@@ -23,11 +23,19 @@ from stainworth.store import open_store
 
 @dataclass
 class WatchSummary:
-    """What a watch did: polls, retraining runs started and those that failed."""
+    """What a watch did: polls, retraining runs started, those that failed, and the polls that found no store."""
 
     polls: int = 0
     runs: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    unreachable: list[StoreError] = field(default_factory=list)
+
+    @property
+    def never_reached(self) -> StoreError | None:
+        """The last poll's error when no poll reached the store (None: some poll did)."""
+        if self.polls and len(self.unreachable) == self.polls:
+            return self.unreachable[-1]
+        return None
 
 
 def watch(profile: Profile, store_uri: str, *, interval_s: float, max_polls: int | None = None,
@@ -58,6 +66,7 @@ def watch(profile: Profile, store_uri: str, *, interval_s: float, max_polls: int
         try:
             pending = detect(open_store(store_uri), profile.retrain).pending
         except StoreError as error:
+            summary.unreachable.append(error)
             echo(f"watch: poll {summary.polls}: {error}; trying again in {interval_s:g}s")
             continue
         if not pending:

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import ValidationError
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from stainworth.contracts.stainer import StainerTrainConfig
@@ -116,14 +118,24 @@ def load_stainer(folder: str | Path, *, device: torch.device | str | None = None
     for name in (DESCRIPTION, WEIGHTS):
         if not (source / name).is_file():
             raise InputDataError(f"{source}: no {name}; expected a stainer folder written by train_stainer")
-    description = json.loads((source / DESCRIPTION).read_text())
-    if description.get("format") != FORMAT:
-        raise InputDataError(f"{source / DESCRIPTION}: format {description.get('format')!r}; expected '{FORMAT}'")
-    config = StainerTrainConfig.model_validate(description["config"])
+    try:
+        description = json.loads((source / DESCRIPTION).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputDataError(f"{source / DESCRIPTION}: not JSON ({error}); expected a stainer description "
+                             "written by train_stainer") from None
+    if not isinstance(description, dict) or description.get("format") != FORMAT:
+        found = description.get("format") if isinstance(description, dict) else type(description).__name__
+        raise InputDataError(f"{source / DESCRIPTION}: format {found!r}; expected '{FORMAT}'")
+    try:
+        config = StainerTrainConfig.model_validate(description.get("config"))
+    except ValidationError as error:
+        problem = error.errors()[0]
+        raise InputDataError(f"{source / DESCRIPTION}: config.{'.'.join(map(str, problem['loc']))}: {problem['msg']}; "
+                             "expected the stainer settings train_stainer wrote") from None
     generator = build_stainer(config).generator
     try:
         generator.load_state_dict(load_file(str(source / WEIGHTS)))
-    except (RuntimeError, OSError) as error:
+    except (RuntimeError, OSError, SafetensorError) as error:
         raise InputDataError(f"{source / WEIGHTS}: does not fit a {config.architecture} generator "
                              f"({str(error).splitlines()[0]})") from None
     generator.to(resolve_device(config.device) if device is None else device).eval()

@@ -38,14 +38,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 from skimage.metrics import structural_similarity
 
 from stainworth.errors import InputDataError
+from stainworth.metrics.mean_interval import MeanInterval, t_interval
 
 METRICS = ("ssim", "psnr", "pearson", "mse", "nrmse")
 """Names of the per-image metrics, in the order :func:`image_quality` returns them."""
@@ -312,19 +311,9 @@ def summarise(per_image: Mapping[str, Any]) -> dict[str, dict[str, float]]:
     return summary
 
 
-@dataclass(frozen=True)
-class PairedDifference:
-    """Mean per-image difference ``a - b`` of one metric on the same test images, with its interval."""
-
-    estimate: float
-    se: float
-    ci_low: float
-    ci_high: float
-    df: float
-    p: float
-    n: int
-    """Images with a finite value of both."""
-    method: str
+PairedDifference = MeanInterval
+"""Mean per-image difference ``a - b`` of one metric on the same test images, with its interval;
+``n`` counts the images with a finite value of both."""
 
 
 def paired_difference(a: Any, b: Any, *, confidence: float = 0.95) -> PairedDifference:
@@ -335,7 +324,7 @@ def paired_difference(a: Any, b: Any, *, confidence: float = 0.95) -> PairedDiff
     ``pearson_nucleus`` of an image with a small nucleus). When every difference is equal up to
     rounding (a method against itself, or against itself plus a constant) the estimate is that
     value with no spread: se 0, the interval the point, p NaN (a t test is undefined without
-    spread), and the method says so.
+    spread), and the method says so (:func:`stainworth.metrics.mean_interval.t_interval`).
 
     Raises
     ------
@@ -349,12 +338,4 @@ def paired_difference(a: Any, b: Any, *, confidence: float = 0.95) -> PairedDiff
     d = x[finite] - y[finite]
     if d.size < 2:
         raise InputDataError(f"paired difference: {d.size} images with both values finite; expected at least 2")
-    method = "paired t over test images"
-    if np.allclose(d, d[0], rtol=1e-9, atol=1e-12):  # equal up to rounding: a t test has nothing to divide by
-        value = float(d.mean())
-        return PairedDifference(value, 0.0, value, value, float(d.size - 1), float("nan"), int(d.size),
-                                method + "; every difference equal, no spread")
-    result = stats.ttest_1samp(d, 0.0)
-    interval = result.confidence_interval(confidence)
-    return PairedDifference(float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size)), float(interval.low),
-                            float(interval.high), float(result.df), float(result.pvalue), int(d.size), method)
+    return t_interval(d, confidence=confidence, method="paired t over test images")

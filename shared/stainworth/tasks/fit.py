@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from stainworth.contracts.task import TASKS
 from stainworth.devices import autocast, module_device
 from stainworth.errors import ConfigError, TrainingError
 from stainworth.metrics import empirical_auc
@@ -53,7 +54,6 @@ from stainworth.metrics.segmentation import mask_counts, scores_from_counts
 from stainworth.progress import format_seconds
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.predict import outputs
-from stainworth.tasks.registry import TASKS
 from stainworth.training import (
     BEST,
     CHECKPOINT,

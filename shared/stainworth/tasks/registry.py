@@ -16,19 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 import torch
 from torch import nn
 
+from stainworth.contracts.task import LADDERS, TASKS, Task
 from stainworth.errors import ConfigError
 from stainworth.stainers.adapters import trainable_parameters
 from stainworth.stainers.efficientunet import build_efficientunet
 from stainworth.tasks.classifiers import build_cnn, build_resnet
 from stainworth.tasks.unet import build_unet
-
-Task = Literal["segmentation", "classification"]
-TASKS: tuple[Task, ...] = ("segmentation", "classification")
 
 Builder = Callable[[int, Path | None], nn.Module]
 """``(in_channels, weights) -> network``."""
@@ -44,8 +41,6 @@ class TaskNetSpec:
     """``"unet"``, ``"efficientunet"``, ``"cnn"`` or ``"resnet"``."""
     description: str
     """One line for tables and reports."""
-    rank: int
-    """Position on its task's capacity ladder, 1 = fewest trainable parameters."""
     imagenet: bool
     """Accepts ImageNet weights (the study initialised it with them); otherwise from scratch only."""
     build: Builder = field(repr=False, compare=False)
@@ -58,31 +53,31 @@ def _efficientunet(encoder: str) -> Builder:
 
 TASK_NETS: dict[str, TaskNetSpec] = {
     "cnn1": TaskNetSpec("classification", "cnn", "one conv-ReLU-max-pool block, dense layer to one logit",
-                        1, False, lambda c, w: build_cnn(1, in_channels=c)),
+                        False, lambda c, w: build_cnn(1, in_channels=c)),
     "cnn3": TaskNetSpec("classification", "cnn", "three conv-ReLU-max-pool blocks, dense layer to one logit",
-                        2, False, lambda c, w: build_cnn(3, in_channels=c)),
+                        False, lambda c, w: build_cnn(3, in_channels=c)),
     "resnet18": TaskNetSpec("classification", "resnet", "torchvision ResNet18, one-logit head",
-                            3, True, lambda c, w: build_resnet("resnet18", in_channels=c, weights=w)),
+                            True, lambda c, w: build_resnet("resnet18", in_channels=c, weights=w)),
     "resnet50": TaskNetSpec("classification", "resnet", "torchvision ResNet50, one-logit head",
-                            4, True, lambda c, w: build_resnet("resnet50", in_channels=c, weights=w)),
+                            True, lambda c, w: build_resnet("resnet50", in_channels=c, weights=w)),
     "resnet101": TaskNetSpec("classification", "resnet", "torchvision ResNet101, one-logit head",
-                             5, True, lambda c, w: build_resnet("resnet101", in_channels=c, weights=w)),
+                             True, lambda c, w: build_resnet("resnet101", in_channels=c, weights=w)),
     "unet1": TaskNetSpec("segmentation", "unet", "U-Net of one conv block and one deconv block",
-                         1, False, lambda c, w: build_unet(1, in_channels=c)),
+                         False, lambda c, w: build_unet(1, in_channels=c)),
     "unet2": TaskNetSpec("segmentation", "unet", "U-Net of two conv blocks and two deconv blocks",
-                         2, False, lambda c, w: build_unet(2, in_channels=c)),
+                         False, lambda c, w: build_unet(2, in_channels=c)),
     "unet3": TaskNetSpec("segmentation", "unet", "U-Net of three conv blocks and three deconv blocks",
-                         3, False, lambda c, w: build_unet(3, in_channels=c)),
+                         False, lambda c, w: build_unet(3, in_channels=c)),
     "efficientunet0": TaskNetSpec("segmentation", "efficientunet", "smp U-Net with an EfficientNet-b0 encoder",
-                                  4, True, _efficientunet("efficientnet-b0")),
+                                  True, _efficientunet("efficientnet-b0")),
     "efficientunet7": TaskNetSpec("segmentation", "efficientunet", "smp U-Net with an EfficientNet-b7 encoder",
-                                  5, True, _efficientunet("efficientnet-b7")),
+                                  True, _efficientunet("efficientnet-b7")),
 }
 """Every task network by name, classification ladder then segmentation ladder, each by rank."""
 
 
 def ladder(task: str) -> tuple[str, ...]:
-    """Names of ``task``'s networks in increasing capacity (rank order).
+    """Names of ``task``'s networks in increasing capacity (:data:`stainworth.contracts.task.LADDERS`).
 
     Raises
     ------
@@ -91,7 +86,7 @@ def ladder(task: str) -> tuple[str, ...]:
     """
     if task not in TASKS:
         raise ConfigError(f"task '{task}': expected one of {', '.join(TASKS)}")
-    return tuple(sorted((n for n, s in TASK_NETS.items() if s.task == task), key=lambda n: TASK_NETS[n].rank))
+    return LADDERS[task]
 
 
 def task_net_spec(name: str) -> TaskNetSpec:
