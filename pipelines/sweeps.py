@@ -38,14 +38,15 @@ def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> 
     """The trainings of ``task``'s ``sweeps`` as loop items, one ``train_task`` task each.
 
     Capacity sweep: every architecture × every modality × every replicate on the whole training
-    split (``train_size`` None). Learnable sweep: the learnable architecture × sizes × subsets ×
-    modalities × its replicates (``learnable.replicates``, else the task's). Each training carries
-    its ``position`` (``run k/n``). With ``tasks.grouping`` ``slots`` (the local default) all
-    trainings are dealt to :data:`LOCAL_SLOTS` items (:func:`_deal_to_slots`), one process per
-    runner slot; with ``architecture`` the trainings of one architecture and training size are
-    split, modality by modality, into :data:`LOCAL_SLOTS` items, largest first; otherwise
-    (``unit``, or None as on a cluster) one training each. Within an item the trainings of one
-    dataset follow each other, so that its batches are opened once.
+    split (no ``train_size``: a loop item cannot hold a null, KFP's protobuf values refuse it).
+    Learnable sweep: the learnable architecture × sizes × subsets × modalities × its replicates
+    (``learnable.replicates``, else the task's). Each training carries its ``position`` (``run k/n``).
+    With ``tasks.grouping`` ``slots`` (the local default) all trainings are dealt to
+    :data:`LOCAL_SLOTS` items (:func:`_deal_to_slots`), one process per runner slot; with
+    ``architecture`` the trainings of one architecture and training size are split, modality by
+    modality, into :data:`LOCAL_SLOTS` items, largest first; otherwise (``unit``, or None as on a
+    cluster) one training each. Within an item the trainings of one dataset follow each other, so
+    that its batches are opened once.
     The list is fixed when the pipeline is built: overriding the ``tasks_config`` parameter at
     submission changes the training settings, not which units run.
     """
@@ -56,8 +57,8 @@ def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> 
     if "learnable" in sweeps:
         plan += [(sweep.learnable.architecture, size, subset, tasks.learnable_replicates(task))
                  for size in sweep.learnable.sizes for subset in range(sweep.learnable.subsets)]
-    units = [{"architecture": architecture, "modality": modality, "train_size": size, "subset": subset,
-              "replicate": replicate}
+    units = [{"architecture": architecture, "modality": modality, **({"train_size": size} if size else {}),
+              "subset": subset, "replicate": replicate}
              for architecture, size, subset, replicates in plan for modality in sweep.modalities
              for replicate in range(replicates)]
     units = [unit | {"position": f"run {k}/{len(units)}"} for k, unit in enumerate(units, start=1)]
@@ -67,7 +68,7 @@ def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> 
         return [{"units": dealt} for dealt in _deal_to_slots(units, task, sweep.modalities) if dealt]
     groups: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
     for unit in units:
-        groups.setdefault((unit["architecture"], unit["train_size"]), []).append(unit)
+        groups.setdefault((unit["architecture"], unit.get("train_size")), []).append(unit)
     order = sorted(groups, key=lambda key: _largest_first(task, *key))
     items = []
     for key in order:
@@ -91,7 +92,7 @@ def _deal_to_slots(units: list[dict[str, Any]], task: Task, modalities: Sequence
     modality's work (their epochs differ: the real fluorescence trains longest) and the trainings
     of one dataset stay next to each other.
     """
-    ordered = sorted(units, key=lambda unit: _largest_first(task, unit["architecture"], unit["train_size"]))
+    ordered = sorted(units, key=lambda unit: _largest_first(task, unit["architecture"], unit.get("train_size")))
     slots: list[list[dict[str, Any]]] = [[] for _ in range(LOCAL_SLOTS)]
     dealt: dict[str, int] = {}
     for unit in ordered:

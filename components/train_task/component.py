@@ -18,7 +18,7 @@ def train_task(config: dict, task: str, item: dict, store_uri: str, datasets: ds
         item: One loop item of the sweep: ``units``, a list of trainings, each with ``architecture``
             (``unet1`` ... ``efficientunet7``, ``cnn1`` ... ``resnet101``), ``modality``
             (``label_free``, ``virtual_effunet``, ``virtual_pix2pixhd`` or ``fluorescence``),
-            ``train_size`` (training items of a random subset; null for the whole training split),
+            ``train_size`` (training items of a random subset; absent for the whole training split),
             ``subset`` (which random subset, 0-based), ``replicate`` (which training of the unit,
             0-based) and ``position`` (shown in progress lines, ``run 3/60``); a ``SweepItem``. One
             training per task on a cluster; half of all trainings in one task locally. Passed whole:

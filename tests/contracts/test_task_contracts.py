@@ -112,7 +112,7 @@ def test_a_sweep_item_from_the_pipeline_becomes_its_units_in_order():
     for raw in sweep_units(tasks, "segmentation", ["capacity", "learnable"]):
         item = validate_model(SweepItem, raw, where="item")
         units = item.task_units("segmentation")
-        assert [unit.train_size for unit in units] == [entry["train_size"] for entry in raw["units"]]
+        assert [unit.train_size for unit in units] == [entry.get("train_size") for entry in raw["units"]]
         assert item.positions == [entry["position"] for entry in raw["units"]]
         assert any(unit.train_size is None for unit in units) and any(unit.train_size for unit in units)
     floats = {"units": [{"architecture": "unet1", "modality": "label_free", "train_size": 25.0, "subset": 1.0,

@@ -1,5 +1,8 @@
 """Sweep items: one training per task on a cluster, half of all trainings per task locally."""
 
+import pytest
+from kfp.compiler.pipeline_spec_builder import to_protobuf_value
+
 from stainworth.contracts.task import LADDERS
 from stainworth.pipelines.sweeps import LOCAL_SLOTS, sweep_units
 from stainworth.profiles import load_profile
@@ -30,16 +33,17 @@ def test_a_local_run_deals_every_training_to_the_runner_slots_largest_first():
         + len(sweep.learnable.sizes) * sweep.learnable.subsets * len(sweep.modalities))
     largest = sweep.architectures[-1]
     for item in items:
-        assert item["units"][0]["architecture"] == largest and item["units"][0]["train_size"] is None  # whole split
-        ladder = [(-LADDERS["segmentation"].index(u["architecture"]), -(u["train_size"] or 1e9)) for u in item["units"]]
+        assert item["units"][0]["architecture"] == largest and item["units"][0].get("train_size") is None  # whole split
+        ladder = [(-LADDERS["segmentation"].index(u["architecture"]), -(u.get("train_size") or 1e9))
+                  for u in item["units"]]
         assert ladder == sorted(ladder)
         for modality in sweep.modalities:  # every slot gets about half of each architecture's every modality
             for architecture in sweep.architectures:
-                mine = sum(u["modality"] == modality and u["architecture"] == architecture and u["train_size"] is None
-                           for u in item["units"])
+                mine = sum(u["modality"] == modality and u["architecture"] == architecture
+                           and u.get("train_size") is None for u in item["units"])
                 assert abs(mine - sweep.replicates / LOCAL_SLOTS) <= 0.5
     for item in items:
-        keys = [(u["architecture"], u["train_size"], u["subset"], u["modality"]) for u in item["units"]]
+        keys = [(u["architecture"], u.get("train_size"), u["subset"], u["modality"]) for u in item["units"]]
         assert all(key not in keys[k + 2:] for k, key in enumerate(keys) if keys[k + 1:k + 2] != [key])
 
 
@@ -65,6 +69,14 @@ def test_a_learnable_sweep_groups_by_training_size_and_keeps_an_explicit_groupin
     assert local_profile(profile.model_copy(update={"tasks": tasks})).tasks.grouping == "unit"
     grouped = sweep_units(profile.tasks.model_copy(update={"grouping": "architecture"}), "segmentation", ["learnable"])
     learnable = profile.tasks.segmentation.learnable
-    assert [item["units"][0]["train_size"] for item in grouped] == [
+    assert [item["units"][0].get("train_size") for item in grouped] == [
         size for size in sorted(learnable.sizes, reverse=True) for _ in range(LOCAL_SLOTS)]
     assert all(len(item["units"]) == learnable.subsets * 2 * learnable.replicates for item in grouped)
+
+
+@pytest.mark.parametrize("grouping", ["unit", "architecture", "slots"])
+def test_every_loop_item_is_a_value_kfp_can_carry(grouping):
+    tasks = load_profile("mini").tasks.model_copy(update={"grouping": grouping})
+    for task in ("segmentation", "classification"):
+        for item in sweep_units(tasks, task, ["capacity", "learnable"]):
+            to_protobuf_value(item)  # refuses a None (a null train_size stopped every local run)

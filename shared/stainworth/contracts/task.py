@@ -253,7 +253,8 @@ class SweepEntry(StrictModel):
     architecture: str
     modality: Modality
     train_size: int | None = Field(default=None, ge=2)
-    """Training items of a random subset; ``None``: the whole training split (the capacity sweep)."""
+    """Training items of a random subset; ``None`` (absent in a pipeline's loop item, which cannot
+    hold a null): the whole training split (the capacity sweep)."""
     subset: int = Field(default=0, ge=0)
     replicate: int = Field(default=0, ge=0)
     position: str = ""
