@@ -19,8 +19,8 @@ import zarr
 from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import write_manifest
 from stainworth.contracts.phantom import PhantomConfig
+from stainworth.fields import LABELS, MOSAIC, REGISTERED, field_path
 from stainworth.phantom import generate_acquisition
-from stainworth.stages.fields import LABELS, MOSAIC, REGISTERED, field_path
 from stainworth.store import FileStore, S3Store
 
 HASH = "0" * 64

@@ -16,10 +16,19 @@ from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import write_manifest
 from stainworth.contracts.prepare import LabelConfig
 from stainworth.errors import InputDataError
+from stainworth.fields import (
+    LABELS,
+    REGISTERED,
+    TRUTH,
+    FieldCache,
+    channel_index,
+    field_path,
+    open_field_array,
+    read_fields,
+    reuse_or_make_each,
+)
 from stainworth.labels import clean_labels, label_nuclei_classical, label_quality, require_nuclei
 from stainworth.progress import Progress
-from stainworth.stages.field_cache import FieldCache, reuse_or_make
-from stainworth.stages.fields import LABELS, REGISTERED, TRUTH, field_path, open_field_array, read_fields
 from stainworth.store import open_store
 
 CHUNK = 1024
@@ -71,11 +80,9 @@ def label_field(config: LabelConfig, labeler: Labeler, stitched: Path, registere
                 out_root: Path) -> FieldInfo:
     """Label one field, clean up, check, write ``labels.zarr``; score against truth if known."""
     field_id = field.acquisition_id
-    if config.channel not in field.fluorescence_channels:
-        raise InputDataError(f"field '{field_id}': label.channel '{config.channel}' is not among its fluorescence "
-                             f"channels {field.fluorescence_channels}")
+    channel = channel_index(field, config.channel, setting="label.channel")
     marker = open_field_array(registered, field_id, REGISTERED, "fluorescence")
-    image = np.asarray(marker[field.fluorescence_channels.index(config.channel)])
+    image = np.asarray(marker[channel])
     raw = labeler(image, field.pixel_size_um)
     min_area_px = int(round(config.min_area_um2 / field.pixel_size_um**2))
     labels = require_nuclei(clean_labels(raw, min_area_px=min_area_px), where=f"field '{field_id}'")
@@ -89,33 +96,32 @@ def label_field(config: LabelConfig, labeler: Labeler, stitched: Path, registere
     return field.model_copy(update={"metrics": metrics})
 
 
+def _describe(field: FieldInfo) -> str:
+    """Progress detail of a labelled field: its nuclei, and their quality against truth when known."""
+    detail = f"{field.metrics['nuclei']:.0f} nuclei"
+    if "dice" in field.metrics:
+        detail += f", Dice {field.metrics['dice']:.3f}, AP@0.5 {field.metrics['ap50']:.3f}"
+    return detail
+
+
 def label_fields(config: LabelConfig, stitched_dir: str | Path, registered_dir: str | Path, output_dir: str | Path,
                  *, store_uri: str | None = None) -> FieldsManifest:
     """Label every registered field; one ``labels.zarr`` per field, manifest last.
 
     With ``store_uri``, fields labelled before with the same lineage, settings and model file are
-    reused from the store and new ones published there (:mod:`stainworth.stages.field_cache`).
+    reused from the store and new ones published there (:mod:`stainworth.fields.cache`).
     """
     stitched, registered, out = Path(stitched_dir), Path(registered_dir), Path(output_dir)
     upstream = read_fields(registered)
-    progress = Progress("label", len(upstream.fields))
-    fields = {}
     with tempfile.TemporaryDirectory(prefix="stainworth-label-") as scratch:
         labeler = Labeler(config, Path(scratch))
         settings = hashlib.sha256(f"{config_hash(config)}:{labeler.model_hash}".encode()).hexdigest()
         cache = FieldCache(open_store(store_uri), "label", settings) if store_uri else None
-        for field_id, field in sorted(upstream.fields.items()):
-            fields[field_id], reused = reuse_or_make(
-                cache, field_id, field.lineage, out,
-                partial(label_field, config, labeler, stitched, registered, field, out))
-            if reused:
-                progress.step(f"{field_id}: labelled earlier with the same settings and model, reused")
-                continue
-            metrics = fields[field_id].metrics
-            detail = f"{field_id}: {metrics['nuclei']:.0f} nuclei"
-            if "dice" in metrics:
-                detail += f", Dice {metrics['dice']:.3f}, AP@0.5 {metrics['ap50']:.3f}"
-            progress.step(detail)
+        jobs = [(field_id, field.lineage, partial(label_field, config, labeler, stitched, registered, field, out))
+                for field_id, field in sorted(upstream.fields.items())]
+        fields = reuse_or_make_each(cache, jobs, out, Progress("label", len(jobs)),
+                                    reused="labelled earlier with the same settings and model, reused",
+                                    describe=_describe)
     means = {f"mean_{name}": float(np.mean([f.metrics[name] for f in fields.values()]))
              for name in ("dice", "ap50") if all(name in f.metrics for f in fields.values())}
     manifest = FieldsManifest(stage="label", config=config.model_dump(mode="json"), config_hash=config_hash(config),

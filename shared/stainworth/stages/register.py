@@ -14,11 +14,21 @@ from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import write_manifest
 from stainworth.contracts.prepare import RegisterConfig
 from stainworth.errors import InputDataError
+from stainworth.fields import (
+    MOSAIC,
+    REGISTERED,
+    TRUTH,
+    FieldCache,
+    channel_index,
+    field_path,
+    mean_metrics,
+    open_field_array,
+    read_fields,
+    reuse_or_make_each,
+)
 from stainworth.mosaic import ChannelView, RegistrationResult, apply_affine, register_affine, warp_to_fixed
 from stainworth.mosaic.translate import TranslationResult, register_translation
 from stainworth.progress import Progress
-from stainworth.stages.field_cache import FieldCache, reuse_or_make
-from stainworth.stages.fields import MOSAIC, REGISTERED, TRUTH, field_path, open_field_array, read_fields
 from stainworth.store import open_store
 
 CHUNK = 1024
@@ -47,12 +57,10 @@ def register_field(config: RegisterConfig, stitched: Path, field: FieldInfo, out
                    nucleus_diameter_px: float) -> FieldInfo:
     """Register and resample one field; returns its info with the registration metrics."""
     field_id = field.acquisition_id
-    if config.moving_channel not in field.fluorescence_channels:
-        raise InputDataError(f"field '{field_id}': registration.moving_channel '{config.moving_channel}' is not "
-                             f"among its fluorescence channels {field.fluorescence_channels}")
+    channel = channel_index(field, config.moving_channel, setting="registration.moving_channel")
     label_free = open_field_array(stitched, field_id, MOSAIC, "label_free")
     fluorescence = open_field_array(stitched, field_id, MOSAIC, "fluorescence")
-    moving = ChannelView(fluorescence, field.fluorescence_channels.index(config.moving_channel))
+    moving = ChannelView(fluorescence, channel)
     result: RegistrationResult | TranslationResult
     if config.method == "translation":
         result = register_translation(label_free, moving, max_side=config.max_side_px,
@@ -94,34 +102,32 @@ def _coverage(registered: Any) -> float:
     return covered / float(height * width)
 
 
+def _describe(field: FieldInfo) -> str:
+    """Progress detail of a registered field: inliers (affine) or shift (translation), error vs truth if known."""
+    metrics = field.metrics
+    detail = (f"{metrics['inliers']:.0f}/{metrics['matches']:.0f} inliers" if "inliers" in metrics
+              else f"shift ({metrics['shift_x_px']:.2f}, {metrics['shift_y_px']:.2f}) px")
+    if "registration_error_px_rms" in metrics:
+        detail += f", error vs truth {metrics['registration_error_px_rms']:.2f} px RMS"
+    return detail
+
+
 def register_fields(config: RegisterConfig, stitched_dir: str | Path, output_dir: str | Path, *,
                     nucleus_diameter_um: float = 10.0, store_uri: str | None = None) -> FieldsManifest:
     """Register every stitched field; one ``registered.zarr`` per field, manifest last.
 
     With ``store_uri``, fields registered before with the same lineage are reused from the store
-    and new ones published there (:mod:`stainworth.stages.field_cache`).
+    and new ones published there (:mod:`stainworth.fields.cache`).
     """
     stitched, out = Path(stitched_dir), Path(output_dir)
     upstream = read_fields(stitched)
-    progress = Progress("register", len(upstream.fields))
     cache = FieldCache(open_store(store_uri), "register", config_hash(config)) if store_uri else None
-    fields = {}
-    for field_id, field in sorted(upstream.fields.items()):
-        fields[field_id], reused = reuse_or_make(
-            cache, field_id, field.lineage, out,
-            partial(register_field, config, stitched, field, out, nucleus_diameter_um / field.pixel_size_um))
-        if reused:
-            progress.step(f"{field_id}: registered earlier with the same settings, reused")
-            continue
-        metrics = fields[field_id].metrics
-        detail = (f"{field_id}: {metrics['inliers']:.0f}/{metrics['matches']:.0f} inliers" if "inliers" in metrics
-                  else f"{field_id}: shift ({metrics['shift_x_px']:.2f}, {metrics['shift_y_px']:.2f}) px")
-        if "registration_error_px_rms" in metrics:
-            detail += f", error vs truth {metrics['registration_error_px_rms']:.2f} px RMS"
-        progress.step(detail)
-    names = ("residual_px_rms", "registration_error_px_rms", "registration_error_px_max")
-    means = {f"mean_{n}": float(np.mean([f.metrics[n] for f in fields.values() if n in f.metrics]))
-             for n in names if any(n in f.metrics for f in fields.values())}
+    jobs = [(field_id, field.lineage,
+             partial(register_field, config, stitched, field, out, nucleus_diameter_um / field.pixel_size_um))
+            for field_id, field in sorted(upstream.fields.items())]
+    fields = reuse_or_make_each(cache, jobs, out, Progress("register", len(jobs)),
+                                reused="registered earlier with the same settings, reused", describe=_describe)
+    means = mean_metrics(fields, ("residual_px_rms", "registration_error_px_rms", "registration_error_px_max"))
     manifest = FieldsManifest(stage="register", config=config.model_dump(mode="json"), config_hash=config_hash(config),
                               input_hashes={"stitch": upstream.content_hash}, counts={"fields": len(fields)},
                               metrics=means, fields=fields)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,10 @@ from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import MANIFEST_NAME, OutputManifest, read_manifest, write_manifest
 from stainworth.contracts.prepare import PrepareConfig, StitchConfig
 from stainworth.errors import InputDataError
+from stainworth.fields import MOSAIC, TRUTH, FieldCache, field_path, mean_metrics, reuse_or_make_each
 from stainworth.io.acquisition import load_tile, read_acquisition
 from stainworth.mosaic import StitchResult, assemble_mosaic, estimate_tile_positions, iter_blocks, read_window
 from stainworth.progress import Progress
-from stainworth.stages.field_cache import FieldCache, reuse_or_make
-from stainworth.stages.fields import MOSAIC, TRUTH, field_path
 from stainworth.stages.ingest import ACQUIRED
 from stainworth.store import Store, open_store
 
@@ -129,39 +129,29 @@ def stitch_fields(config: PrepareConfig, ingested_dir: str | Path, output_dir: s
     ids = select_acquisitions(config, ingested_dir, store)
     progress = Progress("stitch", len(ids))
     cache = FieldCache(store, "stitch", config_hash(config.stitch))
-    fields, inputs = {}, {}
-    for acquisition_id in ids:
-        key = f"{config.source.store_prefix}/{acquisition_id}"
-        inputs[acquisition_id] = validate_model(AcquisitionManifest, store.read_json(f"{key}/{MANIFEST_NAME}"),
-                                                where=f"{store.uri}/{key}/{MANIFEST_NAME}").content_hash
+    keys = {acquisition_id: f"{config.source.store_prefix}/{acquisition_id}" for acquisition_id in ids}
+    inputs = {acquisition_id: validate_model(AcquisitionManifest, store.read_json(f"{key}/{MANIFEST_NAME}"),
+                                             where=f"{store.uri}/{key}/{MANIFEST_NAME}").content_hash
+              for acquisition_id, key in keys.items()}
 
-        def make(key: str = key, acquisition_id: str = acquisition_id) -> FieldInfo:
-            with tempfile.TemporaryDirectory(prefix="stainworth-stitch-") as scratch:
-                folder = store.fetch_dir(key, Path(scratch) / acquisition_id)
-                return stitch_acquisition(config.stitch, folder, out, progress)
+    def make(acquisition_id: str) -> FieldInfo:
+        with tempfile.TemporaryDirectory(prefix="stainworth-stitch-") as scratch:
+            folder = store.fetch_dir(keys[acquisition_id], Path(scratch) / acquisition_id)
+            return stitch_acquisition(config.stitch, folder, out, progress)
 
-        fields[acquisition_id], reused = reuse_or_make(cache, acquisition_id, inputs[acquisition_id], out, make)
-        if reused:
-            progress.step(f"{acquisition_id}: stitched earlier with the same settings, reused")
-            continue
-        metrics = fields[acquisition_id].metrics
-        detail = f"{acquisition_id}: residual {metrics['pair_residual_px_rms']:.2f} px"
-        if "position_error_px_max" in metrics:
-            detail += f", position error max {metrics['position_error_px_max']:.2f} px"
-        progress.step(detail)
+    fields = reuse_or_make_each(cache, [(a, inputs[a], partial(make, a)) for a in ids], out, progress,
+                                reused="stitched earlier with the same settings, reused", describe=_describe)
     manifest = FieldsManifest(
         stage="stitch", config=config.stitch.model_dump(mode="json"), config_hash=config_hash(config.stitch),
         input_hashes=inputs, counts={"fields": len(fields)},
-        metrics=_mean_metrics(fields, ("pair_residual_px_rms", "position_error_px_rms", "position_error_px_max")),
+        metrics=mean_metrics(fields, ("pair_residual_px_rms", "position_error_px_rms", "position_error_px_max")),
         fields=fields)
     return write_manifest(manifest, out)
 
 
-def _mean_metrics(fields: dict[str, FieldInfo], names: tuple[str, ...]) -> dict[str, float]:
-    """Mean over fields of each named metric that the fields report."""
-    result = {}
-    for name in names:
-        values = [f.metrics[name] for f in fields.values() if name in f.metrics]
-        if values:
-            result[f"mean_{name}"] = float(np.mean(values))
-    return result
+def _describe(field: FieldInfo) -> str:
+    """Progress detail of a stitched field: the pair residual, and the position error against truth if known."""
+    detail = f"residual {field.metrics['pair_residual_px_rms']:.2f} px"
+    if "position_error_px_max" in field.metrics:
+        detail += f", position error max {field.metrics['position_error_px_max']:.2f} px"
+    return detail

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import zarr
 
-from stainworth.contracts.fields import FieldsManifest
+from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import read_manifest
 from stainworth.errors import InputDataError
 
@@ -42,3 +42,15 @@ def open_field_array(root: str | Path, acquisition_id: str, group: str, array: s
 def read_fields(root: str | Path) -> FieldsManifest:
     """The manifest of a stitch, register or label output."""
     return read_manifest(FieldsManifest, root)
+
+
+def channel_index(field: FieldInfo, channel: str, *, setting: str) -> int:
+    """Position of fluorescence ``channel`` in ``field``'s (C, Y, X) arrays.
+
+    ``setting`` names the configuration field that chose the channel (``label.channel``), for the
+    error raised when the field has no such channel.
+    """
+    if channel not in field.fluorescence_channels:
+        raise InputDataError(f"field '{field.acquisition_id}': {setting} '{channel}' is not among its fluorescence "
+                             f"channels {field.fluorescence_channels}")
+    return field.fluorescence_channels.index(channel)
