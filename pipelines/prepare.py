@@ -10,6 +10,7 @@ from stainworth.components.label import label
 from stainworth.components.register import register
 from stainworth.components.stitch import stitch
 from stainworth.contracts.profile import Profile
+from stainworth.pipelines.parameters import profile_pipeline
 from stainworth.runner.platform import configure_task
 
 
@@ -40,16 +41,12 @@ def prepare_tasks(profile: Profile, prepare_config: Any, simulate_config: Any, s
 def build(profile: Profile):
     """The ``prepare`` pipeline with the profile's values as parameter defaults."""
 
-    @dsl.pipeline(
-        name="stainworth-prepare",
+    @profile_pipeline(
+        profile, name="stainworth-prepare",
         description="Ingest, stitch, register and label acquisitions; extract the segmentation and "
         "classification datasets into the store.",
     )
-    def prepare(
-        prepare_config: dict = profile.prepare.model_dump(mode="json", exclude_none=True),
-        simulate_config: dict = profile.simulate.model_dump(mode="json", exclude_none=True),
-        store_uri: str = profile.cluster.store_uri,
-    ) -> dsl.Dataset:
+    def prepare(prepare_config: dict, simulate_config: dict, store_uri: str) -> dsl.Dataset:
         return prepare_tasks(profile, prepare_config, simulate_config, store_uri).outputs["datasets"]
 
     return prepare

@@ -15,6 +15,7 @@ from stainworth.components.detect_acquisitions import detect_acquisitions
 from stainworth.components.publish_stainers import publish_stainers
 from stainworth.contracts.prepare import PrepareConfig
 from stainworth.contracts.profile import Profile
+from stainworth.pipelines.parameters import profile_pipeline
 from stainworth.pipelines.prepare import prepare_tasks
 from stainworth.pipelines.stain import train_stainers
 from stainworth.pipelines.sweeps import REPORT_OUTPUT, sweep_plan, sweeps_graph
@@ -48,21 +49,15 @@ def build(profile: Profile):
     kinds = list(profile.stain.datasets)
     plan = sweep_plan(profile.retrain.evaluate)
 
-    @dsl.pipeline(
-        name="stainworth-retrain",
+    @profile_pipeline(
+        profile, name="stainworth-retrain",
         description="When new acquisitions are in the store: prepare them, retrain both stainers on all data, "
         "publish versions to the model registry (promoted when not worse on the fixed holdout), re-run the "
         "capacity evaluation, and record the acquisitions in the ledger.",
+        defaults={"prepare_config": training_prepare, "holdout_prepare_config": holdout_prepare},
     )
-    def retrain(
-        retrain_config: dict = profile.retrain.model_dump(mode="json", exclude_none=True),
-        prepare_config: dict = training_prepare,
-        holdout_prepare_config: dict = holdout_prepare,
-        simulate_config: dict = profile.simulate.model_dump(mode="json", exclude_none=True),
-        stain_config: dict = profile.stain.model_dump(mode="json", exclude_none=True),
-        tasks_config: dict = profile.tasks.model_dump(mode="json", exclude_none=True),
-        store_uri: str = profile.cluster.store_uri,
-    ) -> None:
+    def retrain(retrain_config: dict, prepare_config: dict, holdout_prepare_config: dict, simulate_config: dict,
+                stain_config: dict, tasks_config: dict, store_uri: str) -> None:
         detected = detect_acquisitions(config=retrain_config, store_uri=store_uri).set_display_name("detect")
         configure_task(detected, profile.cluster, gpu=False)
         with dsl.If(detected.outputs["Output"] > 0, name="new-acquisitions"):

@@ -4,20 +4,16 @@ from kfp import dsl
 
 from stainworth.components.simulate import simulate as simulate_component
 from stainworth.contracts.profile import Profile
+from stainworth.pipelines.parameters import profile_pipeline
 from stainworth.runner.platform import configure_task
 
 
 def build(profile: Profile):
     """The ``simulate`` pipeline with the profile's values as parameter defaults."""
 
-    @dsl.pipeline(
-        name="stainworth-simulate",
-        description="Render phantom QPI + fluorescence acquisitions and publish them to the store.",
-    )
-    def simulate(
-        simulate_config: dict = profile.simulate.model_dump(mode="json", exclude_none=True),
-        store_uri: str = profile.cluster.store_uri,
-    ) -> dsl.Dataset:
+    @profile_pipeline(profile, name="stainworth-simulate",
+                      description="Render phantom QPI + fluorescence acquisitions and publish them to the store.")
+    def simulate(simulate_config: dict, store_uri: str) -> dsl.Dataset:
         task = simulate_component(config=simulate_config, store_uri=store_uri)
         task.set_display_name("simulate")
         configure_task(task, profile.cluster, gpu=False)

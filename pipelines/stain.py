@@ -8,6 +8,7 @@ from stainworth.components.apply_stainer import apply_stainer
 from stainworth.components.stain_report import stain_report
 from stainworth.components.train_stainer import train_stainer
 from stainworth.contracts.profile import Profile
+from stainworth.pipelines.parameters import profile_pipeline
 from stainworth.pipelines.prepare import prepare_tasks
 from stainworth.runner.platform import configure_task
 
@@ -54,17 +55,12 @@ def build(profile: Profile):
     kinds = list(profile.stain.datasets)
     outputs = NamedTuple("Outputs", [(f"{kind}_report", dsl.Dataset) for kind in kinds])  # type: ignore[misc]
 
-    @dsl.pipeline(
-        name="stainworth-stain",
+    @profile_pipeline(
+        profile, name="stainworth-stain",
         description="Train Pix2pixHD and the EfficientUNet on each dataset, write the virtual datasets and "
         "the image-quality report (SSIM, PSNR, PCC, MSE, NRMSE; image panels).",
     )
-    def stain(
-        prepare_config: dict = profile.prepare.model_dump(mode="json", exclude_none=True),
-        simulate_config: dict = profile.simulate.model_dump(mode="json", exclude_none=True),
-        stain_config: dict = profile.stain.model_dump(mode="json", exclude_none=True),
-        store_uri: str = profile.cluster.store_uri,
-    ) -> outputs:
+    def stain(prepare_config: dict, simulate_config: dict, stain_config: dict, store_uri: str) -> outputs:
         datasets = prepare_tasks(profile, prepare_config, simulate_config, store_uri).outputs["datasets"]
         reports = {f"{kind}_report": stain_tasks(profile, kind, stain_config, store_uri, datasets)[1]
                    for kind in kinds}

@@ -1,7 +1,8 @@
 """Shared wiring of the task pipelines: stainers per dataset, a fan-out of training units, one evaluation per task.
 
-``seg_capacity``, ``seg_learnable``, ``cls_capacity``, ``cls_learnable`` and ``study`` differ only
-in which sweeps of which tasks they run; each builds its pipeline with :func:`build_sweeps`.
+``seg_capacity``, ``seg_learnable``, ``cls_capacity``, ``cls_learnable`` (entries of
+:data:`stainworth.pipelines.SWEEP_PIPELINES`) and ``study`` differ only in which sweeps of which
+tasks they run; each is built with :func:`build_sweeps`.
 """
 
 from collections.abc import Mapping, Sequence
@@ -14,22 +15,16 @@ from stainworth.components.report import report
 from stainworth.components.train_task import train_task
 from stainworth.contracts.profile import Profile
 from stainworth.contracts.task import LADDERS, SweepKind, Task, TasksConfig
+from stainworth.pipelines import SWEEP_PIPELINES
+from stainworth.pipelines.parameters import profile_pipeline
 from stainworth.pipelines.prepare import prepare_tasks
 from stainworth.pipelines.stain import stain_tasks
 from stainworth.runner.platform import configure_task
 
 LOCAL_SLOTS = 2
 """Loop iterations kfp.local runs at once: a local run deals its trainings to as many tasks."""
-PARALLELISM = 16
-"""Training units of one task running at once on the cluster (``ClusterConfig`` has no such field;
-kfp.local runs at most two tasks at a time anyway)."""
 REPORT_OUTPUT = "study_report"
 """The pipeline output holding the report folder (``report.html``, ``summary.md``, figures, tables)."""
-PIPELINE_SWEEPS: dict[str, tuple[Task, SweepKind]] = {
-    "seg_capacity": ("segmentation", "capacity"), "seg_learnable": ("segmentation", "learnable"),
-    "cls_capacity": ("classification", "capacity"), "cls_learnable": ("classification", "learnable"),
-}
-"""The task and sweep each single-sweep pipeline runs."""
 VIRTUAL_MODALITY = {"efficientunet": "virtual_effunet", "pix2pixhd": "virtual_pix2pixhd"}
 """Stainer architecture → the modality its ``apply_stainer`` output is."""
 
@@ -111,7 +106,7 @@ def sweep_tasks(profile: Profile, task: Task, units: list[dict[str, Any]], tasks
     """
     applied, report = stain_tasks(profile, task, stain_config, store_uri, datasets, trained)
     virtual = {VIRTUAL_MODALITY[architecture]: output for architecture, output in applied.items()}
-    with dsl.ParallelFor(units, parallelism=PARALLELISM, name=f"{task} units") as unit:
+    with dsl.ParallelFor(units, parallelism=profile.cluster.parallelism, name=f"{task} units") as unit:
         unit_task = train_task(config=tasks_config, task=task, item=unit, store_uri=store_uri, datasets=datasets,
                                **virtual).set_display_name(f"train unit ({task})")
         configure_task(unit_task, profile.cluster, gpu=True)
@@ -125,7 +120,7 @@ def sweep_plan(pipelines: Sequence[str]) -> dict[Task, tuple[SweepKind, ...]]:
     """The tasks and sweeps of the named single-sweep pipelines together (``study`` is all four)."""
     plan: dict[Task, tuple[SweepKind, ...]] = {}
     for name in pipelines:
-        task, sweep = PIPELINE_SWEEPS[name]
+        task, sweep, _ = SWEEP_PIPELINES[name]
         plan[task] = (*plan.get(task, ()), sweep)
     return plan
 
@@ -168,14 +163,9 @@ def build_sweeps(profile: Profile, name: str, plan: Mapping[Task, Sequence[Sweep
               for task in plan for output in ("report", "evaluation")]
     outputs = NamedTuple("Outputs", [*fields, (REPORT_OUTPUT, dsl.Artifact)])  # type: ignore[misc]
 
-    @dsl.pipeline(name=f"stainworth-{name.replace('_', '-')}", description=description)
-    def pipeline(
-        prepare_config: dict = profile.prepare.model_dump(mode="json", exclude_none=True),
-        simulate_config: dict = profile.simulate.model_dump(mode="json", exclude_none=True),
-        stain_config: dict = profile.stain.model_dump(mode="json", exclude_none=True),
-        tasks_config: dict = profile.tasks.model_dump(mode="json", exclude_none=True),
-        store_uri: str = profile.cluster.store_uri,
-    ) -> outputs:
+    @profile_pipeline(profile, name=f"stainworth-{name.replace('_', '-')}", description=description)
+    def pipeline(prepare_config: dict, simulate_config: dict, stain_config: dict, tasks_config: dict,
+                 store_uri: str) -> outputs:
         datasets = prepare_tasks(profile, prepare_config, simulate_config, store_uri).outputs["datasets"]
         results = sweeps_graph(profile, plan, tasks_config, stain_config, store_uri, datasets)
         return outputs(**results)

@@ -1,4 +1,4 @@
-"""Cluster-only settings of a profile: resources, GPU pool placement, store secret, retries.
+"""Cluster-only settings of a profile: resources, GPU pool placement, store secret, retries, parallelism.
 
 They are applied to pipeline tasks in one place (:mod:`stainworth.runner.platform`), appear in
 the compiled pipeline YAML, and are ignored by the local runner.
@@ -69,6 +69,10 @@ class ClusterConfig(StrictModel):
     there: room for mosaics and checkpoints beyond a node's ephemeral storage. None: the node's."""
     retries: int = Field(default=2, ge=0, le=10)
     """Retries of a failed task, with exponential backoff."""
+    parallelism: int = Field(default=16, ge=1, le=1000)
+    """Training units of one task that run at once (the ``parallelism`` of the pipeline's loop over the
+    units): at most as many GPU tasks as the pool should hold for one run. kfp.local runs at most two
+    loop iterations at a time whatever this says."""
 
     @field_validator("store_uri")
     @classmethod
