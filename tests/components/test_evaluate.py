@@ -22,7 +22,7 @@ def units(phantom_datasets, tmp_path_factory):
     made = []
     for modality in ("label_free", "fluorescence"):  # one task output per modality, two trainings each
         unit = dsl.Model(name="unit", uri=str(root / modality))
-        entries = [{"architecture": "cnn1", "modality": modality, "train_size": 0, "subset": 0, "replicate": r,
+        entries = [{"architecture": "cnn1", "modality": modality, "subset": 0, "replicate": r,
                     "position": ""} for r in (0, 1)]
         train_task.python_func(config=CONFIG, task="classification", item={"units": entries},
                                store_uri=f"file://{root}/store", datasets=data,

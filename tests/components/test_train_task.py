@@ -48,11 +48,11 @@ def test_a_local_item_trains_several_units_and_names_their_dashboard_metrics(pha
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    ({"entry": {"modality": "dapi"}}, "train_task unit 1: field 'modality'"),
+    ({"entry": {"modality": "dapi"}}, "train_task item: field 'units.0.modality'"),
     ({"entry": {"architecture": "resnet7"}}, "architecture 'resnet7' is not in the classification ladder"),
-    ({"entry": {"train_size": 6.5}}, "train_task unit 1: field 'train_size'"),
-    ({"entry": {"replicate": -1}}, "train_task unit 1: field 'replicate'"),
-    ({"item": {"units": []}}, "train_task: no units given"),
+    ({"entry": {"train_size": 6.5}}, "train_task item: field 'units.0.train_size'"),
+    ({"entry": {"replicate": -1}}, "train_task item: field 'units.0.replicate'"),
+    ({"item": {"units": []}}, "train_task item: field 'units': List should have at least 1 item"),
     ({"config": CONFIG | {"threshold": 2}}, "tasks config: field 'threshold'"),
 ])
 def test_bad_parameters_end_the_task_with_one_line_and_nothing_written(phantom_datasets, tmp_path, capsys,
