@@ -15,6 +15,7 @@ from stainworth.contracts.base import canonical_json, config_hash
 from stainworth.contracts.manifest import OutputManifest, read_manifest, write_manifest
 from stainworth.contracts.retrain import Detection, RetrainConfig
 from stainworth.contracts.stainer import DatasetKind, StainerManifest
+from stainworth.errors import InputDataError
 from stainworth.progress import Progress
 from stainworth.retrain.holdout import holdout_quality, means, write_quality_table
 from stainworth.retrain.ledger import advance, detect
@@ -73,7 +74,19 @@ def _current_quality(store: Store, folder: str, holdout: Path, kind: DatasetKind
 def publish_stainers_stage(config: RetrainConfig, kind: DatasetKind, stainer_dirs: dict[str, str | Path],
                            holdout_datasets: str | Path, output_dir: str | Path, *,
                            store_uri: str | None = None) -> OutputManifest:
-    """Score each new stainer and the current one on the holdout, publish a version, promote if not worse."""
+    """Score each new stainer and the current one on the holdout, publish a version, promote if not worse.
+
+    Raises
+    ------
+    InputDataError
+        A stainer in ``stainer_dirs`` is not of its key's architecture or not trained on ``kind``
+        (checked for all before anything is published).
+    """
+    for architecture, stainer_dir in stainer_dirs.items():
+        given = read_manifest(StainerManifest, stainer_dir)
+        if (given.architecture, given.dataset_kind) != (architecture, kind):
+            raise InputDataError(f"{stainer_dir}: the {given.architecture} stainer of the {given.dataset_kind} "
+                                 f"dataset; expected the {architecture} stainer of the {kind} dataset")
     store = open_store(store_uri or None)
     holdout, out = Path(holdout_datasets), Path(output_dir)
     progress = Progress(f"publish ({kind})", len(stainer_dirs))
