@@ -20,7 +20,7 @@ from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import write_manifest
 from stainworth.contracts.phantom import PhantomConfig
 from stainworth.phantom import generate_acquisition
-from stainworth.stages.fields import LABELS, MOSAIC, REGISTERED, field_path
+from stainworth.prepared.fields import LABELS, MOSAIC, REGISTERED, field_path
 from stainworth.store import FileStore, S3Store
 
 HASH = "0" * 64

@@ -6,8 +6,8 @@ import pytest
 from stainworth.contracts.fields import FieldsManifest
 from stainworth.contracts.manifest import read_manifest
 from stainworth.errors import InputDataError
+from stainworth.prepared.fields import MOSAIC, REGISTERED, TRUTH, open_field_array
 from stainworth.profiles import load_profile
-from stainworth.stages.fields import MOSAIC, REGISTERED, TRUTH, open_field_array
 from stainworth.stages.ingest import acquire
 from stainworth.stages.register import register_fields
 from stainworth.stages.stitch import stitch_fields

@@ -28,7 +28,7 @@ class FieldInfo(StrictModel):
     """This field's measured numbers (residuals, errors against ground truth, counts)."""
     lineage: str = ""
     """Hash of what made the field: the acquisition's content and every prepare stage's settings
-    so far (the key under which prepared fields are reused, :mod:`stainworth.stages.field_cache`)."""
+    so far (the key under which prepared fields are reused, :mod:`stainworth.prepared.field_cache`)."""
 
 
 class FieldsManifest(OutputManifest):

@@ -67,8 +67,8 @@ from stainworth.evaluation import (
 from stainworth.evaluation.tables import sort_rows
 from stainworth.evaluation.trained import TrainedUnit, capacity_levels, load_units, test_images
 from stainworth.progress import Progress
-from stainworth.stages.task import modality_source
 from stainworth.tasks.registry import TASK_NETS
+from stainworth.tasks.sources import modality_source
 
 VERDICT_METRIC = {"segmentation": "dice", "classification": "auc"}
 PANEL_IMAGES = 4

@@ -22,8 +22,8 @@ from stainworth.datasets import (
     write_classification_dataset,
 )
 from stainworth.errors import InputDataError
+from stainworth.prepared.fields import LABELS, MOSAIC, REGISTERED, open_field_array, read_fields
 from stainworth.progress import Progress
-from stainworth.stages.fields import LABELS, MOSAIC, REGISTERED, open_field_array, read_fields
 from stainworth.store import open_store
 
 DATASET_DIR = "dataset.zarr"

@@ -17,28 +17,13 @@ from stainworth.contracts.manifest import write_manifest
 from stainworth.contracts.prepare import LabelConfig
 from stainworth.errors import InputDataError
 from stainworth.labels import clean_labels, label_nuclei_classical, label_quality, require_nuclei
+from stainworth.prepared.field_cache import FieldCache, reuse_or_make
+from stainworth.prepared.fields import LABELS, REGISTERED, TRUTH, field_path, open_field_array, read_fields
 from stainworth.progress import Progress
-from stainworth.stages.field_cache import FieldCache, reuse_or_make
-from stainworth.stages.fields import LABELS, REGISTERED, TRUTH, field_path, open_field_array, read_fields
 from stainworth.store import open_store
+from stainworth.store.model_file import fetch_model_file
 
 CHUNK = 1024
-
-
-def fetch_model_file(uri: str, scratch: Path) -> Path:
-    """A local path for ``uri``: a plain path, ``file://`` path, or ``s3://bucket/key`` (downloaded)."""
-    if uri.startswith("s3://"):
-        bucket_key = uri[len("s3://"):]
-        if "/" not in bucket_key:
-            raise InputDataError(f"label.model_uri '{uri}': expected s3://bucket/key/of/model")
-        folder, _, name = bucket_key.rpartition("/")
-        target = scratch / name
-        open_store(f"s3://{folder}").get_file(name, target)
-        return target
-    path = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
-    if not path.is_file():
-        raise InputDataError(f"label.model_uri: {path} does not exist")
-    return path
 
 
 class Labeler:
@@ -94,7 +79,7 @@ def label_fields(config: LabelConfig, stitched_dir: str | Path, registered_dir: 
     """Label every registered field; one ``labels.zarr`` per field, manifest last.
 
     With ``store_uri``, fields labelled before with the same lineage, settings and model file are
-    reused from the store and new ones published there (:mod:`stainworth.stages.field_cache`).
+    reused from the store and new ones published there (:mod:`stainworth.prepared.field_cache`).
     """
     stitched, registered, out = Path(stitched_dir), Path(registered_dir), Path(output_dir)
     upstream = read_fields(registered)

@@ -16,9 +16,9 @@ from stainworth.contracts.prepare import RegisterConfig
 from stainworth.errors import InputDataError
 from stainworth.mosaic import ChannelView, RegistrationResult, apply_affine, register_affine, warp_to_fixed
 from stainworth.mosaic.translate import TranslationResult, register_translation
+from stainworth.prepared.field_cache import FieldCache, reuse_or_make
+from stainworth.prepared.fields import MOSAIC, REGISTERED, TRUTH, field_path, open_field_array, read_fields
 from stainworth.progress import Progress
-from stainworth.stages.field_cache import FieldCache, reuse_or_make
-from stainworth.stages.fields import MOSAIC, REGISTERED, TRUTH, field_path, open_field_array, read_fields
 from stainworth.store import open_store
 
 CHUNK = 1024
@@ -99,7 +99,7 @@ def register_fields(config: RegisterConfig, stitched_dir: str | Path, output_dir
     """Register every stitched field; one ``registered.zarr`` per field, manifest last.
 
     With ``store_uri``, fields registered before with the same lineage are reused from the store
-    and new ones published there (:mod:`stainworth.stages.field_cache`).
+    and new ones published there (:mod:`stainworth.prepared.field_cache`).
     """
     stitched, out = Path(stitched_dir), Path(output_dir)
     upstream = read_fields(stitched)

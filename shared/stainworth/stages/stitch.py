@@ -19,10 +19,9 @@ from stainworth.contracts.prepare import PrepareConfig, StitchConfig
 from stainworth.errors import InputDataError
 from stainworth.io.acquisition import load_tile, read_acquisition
 from stainworth.mosaic import StitchResult, assemble_mosaic, estimate_tile_positions, iter_blocks, read_window
+from stainworth.prepared.field_cache import FieldCache, reuse_or_make
+from stainworth.prepared.fields import ACQUIRED, MOSAIC, TRUTH, field_path
 from stainworth.progress import Progress
-from stainworth.stages.field_cache import FieldCache, reuse_or_make
-from stainworth.stages.fields import MOSAIC, TRUTH, field_path
-from stainworth.stages.ingest import ACQUIRED
 from stainworth.store import Store, open_store
 
 CHUNK = 1024

@@ -19,7 +19,7 @@ from pathlib import Path
 from stainworth.contracts.base import canonical_json
 from stainworth.contracts.fields import FieldInfo
 from stainworth.contracts.manifest import OutputManifest, read_manifest, write_manifest
-from stainworth.stages.fields import FIELDS
+from stainworth.prepared.fields import FIELDS
 from stainworth.store import Store
 
 PREFIX = "prepared"
