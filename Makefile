@@ -14,7 +14,7 @@ PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE))
 SET_ARGS := $(foreach item,$(SET),--set $(item))
 OVERLAY_ARG := $(if $(OVERLAY),--overlay $(OVERLAY))
 
-.PHONY: setup submit test profile compile schedule watch images bench reference lint clean
+.PHONY: setup submit test profile compile schedule watch images bench reference lint lint-imports clean
 
 setup: $(VENV)/.installed
 
@@ -55,6 +55,14 @@ reference: setup
 lint: setup
 	$(VENV)/bin/ruff check shared components pipelines tests
 	$(VENV)/bin/mypy shared/stainworth
+	$(MAKE) --no-print-directory lint-imports
+
+# The layers of docs/architecture.md (import-linter). It reads the package from disk, so it gets a
+# stainworth folder with pipelines/ and components/ in place, as an installed package has them.
+lint-imports:
+	@stage=$$(mktemp -d) && mkdir $$stage/stainworth && \
+	ln -s $(CURDIR)/shared/stainworth/* $(CURDIR)/pipelines $(CURDIR)/components $$stage/stainworth/ && \
+	PYTHONPATH=$$stage $(VENV)/bin/lint-imports --no-cache; status=$$?; rm -rf $$stage; exit $$status
 
 clean:
 	rm -rf runs dist .pytest_cache

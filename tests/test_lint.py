@@ -1,4 +1,4 @@
-"""The code base stays ruff-clean (with docstring rules) and type-checks with mypy."""
+"""The code base stays ruff-clean (with docstring rules), type-checks with mypy and keeps its layers."""
 
 import subprocess
 import sys
@@ -20,3 +20,9 @@ def test_ruff_clean():
 def test_mypy_clean():
     result = run([str(BIN / "mypy"), "shared/stainworth"])
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_import_layers_kept():
+    """The import-linter contracts of pyproject.toml (docs/architecture.md) hold."""
+    result = run(["make", "--no-print-directory", "lint-imports", f"VENV={BIN.parent}"])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]

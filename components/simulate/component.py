@@ -17,8 +17,8 @@ def simulate(config: dict, store_uri: str, acquisitions: dsl.Output[dsl.Dataset]
         acquisitions: Index of the published acquisitions and the stage manifest.
     """
     from stainworth.contracts.simulate import SimulateConfig
+    from stainworth.phantom.publish import simulate_acquisitions
     from stainworth.runner.stage_entry import run_stage
-    from stainworth.stages.simulate import simulate_acquisitions
 
     run_stage(
         "simulate",

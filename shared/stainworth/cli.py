@@ -119,12 +119,12 @@ def _submit(args: argparse.Namespace) -> int:
     profile = _load_profile(args, args.profile or (CLUSTER_DEFAULT_PROFILE if args.host else LOCAL_DEFAULT_PROFILE))
     build_pipeline(args.pipeline, profile)  # unknown names fail here, before anything runs
     if args.host:
-        from stainworth.runner.cluster import run_cluster
+        from stainworth.launch.cluster import run_cluster
 
         run = run_cluster(args.pipeline, profile, host=args.host)
         print(f"run started on Kubeflow: {run.url}")
         return 0
-    from stainworth.runner.local import run_local
+    from stainworth.launch.local import run_local
 
     result = run_local(args.pipeline, profile, runs_dir=args.runs_dir, verbose=args.verbose)
     outputs = ", ".join(f"{key}: {value}" for key, value in result.outputs.items())
@@ -136,8 +136,8 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
+    from stainworth.launch.compile import compile_pipeline
     from stainworth.pipelines import PIPELINES
-    from stainworth.runner.compile import compile_pipeline
 
     profile = _load_profile(args, args.profile)
     for name in args.pipelines or sorted(PIPELINES):
@@ -147,8 +147,8 @@ def _compile(args: argparse.Namespace) -> int:
 
 def _schedule(args: argparse.Namespace) -> int:
     from stainworth.errors import ConfigError
+    from stainworth.launch.schedule import check_cron, schedule_cluster
     from stainworth.pipelines import build_pipeline
-    from stainworth.runner.schedule import check_cron, schedule_cluster
 
     check_cron(args.cron)
     if not args.host:
@@ -163,8 +163,8 @@ def _schedule(args: argparse.Namespace) -> int:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from stainworth.runner.local import local_store_uri
-    from stainworth.runner.watch import watch
+    from stainworth.launch.local import local_store_uri
+    from stainworth.launch.watch import watch
 
     profile = _load_profile(args, args.profile)
     store_uri = local_store_uri(args.runs_dir)

@@ -100,7 +100,7 @@ def test_decoder_features_refuse_a_classifier(name):
 
 
 def test_decoder_features_refuse_an_unknown_wrapped_network():
-    from stainworth.stainers.padding import PadToMultiple
+    from stainworth.nets.padding import PadToMultiple
 
     with pytest.raises(ConfigError, match=r"network Conv2d is not supported"):
         decoder_features(PadToMultiple(torch.nn.Conv2d(1, 1, 1), 8), torch.zeros(1, 1, 30, 30))

@@ -7,8 +7,8 @@ import pytest
 
 from stainworth.bench.stitchers import position_errors, run_stitchers_in_child, stitcher_rows
 from stainworth.contracts.phantom import PhantomConfig
-from stainworth.io.acquisition import write_phantom_acquisition
 from stainworth.phantom import generate_acquisition
+from stainworth.phantom.folder import write_phantom_acquisition
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import pytest
 import yaml
 from kfp import components
 
+from stainworth.launch.compile import compile_pipeline
 from stainworth.pipelines import PIPELINES
 from stainworth.profiles import available_profiles, load_profile
-from stainworth.runner.compile import compile_pipeline
 
 
 @pytest.mark.parametrize("profile_name", available_profiles())

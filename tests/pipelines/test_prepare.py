@@ -4,8 +4,8 @@ import json
 
 from stainworth.contracts.fields import DatasetManifest
 from stainworth.contracts.manifest import OutputManifest, read_manifest
+from stainworth.launch.local import run_local
 from stainworth.profiles import load_profile
-from stainworth.runner.local import run_local
 from stainworth.store import open_store
 
 

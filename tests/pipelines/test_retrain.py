@@ -4,12 +4,12 @@ import json
 
 import yaml
 
+from stainworth.launch.compile import compile_pipeline
+from stainworth.launch.watch import watch
+from stainworth.phantom.publish import simulate_acquisitions
 from stainworth.profiles import load_profile
 from stainworth.retrain.ledger import read_ledger
 from stainworth.retrain.registry import list_versions, read_current
-from stainworth.runner.compile import compile_pipeline
-from stainworth.runner.watch import watch
-from stainworth.stages.simulate import simulate_acquisitions
 from stainworth.store import open_store
 
 GPU_EXECUTORS = ("exec-train-stainer", "exec-apply-stainer", "exec-train-task")

@@ -11,9 +11,9 @@ from stainworth.contracts.acquisition import AcquisitionManifest
 from stainworth.contracts.manifest import read_manifest
 from stainworth.contracts.simulate import SimulateManifest
 from stainworth.errors import PipelineError
+from stainworth.launch.compile import compile_pipeline
+from stainworth.launch.local import local_profile, run_local
 from stainworth.profiles import load_profile
-from stainworth.runner.compile import compile_pipeline
-from stainworth.runner.local import local_profile, run_local
 from stainworth.store import open_store
 
 RUN_COMPILED_YAML = """

@@ -2,8 +2,8 @@
 
 from stainworth.contracts.fields import DatasetManifest
 from stainworth.contracts.manifest import OutputManifest, read_manifest
+from stainworth.launch.local import run_local
 from stainworth.profiles import load_profile
-from stainworth.runner.local import run_local
 
 
 def test_stain_smoke_trains_applies_and_reports_for_both_datasets(tmp_path):

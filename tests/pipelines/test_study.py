@@ -8,8 +8,8 @@ import pytest
 
 from stainworth.contracts.manifest import OutputManifest, read_manifest
 from stainworth.contracts.task import EvaluationManifest
+from stainworth.launch.local import run_local
 from stainworth.profiles import load_profile
-from stainworth.runner.local import run_local
 
 
 def test_cls_capacity_smoke_trains_every_unit_and_evaluates_them(tmp_path):

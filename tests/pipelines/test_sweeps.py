@@ -4,9 +4,9 @@ import pytest
 from kfp.compiler.pipeline_spec_builder import to_protobuf_value
 
 from stainworth.contracts.task import LADDERS
+from stainworth.launch.local import local_profile
 from stainworth.pipelines.sweeps import LOCAL_SLOTS, sweep_units
 from stainworth.profiles import load_profile
-from stainworth.runner.local import local_profile
 
 
 def test_a_cluster_run_gets_one_training_per_task_with_every_replicate():

@@ -4,8 +4,8 @@ import torch
 import zarr
 
 from stainworth.errors import InputDataError
+from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.stainers.batches import PairedBatches
-from stainworth.stainers.normalise import PercentileNormaliser
 
 IDENTITY = (PercentileNormaliser(0.0, 1.0), PercentileNormaliser(0.0, 1.0))
 

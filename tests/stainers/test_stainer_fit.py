@@ -7,10 +7,10 @@ from safetensors.torch import load_file
 from torch import nn
 
 from stainworth.errors import TrainingError
+from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.stainers.adapters import RegressionStainer
 from stainworth.stainers.batches import PairedBatches
 from stainworth.stainers.fit import BEST, CHECKPOINT, fit
-from stainworth.stainers.normalise import PercentileNormaliser
 
 IDENTITY = (PercentileNormaliser(0.0, 1.0), PercentileNormaliser(0.0, 1.0))
 

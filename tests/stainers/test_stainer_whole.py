@@ -10,8 +10,8 @@ from stainworth.cli import main
 from stainworth.contracts.stainer import StainerTrainConfig
 from stainworth.datasets.storage import write_dataset
 from stainworth.errors import InputDataError
+from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.stainers.artifact import TrainedStainer
-from stainworth.stainers.normalise import PercentileNormaliser
 from stainworth.stainers.train import train_stainer
 from stainworth.stainers.whole import stain_mosaic_file
 

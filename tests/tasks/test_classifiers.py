@@ -6,7 +6,9 @@ from safetensors.torch import save_file
 from torch import nn
 
 from stainworth.errors import ConfigError, InputDataError
-from stainworth.tasks import build_task_net, trainable_parameters
+from stainworth.nets.parameters import trainable_parameters
+from stainworth.nets.weights import adapt_rgb_kernel
+from stainworth.tasks import build_task_net
 from stainworth.tasks.classifiers import (
     POOLED_SIZE,
     ResNetClassifier,
@@ -14,7 +16,6 @@ from stainworth.tasks.classifiers import (
     build_cnn,
     build_resnet,
 )
-from stainworth.weights import adapt_rgb_kernel
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

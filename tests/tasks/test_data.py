@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from stainworth.errors import ConfigError, InputDataError
-from stainworth.stainers.normalise import PercentileNormaliser
+from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.tasks.data import TaskBatches
 
 

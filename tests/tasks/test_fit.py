@@ -8,11 +8,11 @@ import torch
 from safetensors.torch import load_file
 
 from stainworth.errors import ConfigError, TrainingError
-from stainworth.stainers.normalise import PercentileNormaliser
+from stainworth.nets.normalise import PercentileNormaliser
+from stainworth.nets.training import BEST, CHECKPOINT
 from stainworth.tasks import build_task_net
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.fit import LearningRateSchedule, epoch_learning_rate, fit_task, validate_task
-from stainworth.training import BEST, CHECKPOINT
 
 TIMING = {"seconds", "data_seconds", "step_seconds", "val_seconds"}
 

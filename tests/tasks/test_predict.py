@@ -7,7 +7,7 @@ from torch import nn
 
 from stainworth.errors import ConfigError
 from stainworth.metrics.segmentation import mask_scores
-from stainworth.stainers.normalise import PercentileNormaliser
+from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.tasks import build_task_net
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.predict import predict_classification, predict_segmentation

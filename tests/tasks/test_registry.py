@@ -5,7 +5,8 @@ from safetensors.torch import save_file
 
 from stainworth.contracts.task import LADDERS, TASKS
 from stainworth.errors import ConfigError, InputDataError
-from stainworth.tasks import TASK_NETS, build_task_net, capacity, ladder, trainable_parameters
+from stainworth.nets.parameters import trainable_parameters
+from stainworth.tasks import TASK_NETS, build_task_net, capacity, ladder
 
 SMALL = ("cnn1", "cnn3", "resnet18", "unet1", "unet2", "unet3", "efficientunet0")
 LARGE = ("resnet50", "resnet101", "efficientunet7")

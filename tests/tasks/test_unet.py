@@ -3,8 +3,8 @@ import torch
 from torch import nn
 
 from stainworth.errors import ConfigError
-from stainworth.stainers.padding import PadToMultiple
-from stainworth.tasks import trainable_parameters
+from stainworth.nets.padding import PadToMultiple
+from stainworth.nets.parameters import trainable_parameters
 from stainworth.tasks.unet import DecoderBlock, EncoderBlock, ShallowUNet, build_unet, doubling_widths
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -13,7 +13,7 @@ Penultimate decoder layer. The feature map the output layer turns into the logit
 - ``segmentation_models_pytorch.Unet`` (``efficientunet0``, ``efficientunet7``): the decoder's
   output (the last decoder block, convolution-batch-norm-ReLU, 16 channels), the input of
   ``segmentation_head`` (a 3x3 convolution in smp, not a 1x1 one);
-- either wrapped in :class:`~stainworth.stainers.padding.PadToMultiple`, as
+- either wrapped in :class:`~stainworth.nets.padding.PadToMultiple`, as
   :func:`~stainworth.tasks.build_task_net` returns them: the input is padded as in the forward
   pass and the features are cropped back to the input's size.
 
@@ -37,7 +37,7 @@ from torch import nn
 
 from stainworth.analysis.inference import batches, check_batch_size, evaluation, image_stack
 from stainworth.errors import ConfigError, InputDataError
-from stainworth.stainers.padding import PadToMultiple, crop_back, pad_to_multiple
+from stainworth.nets.padding import PadToMultiple, crop_back, pad_to_multiple
 from stainworth.tasks.unet import ShallowUNet
 
 SUPPORTED = "a ShallowUNet (unet1-3) or an smp Unet (efficientunet0/7), optionally wrapped in PadToMultiple"
@@ -71,7 +71,7 @@ def decoder_features(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     ----------
     net : torch.nn.Module
         A :class:`~stainworth.tasks.unet.ShallowUNet` or ``segmentation_models_pytorch.Unet``,
-        bare or wrapped in :class:`~stainworth.stainers.padding.PadToMultiple` (any input size).
+        bare or wrapped in :class:`~stainworth.nets.padding.PadToMultiple` (any input size).
         Run as it is: put it in evaluation mode first (as :func:`mean_activation_map` does).
     x : torch.Tensor
         (N, C, H, W) images; a bare network needs sides divisible by its downsampling factor.

@@ -3,7 +3,7 @@
 The network is trained as the ``train_task`` stage trains a classification unit, with the project's
 own pieces: the canvases are written as a classification dataset
 (:func:`stainworth.datasets.storage.write_dataset`), read by :class:`stainworth.tasks.data.TaskBatches`
-with a :class:`~stainworth.stainers.normalise.PercentileNormaliser` fitted on the training split,
+with a :class:`~stainworth.nets.normalise.PercentileNormaliser` fitted on the training split,
 built by :func:`stainworth.tasks.build_task_net` from torch's seed, trained by
 :func:`stainworth.tasks.fit.fit_task` with the training settings of a profile (learning rate,
 patience, warm-up, plateau schedule, augmentation, bf16), and a training that learned nothing
@@ -26,12 +26,12 @@ import torch
 
 from stainworth.contracts.task import TaskTrainingConfig
 from stainworth.datasets.storage import open_dataset, write_dataset
-from stainworth.devices import resolve_device
 from stainworth.errors import ConfigError
 from stainworth.metrics import combine_replicates, delong_covariance, empirical_auc
 from stainworth.metrics.replicates import ReplicateCombination
 from stainworth.metrics.roc import AucEstimate
-from stainworth.stainers.normalise import PercentileNormaliser
+from stainworth.nets.devices import resolve_device
+from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.tasks import build_task_net
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.degenerate import degenerate_reason, trivial_loss

@@ -11,8 +11,8 @@ from stainworth.bench.table import PEAK_RSS_SNIPPET, Row
 def phantom_mosaic_case(side: int, folder: Path) -> tuple[int, int]:
     """Write a phantom acquisition whose mosaic is about ``side`` px square; return its shape."""
     from stainworth.contracts.phantom import PhantomConfig
-    from stainworth.io.acquisition import write_phantom_acquisition
     from stainworth.phantom import generate_acquisition
+    from stainworth.phantom.folder import write_phantom_acquisition
 
     tile, overlap = 1024, 0.1
     step = round(tile * (1 - overlap))

@@ -11,8 +11,8 @@ from stainworth.profiles import load_profile
 
 def bench_runner_overhead(profile_name: str) -> list[Row]:
     """The same simulate run as a library call and through the local runner."""
-    from stainworth.runner.local import run_local
-    from stainworth.stages.simulate import simulate_acquisitions
+    from stainworth.launch.local import run_local
+    from stainworth.phantom.publish import simulate_acquisitions
 
     profile = load_profile(profile_name)
     with tempfile.TemporaryDirectory(prefix="stainworth-bench-") as scratch:

@@ -24,11 +24,11 @@ from scipy import ndimage
 
 from stainworth.bench.table import Row
 from stainworth.contracts.stainer import StainerTrainConfig
+from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.stainers.adapters import GANStainer, RegressionStainer, build_stainer
 from stainworth.stainers.batches import PairedBatches
 from stainworth.stainers.fit import fit
 from stainworth.stainers.losses import HybridLoss, ssim
-from stainworth.stainers.normalise import PercentileNormaliser
 
 IDENTITY = (PercentileNormaliser(0.0, 1.0), PercentileNormaliser(0.0, 1.0))
 

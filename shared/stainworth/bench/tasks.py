@@ -27,7 +27,7 @@ from stainworth.bench.stainers import synthetic_pairs
 from stainworth.bench.table import Row
 from stainworth.contracts.task import LADDERS, TaskTrainingConfig
 from stainworth.datasets.storage import Dataset, write_dataset
-from stainworth.stainers.normalise import PercentileNormaliser
+from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.fit import fit_task
 from stainworth.tasks.registry import TASK_NETS, build_task_net

@@ -88,7 +88,7 @@ class StainerTrainConfig(StrictModel):
     bf16: bool = False
     """bfloat16 autocast on CPU (see ``make bench`` for its effect on SSIM)."""
     device: DeviceName = "auto"
-    """Where it trains and stains (:mod:`stainworth.devices`)."""
+    """Where it trains and stains (:mod:`stainworth.nets.devices`)."""
     augment: Literal["none", "flips", "dihedral"] = "dihedral"
     """Random symmetries of each training pair: the 8 rotations/reflections of the square, the 4
     flips, or none (for DIC, whose relief has a direction; see docs/stainers.md)."""

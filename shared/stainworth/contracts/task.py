@@ -97,7 +97,7 @@ class TaskTrainingConfig(StrictModel):
     bf16: bool = False
     """bfloat16 autocast (on the CPU roughly twice as fast)."""
     device: DeviceName = "auto"
-    """Where it trains and predicts (:mod:`stainworth.devices`)."""
+    """Where it trains and predicts (:mod:`stainworth.nets.devices`)."""
     weights_uris: dict[str, str] = Field(default_factory=dict)
     """ImageNet weights per architecture (a local file or a store URI); absent: trained from scratch."""
 

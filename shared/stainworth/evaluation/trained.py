@@ -30,7 +30,7 @@ from stainworth.contracts.task import (
 from stainworth.datasets.storage import Dataset
 from stainworth.errors import InputDataError
 from stainworth.evaluation.units import UnitScores
-from stainworth.stainers.normalise import PercentileNormaliser
+from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.tasks import build_task_net
 
 
@@ -96,6 +96,12 @@ def load_units(folder: str | Path) -> list[TrainedUnit]:
         group = read_manifest(TaskGroupManifest, path)
         return [load_unit(path / name) for name in group.units]
     return [load_unit(path)]
+
+
+def first_replicates(units: list[TrainedUnit]) -> dict[tuple[str, str], TrainedUnit]:
+    """The first replicate of every (architecture, modality) of the capacity sweep (for the figures that show one)."""
+    return {(u.manifest.unit.architecture, u.manifest.unit.modality): u for u in units
+            if u.manifest.unit.train_size is None and u.manifest.unit.replicate == 0}
 
 
 def capacity_levels(units: Sequence[TrainedUnit]) -> list[tuple[str, str]]:

@@ -6,6 +6,7 @@ The per-field stages share these pieces, so none of them imports another stage.
 from stainworth.fields.cache import FieldCache, lineage, reuse_or_make
 from stainworth.fields.each import mean_metrics, reuse_or_make_each
 from stainworth.fields.layout import (
+    ACQUIRED,
     FIELDS,
     LABELS,
     MOSAIC,
@@ -18,6 +19,7 @@ from stainworth.fields.layout import (
 )
 
 __all__ = [
+    "ACQUIRED",
     "FIELDS",
     "LABELS",
     "MOSAIC",

@@ -10,6 +10,8 @@ from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import read_manifest
 from stainworth.errors import InputDataError
 
+ACQUIRED = "acquisitions.json"
+"""Acquisition ids published by the first step of ``prepare`` (empty: use the store's)."""
 FIELDS = "fields"
 MOSAIC = "mosaic.zarr"
 """Stitch output: ``label_free`` (Y, X) float32 and ``fluorescence`` (C, Y', X') arrays."""

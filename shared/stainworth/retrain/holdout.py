@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from stainworth.contracts.stainer import DatasetKind
-from stainworth.stages.stain import dataset_folder, read_dataset
+from stainworth.datasets.folders import dataset_folder, read_dataset
 from stainworth.stainers.artifact import TrainedStainer
 from stainworth.stainers.quality import image_quality, summarise
 

@@ -1,1 +1,1 @@
-"""Running pipelines: locally through kfp.local, or on a Kubeflow cluster."""
+"""What runs inside a pipeline's tasks: the stage entry point, cluster task settings, KFP artifacts, threads."""

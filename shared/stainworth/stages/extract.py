@@ -21,12 +21,11 @@ from stainworth.datasets import (
     sample_segmentation_patches_multi,
     write_classification_dataset,
 )
+from stainworth.datasets.folders import DATASET_DIR
 from stainworth.errors import InputDataError
 from stainworth.fields import LABELS, MOSAIC, REGISTERED, open_field_array, read_fields
 from stainworth.progress import Progress
 from stainworth.store import open_store
-
-DATASET_DIR = "dataset.zarr"
 
 
 def _channel_index(field: FieldInfo, channel: str) -> int:

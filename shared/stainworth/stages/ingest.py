@@ -12,13 +12,11 @@ from stainworth.contracts.manifest import OutputManifest, write_manifest
 from stainworth.contracts.prepare import SourceConfig
 from stainworth.contracts.simulate import SimulateConfig
 from stainworth.errors import ConfigError
+from stainworth.fields import ACQUIRED
 from stainworth.ingest import ingest_acquisition
+from stainworth.phantom.publish import simulate_acquisitions
 from stainworth.progress import Progress
-from stainworth.stages.simulate import simulate_acquisitions
 from stainworth.store import open_store
-
-ACQUIRED = "acquisitions.json"
-"""Acquisition ids published by the first step of ``prepare`` (empty: use the store's)."""
 
 
 def ingest_to_store(config: SourceConfig, output_dir: str | Path, *, store_uri: str | None = None) -> OutputManifest:

@@ -15,7 +15,6 @@ from stainworth.contracts.base import config_hash, file_sha256
 from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import write_manifest
 from stainworth.contracts.prepare import LabelConfig
-from stainworth.errors import InputDataError
 from stainworth.fields import (
     LABELS,
     REGISTERED,
@@ -30,24 +29,9 @@ from stainworth.fields import (
 from stainworth.labels import clean_labels, label_nuclei_classical, label_quality, require_nuclei
 from stainworth.progress import Progress
 from stainworth.store import open_store
+from stainworth.store.model_file import fetch_model_file
 
 CHUNK = 1024
-
-
-def fetch_model_file(uri: str, scratch: Path) -> Path:
-    """A local path for ``uri``: a plain path, ``file://`` path, or ``s3://bucket/key`` (downloaded)."""
-    if uri.startswith("s3://"):
-        bucket_key = uri[len("s3://"):]
-        if "/" not in bucket_key:
-            raise InputDataError(f"label.model_uri '{uri}': expected s3://bucket/key/of/model")
-        folder, _, name = bucket_key.rpartition("/")
-        target = scratch / name
-        open_store(f"s3://{folder}").get_file(name, target)
-        return target
-    path = Path(uri[len("file://"):] if uri.startswith("file://") else uri)
-    if not path.is_file():
-        raise InputDataError(f"label.model_uri: {path} does not exist")
-    return path
 
 
 class Labeler:

@@ -22,37 +22,20 @@ from stainworth.contracts.base import canonical_json, config_hash
 from stainworth.contracts.fields import DatasetManifest
 from stainworth.contracts.manifest import read_manifest, write_manifest
 from stainworth.contracts.stainer import Architecture, DatasetKind, StainConfig, StainerManifest
-from stainworth.datasets.storage import Dataset, DatasetWriter, open_dataset
-from stainworth.devices import resolve_device
-from stainworth.errors import InputDataError
+from stainworth.datasets.folders import DATASET_DIR, dataset_folder, read_dataset
+from stainworth.datasets.storage import Dataset, DatasetWriter
+from stainworth.nets.devices import resolve_device
 from stainworth.progress import Progress
-from stainworth.stages.checkpoints import StoreCheckpoints
-from stainworth.stages.label import fetch_model_file
 from stainworth.stainers.artifact import FOLDER, TrainedStainer, load_stainer
 from stainworth.stainers.quality import image_quality, summarise
 from stainworth.stainers.train import train_stainer
 from stainworth.store import open_store
+from stainworth.store.checkpoints import StoreCheckpoints
+from stainworth.store.model_file import fetch_model_file
 
-DATASET_DIR = "dataset.zarr"
 QUALITY_TABLE = "quality_test.csv"
 STAIN_CHUNK = 256
 """Items stained and written at once (a multiple of the dataset chunk)."""
-
-
-def dataset_folder(datasets_dir: str | Path, kind: DatasetKind) -> Path:
-    """The folder of one dataset inside an ``extract`` output (or a fetched store copy)."""
-    folder = Path(datasets_dir) / kind
-    if not (folder / "manifest.json").is_file():
-        folder = Path(datasets_dir)  # a single dataset folder
-    return folder
-
-
-def read_dataset(folder: Path, kind: DatasetKind) -> tuple[DatasetManifest, Dataset]:
-    """Manifest and opened dataset, checked to be of ``kind``."""
-    manifest = read_manifest(DatasetManifest, folder)
-    if manifest.kind != kind:
-        raise InputDataError(f"{folder}: a {manifest.kind} dataset; expected {kind}")
-    return manifest, open_dataset(folder / DATASET_DIR)
 
 
 def train_stainer_stage(config: StainConfig, kind: DatasetKind, architecture: Architecture, datasets_dir: str | Path,

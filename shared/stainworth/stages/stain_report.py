@@ -35,9 +35,9 @@ from stainworth.contracts.base import config_hash
 from stainworth.contracts.fields import DatasetManifest
 from stainworth.contracts.manifest import OutputManifest, read_manifest, write_manifest
 from stainworth.contracts.stainer import DatasetKind, StainConfig
+from stainworth.datasets.folders import DATASET_DIR, dataset_folder, read_dataset
 from stainworth.datasets.storage import Dataset, open_dataset
 from stainworth.errors import InputDataError
-from stainworth.stages.stain import DATASET_DIR, dataset_folder, read_dataset
 from stainworth.stainers.quality import image_quality, paired_difference, summarise
 from stainworth.stainers.train import dataset_normalisers
 

@@ -18,11 +18,10 @@ from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import MANIFEST_NAME, OutputManifest, read_manifest, write_manifest
 from stainworth.contracts.prepare import PrepareConfig, StitchConfig
 from stainworth.errors import InputDataError
-from stainworth.fields import MOSAIC, TRUTH, FieldCache, field_path, mean_metrics, reuse_or_make_each
+from stainworth.fields import ACQUIRED, MOSAIC, TRUTH, FieldCache, field_path, mean_metrics, reuse_or_make_each
 from stainworth.io.acquisition import load_tile, read_acquisition
 from stainworth.mosaic import StitchResult, assemble_mosaic, estimate_tile_positions, iter_blocks, read_window
 from stainworth.progress import Progress
-from stainworth.stages.ingest import ACQUIRED
 from stainworth.store import Store, open_store
 
 CHUNK = 1024

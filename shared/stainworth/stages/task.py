@@ -46,7 +46,6 @@ from stainworth.contracts.task import (
     MODEL_FILE,
     NORMALISER_FILE,
     SCORES_TABLE,
-    VIRTUAL_MODALITIES,
     Ending,
     TaskGroupManifest,
     TaskRunManifest,
@@ -54,33 +53,20 @@ from stainworth.contracts.task import (
     TaskUnit,
 )
 from stainworth.datasets.storage import Dataset
-from stainworth.devices import module_device, resolve_device
 from stainworth.errors import InputDataError
-from stainworth.stages.checkpoints import StoreCheckpoints
-from stainworth.stages.label import fetch_model_file
-from stainworth.stages.stain import dataset_folder, read_dataset
-from stainworth.stainers.normalise import PercentileNormaliser
+from stainworth.nets.devices import module_device, resolve_device
+from stainworth.nets.normalise import PercentileNormaliser
+from stainworth.nets.parameters import trainable_parameters
 from stainworth.store import open_store
-from stainworth.tasks import build_task_net, trainable_parameters
+from stainworth.store.checkpoints import StoreCheckpoints
+from stainworth.store.model_file import fetch_model_file
+from stainworth.tasks import build_task_net
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.degenerate import degenerate_reason, trivial_loss
 from stainworth.tasks.fit import LearningRateSchedule, TaskFitResult, fit_task
 from stainworth.tasks.predict import predict_classification, predict_segmentation
+from stainworth.tasks.sources import modality_source
 from stainworth.tasks.subsets import draw_subsets
-
-
-def modality_source(unit: TaskUnit, datasets_dir: str | Path, virtual_dirs: dict[str, str | Path]
-                    ) -> tuple[DatasetManifest, Dataset, str]:
-    """The manifest, opened dataset and image field a unit's modality reads."""
-    if unit.modality in VIRTUAL_MODALITIES:
-        if unit.modality not in virtual_dirs:
-            raise InputDataError(f"train_task {unit.name}: no {unit.modality} dataset given; "
-                                 f"expected the apply_stainer output of that stainer")
-        folder = dataset_folder(virtual_dirs[unit.modality], unit.task)
-    else:
-        folder = dataset_folder(datasets_dir, unit.task)
-    manifest, dataset = read_dataset(folder, unit.task)
-    return manifest, dataset, "label_free" if unit.modality == "label_free" else "fluorescence"
 
 
 def training_indices(config: TasksConfig, unit: TaskUnit, dataset: Dataset) -> np.ndarray | None:

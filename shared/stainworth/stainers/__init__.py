@@ -6,9 +6,8 @@ Pix2pixHD (:mod:`.pix2pixhd`, conditional GAN with feature matching). :func:`tra
 trains one on a dataset and writes a stainer folder; :func:`load_stainer` reads it back.
 """
 
-from stainworth.stainers.adapters import build_stainer, trainable_parameters
+from stainworth.stainers.adapters import build_stainer
 from stainworth.stainers.artifact import TrainedStainer, load_stainer, save_stainer
 from stainworth.stainers.train import train_stainer
 
-__all__ = ["TrainedStainer", "build_stainer", "load_stainer", "save_stainer", "trainable_parameters",
-           "train_stainer"]
+__all__ = ["TrainedStainer", "build_stainer", "load_stainer", "save_stainer", "train_stainer"]

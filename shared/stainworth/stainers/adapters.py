@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from stainworth.contracts.stainer import StainerTrainConfig
-from stainworth.devices import autocast, module_device
+from stainworth.nets.devices import autocast, module_device
 from stainworth.stainers.losses import HybridLoss
 
 
@@ -115,7 +115,7 @@ def build_stainer(config: StainerTrainConfig, *, alpha: float | None = None, enc
         Where it trains (its optimisers are made there).
     """
     if config.architecture == "efficientunet":
-        from stainworth.stainers.efficientunet import build_efficientunet
+        from stainworth.nets.efficientunet import build_efficientunet
 
         unet = config.efficientunet
         return RegressionStainer(build_efficientunet(unet.encoder, encoder_weights=encoder_weights,
@@ -132,8 +132,3 @@ def build_stainer(config: StainerTrainConfig, *, alpha: float | None = None, enc
                                             norm=gan.norm)
     return GANStainer(generator.to(device), discriminator.to(device), lambda_fm=gan.lambda_fm,
                       learning_rate=gan.learning_rate, beta1=gan.beta1, bf16=config.bf16, lambda_l1=gan.lambda_l1)
-
-
-def trainable_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters (the study's measure of capacity)."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)

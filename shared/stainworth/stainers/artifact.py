@@ -28,10 +28,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from stainworth.contracts.stainer import StainerTrainConfig
-from stainworth.devices import autocast, module_device, resolve_device
 from stainworth.errors import InputDataError
+from stainworth.nets.devices import autocast, module_device, resolve_device
+from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.stainers.adapters import build_stainer
-from stainworth.stainers.normalise import PercentileNormaliser
 
 WEIGHTS = "model.safetensors"
 DESCRIPTION = "stainer.json"

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from stainworth.errors import InputDataError
-from stainworth.stainers.normalise import PercentileNormaliser
+from stainworth.nets.normalise import PercentileNormaliser
 
 Augment = Literal["none", "flips", "dihedral"]
 _TRANSFORMS = {"none": 1, "flips": 4, "dihedral": 8}

@@ -11,7 +11,7 @@ from its checkpoint ends exactly where an uninterrupted one does.
 
 A NaN or Inf training loss stops training with :class:`~stainworth.errors.TrainingError`; the
 checkpoint and best weights of the last finished epoch are left as they were. Seeds, checkpoints,
-early stopping and best weights are the shared machinery of :mod:`stainworth.training`.
+early stopping and best weights are the shared machinery of :mod:`stainworth.nets.training`.
 """
 
 from __future__ import annotations
@@ -26,13 +26,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from stainworth.devices import autocast, module_device
 from stainworth.errors import TrainingError
-from stainworth.progress import format_seconds
-from stainworth.stainers.adapters import Stainer
-from stainworth.stainers.batches import PairedBatches
-from stainworth.stainers.losses import HybridLoss, ssim
-from stainworth.training import (
+from stainworth.nets.devices import autocast, module_device
+from stainworth.nets.training import (
     BEST,
     CHECKPOINT,
     epoch_seed,
@@ -42,6 +38,10 @@ from stainworth.training import (
     save_checkpoint,
     save_weights,
 )
+from stainworth.progress import format_seconds
+from stainworth.stainers.adapters import Stainer
+from stainworth.stainers.batches import PairedBatches
+from stainworth.stainers.losses import HybridLoss, ssim
 
 __all__ = ["BEST", "CHECKPOINT", "FitResult", "fit", "validate"]
 
@@ -108,7 +108,7 @@ def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str
         Receives one progress line per epoch.
     min_improvement
         Relative decrease of the validation loss that restarts the patience count
-        (:func:`~stainworth.training.improves`); the lowest loss always sets the best epoch.
+        (:func:`~stainworth.nets.training.improves`); the lowest loss always sets the best epoch.
 
     Raises
     ------

@@ -2,7 +2,7 @@
 
 SSIM follows Wang et al. (2004): local means, variances and covariance under an 11 x 11 Gaussian
 window of sigma 1.5, constants ``C1 = (0.01 L)^2`` and ``C2 = (0.03 L)^2``. Images are compared
-in the normalised intensity space of :mod:`stainworth.stainers.normalise`, where the training
+in the normalised intensity space of :mod:`stainworth.nets.normalise`, where the training
 split's 1st..99.8th percentile spans 0..1, so ``L = 1``. The mean is taken over the valid region
 of the window (no padding), as scikit-image does with ``gaussian_weights=True``.
 

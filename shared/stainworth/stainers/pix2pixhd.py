@@ -13,7 +13,7 @@ with least-squares GAN losses and discriminator feature matching, both as in the
 Adaptations to microscopy:
 
 - The generator's output is linear (no ``Tanh``). Stainers work in the normalised intensity
-  space of :mod:`stainworth.stainers.normalise`, where the training split's 1st..99.8th
+  space of :mod:`stainworth.nets.normalise`, where the training split's 1st..99.8th
   percentile spans 0..1 and bright structures legitimately exceed 1; a ``Tanh`` would clip them.
 - Generators accept any image size: ``forward`` (= :func:`generate`) reflection-pads the input
   to :func:`required_multiple`, runs the network (``forward_aligned``) and crops back.
@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from stainworth.stainers.padding import Pads, crop_back, pad_to_multiple
+from stainworth.nets.padding import Pads, crop_back, pad_to_multiple
 
 __all__ = [
     "Features",

@@ -20,13 +20,14 @@ import torch
 from stainworth.contracts.base import file_sha256
 from stainworth.contracts.stainer import StainerTrainConfig
 from stainworth.datasets.storage import Dataset
-from stainworth.devices import resolve_device
 from stainworth.errors import InputDataError
-from stainworth.stainers.adapters import build_stainer, trainable_parameters
+from stainworth.nets.devices import resolve_device
+from stainworth.nets.normalise import PercentileNormaliser
+from stainworth.nets.parameters import trainable_parameters
+from stainworth.stainers.adapters import build_stainer
 from stainworth.stainers.artifact import save_stainer
 from stainworth.stainers.batches import Augment, PairedBatches
 from stainworth.stainers.fit import BEST, FitResult, fit
-from stainworth.stainers.normalise import PercentileNormaliser
 
 
 @dataclass

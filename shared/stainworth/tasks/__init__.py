@@ -1,6 +1,5 @@
 """Task networks by name: the study's segmentation and classification capacity ladders."""
 
-from stainworth.stainers.adapters import trainable_parameters
 from stainworth.tasks.registry import TASK_NETS, TaskNetSpec, build_task_net, capacity, ladder
 
-__all__ = ["TASK_NETS", "TaskNetSpec", "build_task_net", "capacity", "ladder", "trainable_parameters"]
+__all__ = ["TASK_NETS", "TaskNetSpec", "build_task_net", "capacity", "ladder"]

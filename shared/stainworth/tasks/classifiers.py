@@ -23,8 +23,9 @@ computed from.
 
 ImageNet weights come only from a local file (nothing is downloaded): a torchvision ResNet state
 dict (safetensors, or loadable with ``torch.load(..., weights_only=True)``). Its classifier
-(``fc.*``) is dropped; its RGB first convolution is adapted by :func:`~stainworth.weights.adapt_rgb_kernel` (summed over
-the colour axis for one channel, so a grey image ``g`` gets the response of ``(g, g, g)``).
+(``fc.*``) is dropped; its RGB first convolution is adapted by
+:func:`~stainworth.nets.weights.adapt_rgb_kernel` (summed over the colour axis for one channel, so a
+grey image ``g`` gets the response of ``(g, g, g)``).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ import torchvision
 from torch import nn
 
 from stainworth.errors import ConfigError
+from stainworth.nets.weights import load_imagenet_weights
 from stainworth.tasks.unet import BASE_WIDTH, doubling_widths
-from stainworth.weights import load_imagenet_weights
 
 POOLED_SIZE = 4
 """Side of the grid CNN features are average-pooled to before the dense layer."""

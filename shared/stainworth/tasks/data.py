@@ -35,7 +35,7 @@ import torch
 
 from stainworth.datasets.storage import Dataset
 from stainworth.errors import ConfigError, InputDataError
-from stainworth.stainers.normalise import PercentileNormaliser
+from stainworth.nets.normalise import PercentileNormaliser
 
 INPUT_FIELDS = ("label_free", "fluorescence")
 """Dataset fields a task network can take as input."""

@@ -9,7 +9,7 @@ or at ``max_epochs``. Early stopping watches the loss rather than Dice or AUC be
 is smooth and defined on every split, while AUC needs two cases of each class (it is NaN
 otherwise, and never stops training). With ``min_improvement`` > 0 early stopping counts a lower
 loss as progress only when it is lower by that fraction than the last one that counted
-(:func:`stainworth.training.improves`): a network whose loss creeps down by a tenth of a percent
+(:func:`stainworth.nets.training.improves`): a network whose loss creeps down by a tenth of a percent
 per epoch has converged for every purpose of a comparison, and stops instead of running to its
 cap. The best epoch and the plateau still follow every decrease (a threshold there lowered the
 learning rate of slowly learning networks so early that they stalled).
@@ -24,7 +24,7 @@ of the stored history, it is the same in a resumed training. Each validation als
 standard deviation of the predicted probabilities (``val_output_sd``), from which
 :mod:`stainworth.tasks.degenerate` tells a network that learned nothing.
 
-Checkpoints, per-epoch seeds and best weights are those of :mod:`stainworth.training`: a
+Checkpoints, per-epoch seeds and best weights are those of :mod:`stainworth.nets.training`: a
 training interrupted and resumed from ``workdir`` ends bit-identical to an uninterrupted one (on
 the CPU), and a NaN/Inf training loss stops with :class:`~stainworth.errors.TrainingError`
 before the optimiser steps, keeping the last good checkpoint.
@@ -47,14 +47,11 @@ import numpy as np
 import torch
 
 from stainworth.contracts.task import TASKS
-from stainworth.devices import autocast, module_device
 from stainworth.errors import ConfigError, TrainingError
 from stainworth.metrics import empirical_auc
 from stainworth.metrics.segmentation import mask_counts, scores_from_counts
-from stainworth.progress import format_seconds
-from stainworth.tasks.data import TaskBatches
-from stainworth.tasks.predict import outputs
-from stainworth.training import (
+from stainworth.nets.devices import autocast, module_device
+from stainworth.nets.training import (
     BEST,
     CHECKPOINT,
     Parts,
@@ -67,6 +64,9 @@ from stainworth.training import (
     save_checkpoint,
     save_weights,
 )
+from stainworth.progress import format_seconds
+from stainworth.tasks.data import TaskBatches
+from stainworth.tasks.predict import outputs
 
 METRIC = {"segmentation": "val_dice", "classification": "val_auc"}
 """The validation metric of each task, as named in the history."""
@@ -208,7 +208,7 @@ class LearningRateSchedule:
     plateau_patience: int = 2
     min_improvement: float = 0.0
     """Relative decrease of the validation loss that restarts early stopping's count of stale
-    epochs (:func:`stainworth.training.improves`); the plateau and the best epoch count any decrease."""
+    epochs (:func:`stainworth.nets.training.improves`); the plateau and the best epoch count any decrease."""
 
 
 def epoch_learning_rate(base: float, schedule: LearningRateSchedule, history: list[dict[str, float]]) -> float:

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from stainworth.devices import autocast, module_device
 from stainworth.errors import ConfigError
 from stainworth.metrics.segmentation import mask_counts, scores_from_counts
+from stainworth.nets.devices import autocast, module_device
 from stainworth.tasks.data import TaskBatches
 
 

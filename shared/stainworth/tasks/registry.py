@@ -2,7 +2,7 @@
 
 Segmentation (logits (N, 1, H, W) for images (N, C, H, W) of any size, H, W >= 16): ``unet1``,
 ``unet2``, ``unet3`` (:mod:`stainworth.tasks.unet`), ``efficientunet0``, ``efficientunet7``
-(:func:`stainworth.stainers.efficientunet.build_efficientunet`: smp ``Unet`` with an
+(:func:`stainworth.nets.efficientunet.build_efficientunet`: smp ``Unet`` with an
 EfficientNet-b0 / -b7 encoder and a linear one-channel output, i.e. a logit). Classification
 (logits (N,)): ``cnn1``, ``cnn3``, ``resnet18``, ``resnet50``, ``resnet101``
 (:mod:`stainworth.tasks.classifiers`). The study trained UNet1-3 and CNN1/3 from scratch and
@@ -22,8 +22,8 @@ from torch import nn
 
 from stainworth.contracts.task import LADDERS, TASKS, Task
 from stainworth.errors import ConfigError
-from stainworth.stainers.adapters import trainable_parameters
-from stainworth.stainers.efficientunet import build_efficientunet
+from stainworth.nets.efficientunet import build_efficientunet
+from stainworth.nets.parameters import trainable_parameters
 from stainworth.tasks.classifiers import build_cnn, build_resnet
 from stainworth.tasks.unet import build_unet
 

@@ -23,7 +23,7 @@ The study states neither kernel sizes nor widths. Here:
 decoder layer", Fig. 7; :mod:`stainworth.analysis.feature_maps`).
 
 Inputs of any size are reflection-padded to a multiple of ``2**depth`` and the output is cropped
-back (:class:`~stainworth.stainers.padding.PadToMultiple`).
+back (:class:`~stainworth.nets.padding.PadToMultiple`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from stainworth.errors import ConfigError
-from stainworth.stainers.padding import PadToMultiple
+from stainworth.nets.padding import PadToMultiple
 
 BASE_WIDTH = 16
 """Channels of the first encoder block; each deeper block doubles it."""

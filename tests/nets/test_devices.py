@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from stainworth.devices import autocast, grouped_convolutions_in_float32, module_device, resolve_device
 from stainworth.errors import ConfigError
+from stainworth.nets.devices import autocast, grouped_convolutions_in_float32, module_device, resolve_device
 from stainworth.profiles import load_profile
 
 

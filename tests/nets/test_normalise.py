@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from stainworth.errors import InputDataError
-from stainworth.stainers.normalise import PercentileNormaliser
+from stainworth.nets.normalise import PercentileNormaliser
 
 
 def test_percentiles_map_to_zero_and_one_and_invert_exactly():

@@ -1,7 +1,7 @@
 """Child process of a local run: kfp.local executes the pipeline here.
 
 kfp.local patches ``print`` and the root logger, so it runs in a process of its own. The parent
-(:mod:`stainworth.runner.local`) streams this process's output into the run log.
+(:mod:`stainworth.launch.local`) streams this process's output into the run log.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stainworth.runner.console import PLAN_PREFIX, count_tasks
+from stainworth.launch.console import PLAN_PREFIX, count_tasks
 
 
 def _artifact_paths(outputs: Any) -> dict[str, str]:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from stainworth.contracts.profile import Profile
 from stainworth.errors import ConfigError
-from stainworth.runner.cluster import api_call, connect, submit_version
-from stainworth.runner.compile import compile_pipeline
+from stainworth.launch.cluster import api_call, connect, submit_version
+from stainworth.launch.compile import compile_pipeline
 
 FIELDS = (("seconds", 0, 59), ("minutes", 0, 59), ("hours", 0, 23), ("day of month", 1, 31),
           ("month", 1, 12), ("day of week", 0, 6))

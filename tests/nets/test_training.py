@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from stainworth.errors import TrainingError
-from stainworth.training import (
+from stainworth.nets.training import (
     TrainingState,
     epoch_seed,
     fingerprint,

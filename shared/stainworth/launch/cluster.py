@@ -12,7 +12,7 @@ from pathlib import Path
 
 from stainworth.contracts.profile import Profile
 from stainworth.errors import PipelineError
-from stainworth.runner.compile import compile_pipeline
+from stainworth.launch.compile import compile_pipeline
 
 
 @dataclass(frozen=True)

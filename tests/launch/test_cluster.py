@@ -7,8 +7,8 @@ import yaml
 
 from stainworth.cli import main
 from stainworth.errors import PipelineError
+from stainworth.launch.cluster import run_cluster, run_url
 from stainworth.profiles import load_profile
-from stainworth.runner.cluster import run_cluster, run_url
 
 
 def test_upload_and_run_in_experiment(kfp_api, tmp_path):

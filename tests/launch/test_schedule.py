@@ -6,8 +6,8 @@ import pytest
 
 from stainworth.cli import main
 from stainworth.errors import ConfigError
+from stainworth.launch.schedule import check_cron, schedule_cluster
 from stainworth.profiles import load_profile
-from stainworth.runner.schedule import check_cron, schedule_cluster
 
 
 @pytest.mark.parametrize("cron", ["0 0 2 * * *", "*/30 * * * * ?", "0 15 10 ? * MON-FRI", "0 0 0 1,15 JAN-JUN *",

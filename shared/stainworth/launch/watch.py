@@ -16,8 +16,8 @@ from pathlib import Path
 
 from stainworth.contracts.profile import Profile
 from stainworth.errors import StainworthError, StoreError
+from stainworth.launch.local import LocalRun, run_local
 from stainworth.retrain.ledger import detect
-from stainworth.runner.local import LocalRun, run_local
 from stainworth.store import open_store
 
 
@@ -50,7 +50,7 @@ def watch(profile: Profile, store_uri: str, *, interval_s: float, max_polls: int
     store_uri
         The store holding acquisitions, ledger and models.
     run
-        Runs one pipeline (:func:`~stainworth.runner.local.run_local`; tests pass their own).
+        Runs one pipeline (:func:`~stainworth.launch.local.run_local`; tests pass their own).
 
     Raises
     ------

@@ -2,10 +2,10 @@
 
 import yaml
 
+from stainworth.launch.compile import compile_pipeline
+from stainworth.launch.console import PLAN_PREFIX, ConsoleProgress, count_tasks
 from stainworth.pipelines.sweeps import sweep_units
 from stainworth.profiles import load_profile
-from stainworth.runner.compile import compile_pipeline
-from stainworth.runner.console import PLAN_PREFIX, ConsoleProgress, count_tasks
 
 KFP_OUTPUT = """\
 01:40:20.189 - INFO - Running pipeline: 'stainworth-prepare'

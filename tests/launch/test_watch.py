@@ -4,10 +4,10 @@ import pytest
 
 from stainworth.contracts.manifest import OutputManifest, write_manifest
 from stainworth.errors import InputDataError, PipelineError
+from stainworth.launch.local import LocalRun
+from stainworth.launch.watch import watch
 from stainworth.profiles import load_profile
 from stainworth.retrain.ledger import advance, detect
-from stainworth.runner.local import LocalRun
-from stainworth.runner.watch import watch
 from stainworth.store import open_store
 
 

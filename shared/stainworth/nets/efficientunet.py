@@ -24,7 +24,7 @@ the running statistics over the training set only halved it). Group normalisatio
 same thing in training and evaluation.
 
 The encoder's depthwise convolutions run in float32 under CPU bfloat16 autocast
-(:func:`~stainworth.devices.grouped_convolutions_in_float32`): 1.5× faster training on the CPU.
+(:func:`~stainworth.nets.devices.grouped_convolutions_in_float32`): 1.5× faster training on the CPU.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from pathlib import Path
 import segmentation_models_pytorch as smp
 import torch
 
-from stainworth.devices import grouped_convolutions_in_float32
 from stainworth.errors import InputDataError
-from stainworth.stainers.padding import PadToMultiple
-from stainworth.weights import load_imagenet_weights
+from stainworth.nets.devices import grouped_convolutions_in_float32
+from stainworth.nets.padding import PadToMultiple
+from stainworth.nets.weights import load_imagenet_weights
 
 ENCODERS = tuple(f"efficientnet-b{k}" for k in range(8))
 MULTIPLE = 32
@@ -59,7 +59,7 @@ def build_efficientunet(encoder: str = "efficientnet-b0", *, in_channels: int = 
         ``efficientnet-b0`` .. ``efficientnet-b7`` (the study used b7).
     in_channels
         Input channels (1 for a stainer; RGB encoder weights are adapted by
-        :func:`~stainworth.weights.adapt_rgb_kernel`).
+        :func:`~stainworth.nets.weights.adapt_rgb_kernel`).
     encoder_weights
         A local file with the encoder's ImageNet state dict (safetensors, or a PyTorch state dict
         loadable with ``weights_only=True``), as smp names its keys; ``None`` trains from scratch.

@@ -4,8 +4,8 @@ import torch
 from safetensors.torch import save_file
 
 from stainworth.errors import InputDataError
-from stainworth.stainers.adapters import trainable_parameters
-from stainworth.stainers.efficientunet import BATCH_NORM_MOMENTUM, build_efficientunet
+from stainworth.nets.efficientunet import BATCH_NORM_MOMENTUM, build_efficientunet
+from stainworth.nets.parameters import trainable_parameters
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from stainworth.store import Store
+from stainworth.store.base import Store
 
 
 class StoreCheckpoints:

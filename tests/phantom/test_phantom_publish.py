@@ -11,8 +11,8 @@ from stainworth.contracts.manifest import read_manifest
 from stainworth.contracts.simulate import SimulateManifest
 from stainworth.io.acquisition import load_tile, read_acquisition
 from stainworth.io.ome import read_ome_tiff
+from stainworth.phantom.publish import simulate_acquisitions
 from stainworth.profiles import load_profile
-from stainworth.stages.simulate import simulate_acquisitions
 from stainworth.store import open_store
 
 

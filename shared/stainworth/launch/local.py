@@ -3,7 +3,7 @@
 Layout of a run: ``runs/<run-id>/`` is the KFP pipeline root; beside the task outputs it holds
 ``profile.yaml`` (the resolved profile), ``pipeline.yaml`` (the compiled pipeline that ran),
 ``run.log`` (everything the run printed) and ``result.json`` (where the outputs are). The
-console shows the filtered view of :mod:`stainworth.runner.console` (``verbose``: everything).
+console shows the filtered view of :mod:`stainworth.launch.console` (``verbose``: everything).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any
 
 from stainworth.contracts.profile import Profile
 from stainworth.errors import PipelineError
+from stainworth.launch.console import ConsoleProgress
 from stainworth.profiles import save_profile
-from stainworth.runner.console import ConsoleProgress
 from stainworth.runner.stage_entry import ERROR_PREFIX
 from stainworth.runner.threads import PARALLEL_TASKS_ENV
 from stainworth.store import open_store
@@ -121,7 +121,7 @@ def _print_line(line: str) -> None:
 
 def _run_child(spec_file: Path, log_file: Path, *, console: Callable[[str], None] | None) -> tuple[int, list[str]]:
     """Run the child, its output into the log and through ``console``, collect task error lines."""
-    command = [sys.executable, "-u", "-m", "stainworth.runner.local_child", str(spec_file)]
+    command = [sys.executable, "-u", "-m", "stainworth.launch.local_child", str(spec_file)]
     env = dict(os.environ, PYTHONUNBUFFERED="1", **{PARALLEL_TASKS_ENV: str(LOCAL_PARALLEL_TASKS)})
     errors: list[str] = []
     with open(log_file, "w") as log, subprocess.Popen(

@@ -1,4 +1,4 @@
-"""The ``simulate`` stage: render phantom acquisitions and publish them to the store."""
+"""Rendering phantom acquisitions and publishing them to the store: the ``simulate`` stage, also run by ``prepare``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pandas as pd
 from stainworth.contracts.base import config_hash
 from stainworth.contracts.manifest import write_manifest
 from stainworth.contracts.simulate import SimulateConfig, SimulateManifest
-from stainworth.io.acquisition import write_phantom_acquisition
-from stainworth.phantom import generate_acquisition
+from stainworth.phantom.folder import write_phantom_acquisition
+from stainworth.phantom.generate import generate_acquisition
 from stainworth.progress import Progress
 from stainworth.store import open_store
 
