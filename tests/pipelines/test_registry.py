@@ -8,7 +8,7 @@ from kfp import dsl
 
 from stainworth.contracts.retrain import CAPACITY_PIPELINES
 from stainworth.errors import PipelineError
-from stainworth.pipelines import PIPELINES, SWEEP_PIPELINES, build_pipeline
+from stainworth.pipelines import PIPELINES, SWEEP_PIPELINES
 from stainworth.pipelines.parameters import parameter_defaults, profile_pipeline
 from stainworth.profiles import load_profile
 from stainworth.runner.compile import compile_pipeline
@@ -81,8 +81,3 @@ def test_parallelism_is_validated():
 
     with pytest.raises(ConfigError, match="cluster.parallelism"):
         load_profile("paper", ["cluster.parallelism=0"])
-
-
-def test_build_pipeline_still_builds_every_name():
-    profile = load_profile("smoke")
-    assert all(build_pipeline(name, profile).name for name in PIPELINES)
