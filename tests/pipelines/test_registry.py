@@ -8,10 +8,10 @@ from kfp import dsl
 
 from stainworth.contracts.retrain import CAPACITY_PIPELINES
 from stainworth.errors import PipelineError
+from stainworth.launch.compile import compile_pipeline
 from stainworth.pipelines import PIPELINES, SWEEP_PIPELINES
 from stainworth.pipelines.parameters import parameter_defaults, profile_pipeline
 from stainworth.profiles import load_profile
-from stainworth.runner.compile import compile_pipeline
 
 
 def test_the_retrain_contract_names_exactly_the_single_sweep_pipelines():
