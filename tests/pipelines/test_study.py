@@ -9,6 +9,7 @@ import pytest
 from stainworth.contracts.manifest import OutputManifest, read_manifest
 from stainworth.contracts.task import EvaluationManifest
 from stainworth.launch.local import run_local
+from stainworth.pipelines.sweeps import LOCAL_SLOTS
 from stainworth.profiles import load_profile
 
 
@@ -35,7 +36,7 @@ def test_cls_capacity_smoke_trains_every_unit_and_evaluates_them(tmp_path):
     log = (run.run_dir / "run.log").read_text()
     assert all(f"train_task run {k}/{units} " in log for k in range(1, units + 1))
     assert log.count("train_stainer epoch 1/1") == 2
-    assert log.count("Executing task 'train-task") == 2 * len(sweep.architectures)  # locally: two tasks each
+    assert log.count("Executing task 'train-task") == LOCAL_SLOTS  # locally: one task per runner slot
     page = (Path(run.outputs["study_report"]) / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "data:image/png;base64," in page
     verdict = (folder / "verdict.md").read_text().splitlines()[0].removeprefix("- ")
