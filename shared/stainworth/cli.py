@@ -1,7 +1,8 @@
 """Command line: ``stainworth submit | compile | schedule | watch | profile | bench | stain-mosaic | images``.
 
 ``stainworth reference-observers`` measures the phantom's reference-observer table (docs/phantom.md).
-Every user error ends with one line ``stainworth: error: ...`` and exit code 2.
+Every user error ends with one line ``stainworth: error: ...`` and exit code 2; a local run stopped
+by Ctrl-C or SIGTERM ends every process of the run, says ``stainworth: stopped: ...`` and exits 130 or 143.
 """
 
 from __future__ import annotations

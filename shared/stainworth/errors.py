@@ -18,6 +18,8 @@ class StainworthError(Exception):
     """An error the user can fix; its message is a single line."""
 
     exit_code = 2
+    label = "error"
+    """The word after ``stainworth:`` on the console."""
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(str(message).split()))
@@ -55,6 +57,16 @@ class TrainingError(StainworthError, RuntimeError):
     """Training cannot go on (a NaN/Inf loss, an unusable checkpoint)."""
 
 
+class RunStopped(StainworthError):
+    """A local run was stopped by a signal (Ctrl-C, SIGTERM, SIGHUP); its exit code is 128 + the signal."""
+
+    label = "stopped"
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
 def run_command(command: Callable[[], int]) -> int:
     """Run a command-line entry point; return its exit code.
 
@@ -64,7 +76,7 @@ def run_command(command: Callable[[], int]) -> int:
     try:
         return command()
     except StainworthError as error:
-        print(f"stainworth: error: {error}", file=sys.stderr)
+        print(f"stainworth: {error.label}: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("stainworth: interrupted", file=sys.stderr)

@@ -4,6 +4,14 @@ Layout of a run: ``runs/<run-id>/`` is the KFP pipeline root; beside the task ou
 ``profile.yaml`` (the resolved profile), ``pipeline.yaml`` (the compiled pipeline that ran),
 ``run.log`` (everything the run printed) and ``result.json`` (where the outputs are). The
 console shows the filtered view of :mod:`stainworth.launch.console` (``verbose``: everything).
+
+Stopping a run: the child runs in a session of its own, so Ctrl-C reaches only this process, which
+then ends the child's whole process group (kfp.local and every task process it started: SIGTERM,
+then SIGKILL after a grace period) and raises :class:`~stainworth.errors.RunStopped` (exit code
+130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP). Finished outputs stay in the store (a stage
+publishes an output whole or not at all) and an interrupted training keeps its last checkpoint, so
+the same command again resumes. Should this process itself be killed outright, the child notices
+(Linux parent-death signal) and ends its group the same way.
 """
 
 from __future__ import annotations
@@ -12,17 +20,21 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from stainworth.contracts.profile import Profile
-from stainworth.errors import PipelineError
+from stainworth.errors import PipelineError, RunStopped
 from stainworth.launch.console import ConsoleProgress
+from stainworth.launch.local_child import PARENT_PID_ENV
 from stainworth.profiles import save_profile
 from stainworth.runner.stage_entry import ERROR_PREFIX
 from stainworth.runner.threads import PARALLEL_TASKS_ENV
@@ -31,6 +43,9 @@ from stainworth.store import open_store
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LOCAL_PARALLEL_TASKS = 2
 """Loop iterations kfp.local 2.17 runs at once (its ``ParallelExecutor`` caps every loop at 2)."""
+STOP_GRACE_S = 10.0
+"""Seconds the run's processes get to end after SIGTERM before they are killed."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass(frozen=True)
@@ -87,6 +102,8 @@ def run_local(
     ------
     PipelineError
         When any task fails; the message quotes the task's own error line and names the log.
+    RunStopped
+        When Ctrl-C, SIGTERM or SIGHUP stopped the run; every process of the run has ended.
     """
     store = open_store(local_store_uri(runs_dir, store_uri))
     store.probe()  # an unreachable store or bad credentials stop the run before it starts
@@ -106,7 +123,14 @@ def run_local(
     spec_file.write_text(json.dumps(spec, indent=2))
     started = time.perf_counter()
     console = None if not echo else _print_line if verbose else ConsoleProgress(_print_line).feed
-    code, errors = _run_child(spec_file, run_dir / "run.log", console=console)
+    try:
+        code, errors = _run_child(spec_file, run_dir / "run.log", console=console)
+    except _Signalled as stop:
+        name = signal.Signals(stop.signum).name
+        raise RunStopped(f"run {run_id} stopped by {name} after {time.perf_counter() - started:.0f}s; "
+                         f"finished outputs are kept in {store.uri} and an interrupted training keeps its "
+                         f"checkpoint: run the same command again to resume (log: {run_dir / 'run.log'})",
+                         stop.signum) from None
     seconds = time.perf_counter() - started
     if code != 0:
         reason = errors[-1] if errors else f"the local runner exited with code {code}"
@@ -119,22 +143,77 @@ def _print_line(line: str) -> None:
     print(line.rstrip("\n"), flush=True)
 
 
+class _Signalled(BaseException):
+    """Raised in the main thread by a stop signal while a run is in progress."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _stop_signals_raise() -> Iterator[None]:
+    """Turn Ctrl-C, SIGTERM and SIGHUP into :class:`_Signalled` while the block runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, _frame: object) -> None:
+        raise _Signalled(signum)
+
+    previous = {signum: signal.signal(signum, _raise) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def stop_process_group(pgid: int, *, grace_s: float = STOP_GRACE_S) -> None:
+    """End every process of group ``pgid``: SIGTERM, then SIGKILL to whatever is left after ``grace_s``."""
+    for signum, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, grace_s)):
+        try:
+            os.killpg(pgid, signum)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+
 def _run_child(spec_file: Path, log_file: Path, *, console: Callable[[str], None] | None) -> tuple[int, list[str]]:
-    """Run the child, its output into the log and through ``console``, collect task error lines."""
+    """Run the child, its output into the log and through ``console``, collect task error lines.
+
+    The child leads a session of its own; on a stop signal its whole group is ended before
+    :class:`_Signalled` goes on up.
+    """
     command = [sys.executable, "-u", "-m", "stainworth.launch.local_child", str(spec_file)]
-    env = dict(os.environ, PYTHONUNBUFFERED="1", **{PARALLEL_TASKS_ENV: str(LOCAL_PARALLEL_TASKS)})
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **{PARALLEL_TASKS_ENV: str(LOCAL_PARALLEL_TASKS),
+                                                            PARENT_PID_ENV: str(os.getpid())})
     errors: list[str] = []
-    with open(log_file, "w") as log, subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    ) as child:
-        assert child.stdout is not None
-        for line in child.stdout:
-            plain = _ANSI.sub("", line)
-            log.write(plain)
-            log.flush()
-            if console is not None:
-                console(plain)
-            if ERROR_PREFIX in plain:
-                errors.append(plain.split(ERROR_PREFIX, 1)[1].strip())
-        code = child.wait()
+    with _stop_signals_raise(), open(log_file, "w") as log:
+        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                 start_new_session=True)
+        try:
+            assert child.stdout is not None
+            for line in child.stdout:
+                plain = _ANSI.sub("", line)
+                log.write(plain)
+                log.flush()
+                if console is not None:
+                    console(plain)
+                if ERROR_PREFIX in plain:
+                    errors.append(plain.split(ERROR_PREFIX, 1)[1].strip())
+            code = child.wait()
+        except BaseException:
+            stop_process_group(child.pid)
+            child.wait()
+            raise
+        finally:
+            if child.stdout is not None:
+                child.stdout.close()
     return code, errors
