@@ -81,6 +81,19 @@ def test_a_dataset_of_the_wrong_kind_is_refused(trained, phantom_datasets, tmp_p
     assert not (tmp_path / "virtual" / "manifest.json").exists()
 
 
+def test_a_stainer_trained_on_the_other_kind_is_refused(trained, phantom_datasets, tmp_path):
+    outputs, _ = trained
+    with pytest.raises(InputDataError, match="trained on the segmentation dataset; expected one trained on classif"):
+        apply_stainer_stage(config(), "classification", outputs["segmentation"], phantom_datasets, tmp_path / "v")
+    assert not (tmp_path / "v").exists()
+
+
+def test_an_unknown_architecture_is_one_line_naming_the_field(phantom_datasets, tmp_path):
+    with pytest.raises(ConfigError, match="train_stainer.*architecture") as error:
+        train_stainer_stage(config(), "classification", "unet", phantom_datasets, tmp_path / "out")
+    assert "\n" not in str(error.value) and not (tmp_path / "out").exists()
+
+
 def test_the_report_scores_both_stainers_and_the_baselines_and_draws_panels(trained, phantom_datasets, tmp_path):
     from stainworth.stages.stain_report import beats_baselines, linear_baseline, stain_report
 

@@ -21,6 +21,8 @@ from stainworth.errors import ConfigError
 
 Task = Literal["segmentation", "classification"]
 TASKS: tuple[Task, ...] = ("segmentation", "classification")
+VERDICT_METRIC: dict[str, str] = {"segmentation": "dice", "classification": "auc"}
+"""The metric each task's verdict is decided on (also the per-training test metric of ``units.csv``)."""
 Modality = Literal["label_free", "virtual_effunet", "virtual_pix2pixhd", "fluorescence"]
 MODALITIES: tuple[Modality, ...] = ("label_free", "virtual_effunet", "virtual_pix2pixhd", "fluorescence")
 VIRTUAL_MODALITIES: tuple[Modality, ...] = ("virtual_effunet", "virtual_pix2pixhd")

@@ -7,10 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from stainworth.contracts.task import Task
+from stainworth.contracts.task import VERDICT_METRIC, Task
 from stainworth.evaluation.tables import sort_rows
 from stainworth.evaluation.trained import TrainedUnit
-from stainworth.evaluation.verdict import VERDICT_METRIC
 from stainworth.tasks.registry import TASK_NETS
 
 

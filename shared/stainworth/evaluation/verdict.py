@@ -33,15 +33,13 @@ from typing import Any
 
 import pandas as pd
 
-from stainworth.contracts.task import MODALITIES, VIRTUAL_MODALITIES
+from stainworth.contracts.task import MODALITIES, VERDICT_METRIC, VIRTUAL_MODALITIES
 from stainworth.errors import ConfigError, InputDataError
 from stainworth.evaluation.tables import TASK_METRICS, sort_rows
 from stainworth.evaluation.trend import capacity_trend
 from stainworth.evaluation.units import UnitScores
 
 REFERENCE = "label_free"
-VERDICT_METRIC = {"segmentation": "dice", "classification": "auc"}
-"""The metric each task's verdict is decided on."""
 METRIC_NAMES = {"precision": "precision", "recall": "recall", "dice": "Dice", "auc": "empirical AUC",
                 "binormal_auc": "binormal AUC"}
 AXES = ("capacity", "train_size")

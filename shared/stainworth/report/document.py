@@ -21,11 +21,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from stainworth.contracts.report import ReportConfig
-from stainworth.contracts.task import LADDERS, MODALITIES
+from stainworth.contracts.task import LADDERS, MODALITIES, VERDICT_METRIC
 from stainworth.report import figures, tables
 from stainworth.report.blocks import endings_section, table_blocks
 from stainworth.report.html import Block, Details, Document, Image, ImageGrid, Preformatted, Section, Table
-from stainworth.report.inputs import VERDICT_METRIC, Evaluation, StainQuality
+from stainworth.report.inputs import Evaluation, StainQuality
 from stainworth.report.labels import STAINER_NAMES, modality_name
 from stainworth.report.provenance import (
     configuration_text,

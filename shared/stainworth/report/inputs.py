@@ -24,7 +24,7 @@ import pandas as pd
 
 from stainworth.contracts.manifest import MANIFEST_NAME, OutputManifest, T, read_manifest
 from stainworth.contracts.stainer import DATASET_KINDS, DatasetKind
-from stainworth.contracts.task import EvaluationManifest, Task
+from stainworth.contracts.task import VERDICT_METRIC, EvaluationManifest, Task
 from stainworth.errors import InputDataError
 
 METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -32,8 +32,6 @@ METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "classification": ("auc", "binormal_auc"),
 }
 """Metric columns of each task's tables."""
-VERDICT_METRIC = {"segmentation": "dice", "classification": "auc"}
-"""The metric each task's verdict is decided on (also the per-training test metric of ``units.csv``)."""
 VERDICT_FILE = "verdict.json"
 QUALITY_TABLE, QUALITY_PANELS = "quality_summary.csv", "panels.png"
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import pandas as pd
 
+from stainworth.contracts.task import VERDICT_METRIC
 from stainworth.report.endings import ENDING_WORDS
-from stainworth.report.inputs import METRIC_COLUMNS, VERDICT_METRIC, replicate_rows, summary_rows
+from stainworth.report.inputs import METRIC_COLUMNS, replicate_rows, summary_rows
 from stainworth.report.labels import (
     MISSING,
     STAINER_NAMES,

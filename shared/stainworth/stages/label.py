@@ -45,7 +45,7 @@ class Labeler:
         if config.method == "cellpose":
             from stainworth.labels.cellpose_labeler import load_cellpose_model
 
-            model_file = fetch_model_file(str(config.model_uri), scratch)
+            model_file = fetch_model_file(str(config.model_uri), scratch, field="label.model_uri")
             self.model_hash = file_sha256(model_file)
             self.model = load_cellpose_model(model_file)
 

@@ -24,10 +24,10 @@ from stainworth.contracts.base import config_hash
 from stainworth.contracts.manifest import write_manifest
 from stainworth.contracts.report import HTML_FILE, SUMMARY_FILE, ReportConfig, ReportManifest
 from stainworth.contracts.stainer import DATASET_KINDS
-from stainworth.contracts.task import TASKS
+from stainworth.contracts.task import TASKS, VERDICT_METRIC
 from stainworth.errors import InputDataError
 from stainworth.report.deviations import deviations
-from stainworth.report.document import VERDICT_METRIC, FigureFile, build_document, task_figures
+from stainworth.report.document import FigureFile, build_document, task_figures
 from stainworth.report.html import render
 from stainworth.report.inputs import (
     QUALITY_TABLE,

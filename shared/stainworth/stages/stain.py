@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stainworth.contracts.base import canonical_json, config_hash
+from stainworth.contracts.base import canonical_json, config_hash, validate_model
 from stainworth.contracts.fields import DatasetManifest
 from stainworth.contracts.manifest import read_manifest, write_manifest
-from stainworth.contracts.stainer import Architecture, DatasetKind, StainConfig, StainerManifest
+from stainworth.contracts.stainer import Architecture, DatasetKind, StainConfig, StainerManifest, StainerTrainConfig
 from stainworth.datasets.folders import DATASET_DIR, dataset_folder, read_dataset
 from stainworth.datasets.storage import Dataset, DatasetWriter
+from stainworth.errors import InputDataError
 from stainworth.nets.devices import resolve_device
 from stainworth.progress import Progress
 from stainworth.stainers.artifact import FOLDER, TrainedStainer, load_stainer
@@ -41,7 +42,8 @@ STAIN_CHUNK = 256
 def train_stainer_stage(config: StainConfig, kind: DatasetKind, architecture: Architecture, datasets_dir: str | Path,
                         output_dir: str | Path, *, store_uri: str | None = None) -> StainerManifest:
     """Train ``architecture`` on the ``kind`` dataset; write ``<output>/stainer`` and the manifest."""
-    training = config.training_for(kind).model_copy(update={"architecture": architecture})
+    training = validate_model(StainerTrainConfig, {**config.training_for(kind).model_dump(mode="json"),
+                                                   "architecture": architecture}, where="train_stainer")
     source = dataset_folder(datasets_dir, kind)
     data_manifest, dataset = read_dataset(source, kind)
     store = open_store(store_uri or None)
@@ -56,7 +58,8 @@ def train_stainer_stage(config: StainConfig, kind: DatasetKind, architecture: Ar
             print(f"train_stainer: checkpoints of an earlier attempt restored from {store.uri}/{key}", flush=True)
         weights = None
         if architecture == "efficientunet" and training.efficientunet.encoder_weights_uri:
-            weights = fetch_model_file(training.efficientunet.encoder_weights_uri, Path(scratch))
+            weights = fetch_model_file(training.efficientunet.encoder_weights_uri, Path(scratch),
+                                       field="stain.training.efficientunet.encoder_weights_uri")
         summary = train_stainer(training, dataset, work, out / FOLDER, encoder_weights=weights,
                                 dataset_hash=data_manifest.content_hash, log=sync.printer("train_stainer epoch"))
     best = summary.fit.best
@@ -78,6 +81,9 @@ def apply_stainer_stage(config: StainConfig, kind: DatasetKind, stainer_dir: str
                         output_dir: str | Path) -> DatasetManifest:
     """Virtually stain every split of the ``kind`` dataset; score the test split; manifest last."""
     stainer_manifest = read_manifest(StainerManifest, stainer_dir)
+    if stainer_manifest.dataset_kind != kind:
+        raise InputDataError(f"apply_stainer: the stainer in {stainer_dir} was trained on the "
+                             f"{stainer_manifest.dataset_kind} dataset; expected one trained on {kind}")
     stainer = load_stainer(Path(stainer_dir) / FOLDER, device=resolve_device(config.training.device))
     source = dataset_folder(datasets_dir, kind)
     data_manifest, dataset = read_dataset(source, kind)

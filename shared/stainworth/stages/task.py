@@ -230,7 +230,8 @@ def _train_unit(config: TasksConfig, unit: TaskUnit, splits: _Splits, out: Path,
         if sync.restore():
             print(f"{prefix}: checkpoints of an earlier attempt restored from {store.uri}", flush=True)
         weights_uri = training.weights_uris.get(unit.architecture)
-        weights = None if weights_uri is None else fetch_model_file(weights_uri, Path(scratch))
+        weights = None if weights_uri is None else fetch_model_file(
+            weights_uri, Path(scratch), field=f"tasks.{unit.task}.training.weights_uris.{unit.architecture}")
         for attempt in range(training.max_attempts):
             init_seed = replicate_seed(training.seed, unit, attempt)
             torch.manual_seed(init_seed)
