@@ -78,3 +78,29 @@ def test_statistics_subsample_is_deterministic_and_close():
     assert first["label_free"]["all"]["p1"] == pytest.approx(np.percentile(label_free, 1), abs=0.1)
     empty = normalisation_statistics(label_free, label_free, np.zeros_like(mask))
     assert empty["label_free"]["mask"]["mean"] is None and "norm.label_free.mask.mean" not in flatten_statistics(empty)
+
+
+def test_a_writer_block_that_raises_leaves_nothing_and_one_that_ends_publishes(tmp_path):
+    from stainworth.datasets.storage import DatasetWriter
+    from stainworth.datasets.stats import dataset_statistics
+
+    data = arrays(4, labelled=False)
+    with pytest.raises(RuntimeError, match="interrupted"), DatasetWriter(
+            tmp_path / "broken", kind="segmentation", item_shape=(12, 12), counts={"train": 4}, chunk=2) as writer:
+        split = writer.split("train")
+        split.add(**{name: values[0] for name, values in data.items()})
+        raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+    with DatasetWriter(tmp_path / "ds", kind="segmentation", item_shape=(12, 12),
+                       counts={"val": 1, "train": 4}, chunk=2) as writer:
+        for name, count in (("val", 1), ("train", 4)):
+            split = writer.split(name)
+            for k in range(count):
+                split.add(**{key: values[k] for key, values in data.items()})
+            split.close()
+        stats = dataset_statistics(writer.arrays, ["val", "train"], chunk=2)
+        written = writer.publish(sources=["a"], stats=stats)
+    assert stats["split"] == "train" and stats["n_items"] == 4
+    assert {key: value for key, value in stats.items() if key != "split"} == normalisation_statistics(
+        data["label_free"], data["fluorescence"], data["mask"], chunk=2)
+    assert written.stats == stats and open_dataset(tmp_path / "ds").counts == {"val": 1, "train": 4}

@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from stainworth.datasets.mosaic import Mosaic, WindowReader
 from stainworth.datasets.splits import CLASSES
-from stainworth.datasets.stats import normalisation_statistics
+from stainworth.datasets.stats import dataset_statistics
 from stainworth.datasets.storage import Dataset, DatasetWriter
 from stainworth.errors import ConfigError, InputDataError
 
@@ -250,11 +250,10 @@ def write_classification_dataset(
     order = sorted(sources)
     stored = table.copy()
     stored["index"] = stored.groupby("split", sort=False).cumcount()
-    writer = DatasetWriter(out_group, kind="classification", item_shape=(canvas, canvas),
-                           counts={name: int((table["split"] == name).sum()) for name in names},
-                           chunk=chunk, labelled=True)
     readers = {name: mosaic.readers() for name, mosaic in sources.items()}
-    try:
+    with DatasetWriter(out_group, kind="classification", item_shape=(canvas, canvas),
+                       counts={name: int((table["split"] == name).sum()) for name in names},
+                       chunk=chunk, labelled=True) as writer:
         for name in names:
             split = writer.split(name)
             rows = stored[stored["split"] == name].to_dict("records")
@@ -269,13 +268,5 @@ def write_classification_dataset(
                 if progress is not None and ((k + 1) % (16 * chunk) == 0 or k + 1 == len(rows)):
                     progress(f"classification {name} {k + 1}/{len(rows)}")
             split.close()
-        stats_split = "train" if "train" in names else names[0]
-        arrays = writer.arrays(stats_split)
-        stats = normalisation_statistics(arrays["label_free"], arrays["fluorescence"], arrays["mask"],
-                                         chunk=chunk, seed=seed)
-        stats["split"] = stats_split
-        extra = {"canvas": canvas, **dict(attrs or {})}
-        return writer.publish(sources=order, stats=stats, table=stored, attrs=extra)
-    except BaseException:
-        writer.abort()
-        raise
+        stats = dataset_statistics(writer.arrays, names, chunk=chunk, seed=seed)
+        return writer.publish(sources=order, stats=stats, table=stored, attrs={"canvas": canvas, **dict(attrs or {})})

@@ -23,7 +23,7 @@ from stainworth.datasets.splits import (
     sample_positions,
     validate_counts,
 )
-from stainworth.datasets.stats import normalisation_statistics
+from stainworth.datasets.stats import dataset_statistics
 from stainworth.datasets.storage import Dataset, DatasetWriter
 from stainworth.errors import ConfigError, InputDataError
 
@@ -248,10 +248,9 @@ def extract_segmentation_dataset_multi(
         As in :func:`extract_segmentation_dataset`.
     """
     checked = _check_positions(positions, mosaics, patch)
-    writer = DatasetWriter(out_group, kind="segmentation", item_shape=(patch, patch),
-                           counts={name: len(p) for name, p in checked.items()}, chunk=chunk)
-    try:
-        readers = [mosaic.readers(band_rows=max(1024, 2 * patch)) for mosaic in mosaics]
+    readers = [mosaic.readers(band_rows=max(1024, 2 * patch)) for mosaic in mosaics]
+    with DatasetWriter(out_group, kind="segmentation", item_shape=(patch, patch),
+                       counts={name: len(p) for name, p in checked.items()}, chunk=chunk) as writer:
         for name, array in checked.items():
             split = writer.split(name)
             for k, (source, y, x) in enumerate(array):
@@ -266,15 +265,8 @@ def extract_segmentation_dataset_multi(
                 if progress is not None and ((k + 1) % (16 * chunk) == 0 or k + 1 == len(array)):
                     progress(f"segmentation {name} {k + 1}/{len(array)}")
             split.close()
-        stats_split = "train" if "train" in checked else next(iter(checked))
-        arrays = writer.arrays(stats_split)
-        stats = normalisation_statistics(arrays["label_free"], arrays["fluorescence"], arrays["mask"],
-                                         chunk=chunk, seed=seed)
-        stats["split"] = stats_split
+        stats = dataset_statistics(writer.arrays, list(checked), chunk=chunk, seed=seed)
         channels = [mosaic.fluorescence_channel for mosaic in mosaics]
         extra = {"patch": patch, "fluorescence_channel": channels[0] if len(set(channels)) == 1 else channels,
                  **dict(attrs or {})}
         return writer.publish(sources=[mosaic.source_id for mosaic in mosaics], stats=stats, attrs=extra)
-    except BaseException:
-        writer.abort()
-        raise

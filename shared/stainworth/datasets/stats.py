@@ -15,6 +15,7 @@ microscopy. Nat. Methods 15, 1090-1097 (2018). https://doi.org/10.1038/s41592-01
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -114,6 +115,21 @@ def normalisation_statistics(
                            for name, parts in acc.items()}
     out.update(n_items=n, percentiles=list(percentiles), max_samples=int(max_samples))
     return out
+
+
+def dataset_statistics(arrays_of: Callable[[str], Mapping[str, Any]], splits: Sequence[str], *, chunk: int = 64,
+                       seed: int = 0) -> dict[str, Any]:
+    """:func:`normalisation_statistics` of the ``train`` split (the first split when there is none).
+
+    ``arrays_of(split)`` gives a split's ``label_free``, ``fluorescence`` and ``mask`` arrays (e.g.
+    :meth:`stainworth.datasets.storage.DatasetWriter.arrays`); the result names the split it used
+    under ``"split"``.
+    """
+    split = "train" if "train" in splits else splits[0]
+    arrays = arrays_of(split)
+    stats = normalisation_statistics(arrays["label_free"], arrays["fluorescence"], arrays["mask"],
+                                     chunk=chunk, seed=seed)
+    return stats | {"split": split}
 
 
 def flatten_statistics(stats: dict[str, Any], *, prefix: str = "norm") -> dict[str, float]:

@@ -100,6 +100,8 @@ class SplitWriter:
 class DatasetWriter:
     """Create a dataset group, fill it split by split, then publish it atomically.
 
+    Used as a context manager, an exception inside the block removes the partial output.
+
     Parameters
     ----------
     path
@@ -133,6 +135,14 @@ class DatasetWriter:
                     tail, dtype = VECTOR_FIELDS[name]
                     shape, chunks = (count, *tail), (max(self.chunk, 1024), *tail)
                 sub.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=0)
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        """Leave nothing half-written: an exception inside the block removes the partial output."""
+        if kind is not None:
+            self.abort()
 
     def split(self, name: str) -> SplitWriter:
         """A writer appending the items of split ``name``."""
