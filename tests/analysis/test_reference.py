@@ -36,6 +36,14 @@ def test_marker_only_settings_leave_the_phase_observers_unchanged(quick_run):
     assert (marker.loc["feature:mean", "default"] != marker.loc["feature:mean", "marker_only:off"])
 
 
+def test_a_network_is_trained_once_per_distinct_set_of_images(quick_run):
+    frame = pd.read_csv(quick_run / "reference_observers.csv").fillna({"note": ""})
+    networks = frame[frame["observer"].str.startswith("resnet18") & (frame["setting"] == "marker_only:off")]
+    reused = networks["note"].str.startswith("same images as `default`: its trainings")
+    assert reused[networks["modality"] == "label_free"].all()  # the phase images are those of the default
+    assert not reused[networks["modality"] == "h3k27me3"].any()
+
+
 @pytest.mark.parametrize(("argv", "pattern"), [
     (["--nuclei-per-class", "5"], r"nuclei per class: found 5; expected an integer >= 40"),
     (["--replicates", "0"], r"replicates: found 0; expected an integer >= 1"),

@@ -18,10 +18,11 @@ Nothing here changes a phantom value: the table measures the phantom as configur
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -125,28 +126,59 @@ def dice_rows(setting: PhantomSetting, dice: list[dict[str, float]]) -> list[Ref
     return rows
 
 
+def images_key(crops: NucleusCrops, image_field: str) -> str:
+    """SHA-256 of everything a network trained on ``image_field`` sees: images, masks, labels, splits.
+
+    Trainings are deterministic given their data and seeds, so two settings whose crops share this
+    key (a marker-only change leaves the phase images as they were) give the same trainings.
+    """
+    digest = hashlib.sha256()
+    for array in (crops.image(image_field), crops.mask, crops.label, crops.split):
+        values = np.ascontiguousarray(array)
+        digest.update(f"{values.dtype.str}{values.shape}".encode())
+        digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
 def network_rows(setting: PhantomSetting, crops: NucleusCrops, training: TaskTrainingConfig, *, architecture: str,
                  replicates: int, max_epochs: int | None, log: Callable[[str], None],
-                 on_training: Callable[[str, float], None]) -> list[ReferenceRow]:
-    """Per-replicate and combined test AUCs of the network on both modalities."""
-    rows = []
+                 on_training: Callable[[str, float], None],
+                 trained: dict[str, tuple[str, list[ReferenceRow]]] | None = None) -> list[ReferenceRow]:
+    """Per-replicate and combined test AUCs of the network on both modalities.
+
+    ``trained`` maps :func:`images_key` to the setting and rows of trainings already made in this
+    table; images seen before reuse those rows (the note names the setting), new ones are added.
+    """
+    rows: list[ReferenceRow] = []
+    trained = {} if trained is None else trained
     n_test = crops.where("test").size // 2
     with tempfile.TemporaryDirectory(prefix="stainworth-reference-data-") as scratch:
         folder = Path(scratch) / "canvases"
         write_canvases(folder, {"label_free": crops.label_free, "fluorescence": crops.fluorescence}, crops.mask,
                        crops.label, crops.split)
         for modality, image_field in MODALITIES.items():
+            key = images_key(crops, image_field)
+            if key in trained:
+                source, earlier = trained[key]
+                same = f"same images as `{source}`: its trainings"
+                rows += [replace(row, setting=setting.name, axis=setting.axis, level=setting.level,
+                                 note="; ".join(part for part in (same, row.note) if part)) for row in earlier]
+                on_training(modality, 0.0)
+                continue
             result = train_replicates(folder, image_field, training, architecture=architecture,
                                       replicates=replicates, max_epochs=max_epochs, log=log)
+            made = []
             for k, run in enumerate(result.trainings, start=1):
                 ended = "early stop" if run.stopped_early else "epoch cap"
                 note = f"{ended} at epoch {run.epochs} (best {run.best_epoch}), {run.attempts} attempt(s)"
                 if run.degenerate:
                     note += f"; degenerate: {run.degenerate}"
-                rows.append(_auc_row(setting, modality, f"{architecture}:r{k}", run.auc, n_test, note))
+                made.append(_auc_row(setting, modality, f"{architecture}:r{k}", run.auc, n_test, note))
             combined = result.combined
-            rows.append(ReferenceRow(setting.name, setting.axis, setting.level, modality, architecture, "auc",
+            made.append(ReferenceRow(setting.name, setting.axis, setting.level, modality, architecture, "auc",
                                      combined.estimate, combined.ci_low, combined.ci_high, n_test, combined.note))
+            trained[key] = (setting.name, made)
+            rows += made
             on_training(modality, sum(run.seconds for run in result.trainings))
     return rows
 
@@ -207,6 +239,7 @@ def reference_observer_table(base: PhantomConfig, training: TaskTrainingConfig, 
                            max_epochs=max_epochs)
     started = time.perf_counter()
     progress = Progress("reference-observers", len(settings) + 2 * len(table.network_settings), stream=stream)
+    trained_images: dict[str, tuple[str, list[ReferenceRow]]] = {}
     for setting in settings:
         dice: list[dict[str, float]] = []
 
@@ -223,10 +256,13 @@ def reference_observer_table(base: PhantomConfig, training: TaskTrainingConfig, 
         progress.step(f"{setting.name}: {crops.fields} fields, features, CHO and classical Dice")
         if setting.name in table.network_settings:
             def trained(modality: str, seconds: float, name: str = setting.name) -> None:
-                table.network_seconds.append(seconds)
-                progress.step(f"{name}: {architecture} {modality} x{replicates} ({seconds:.0f}s of training)")
+                if seconds:
+                    table.network_seconds.append(seconds)
+                what = f"{seconds:.0f}s of training" if seconds else "same images as before, trainings reused"
+                progress.step(f"{name}: {architecture} {modality} x{replicates} ({what})")
 
             table.rows += network_rows(setting, crops, training, architecture=architecture, replicates=replicates,
-                                       max_epochs=max_epochs, log=progress.throttled_note, on_training=trained)
+                                       max_epochs=max_epochs, log=progress.throttled_note, on_training=trained,
+                                       trained=trained_images)
     table.seconds = time.perf_counter() - started
     return table
