@@ -26,7 +26,9 @@ from minio.error import MinioException, S3Error
 from urllib3.exceptions import HTTPError
 
 from stainworth.errors import CredentialsError, MissingKeyError, StoreError, StoreUnreachableError
-from stainworth.store.base import Store, atomic_local_file, check_key, check_prefix, join_key
+from stainworth.store.base import Store
+from stainworth.store.keys import check_key, check_prefix, join_key
+from stainworth.store.local_files import atomic_local_file
 from stainworth.store.retry import RetriesExhausted, RetryPolicy
 from stainworth.store.s3_errors import (
     AUTH_FAILURES,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from stainworth.errors import CredentialsError, StoreError
-from stainworth.store.base import check_prefix
+from stainworth.store.keys import check_prefix
 
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
