@@ -63,7 +63,7 @@ def _bare_epoch(stainer: RegressionStainer | GANStainer, tensors: list[tuple[tor
             loss_fn(prediction.float(), y).backward()
             optimiser.step()
     else:
-        from stainworth.stainers.pix2pixhd import discriminator_loss, generator_loss
+        from stainworth.stainers.pix2pixhd.losses import discriminator_loss, generator_loss
 
         stainer.generator.train()
         stainer.discriminator.train()
