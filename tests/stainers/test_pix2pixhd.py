@@ -3,21 +3,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stainworth.stainers.pix2pixhd import (
+from stainworth.nets.padding import crop_back, pad_to_multiple
+from stainworth.stainers.pix2pixhd.discriminator import MultiscaleDiscriminator, NLayerDiscriminator
+from stainworth.stainers.pix2pixhd.generator import (
     GlobalGenerator,
     LocalEnhancer,
-    MultiscaleDiscriminator,
-    NLayerDiscriminator,
     build_pix2pixhd_generator,
-    crop_back,
-    discriminator_loss,
-    feature_matching_loss,
-    gan_loss,
     generate,
-    generator_loss,
-    pad_to_multiple,
     required_multiple,
 )
+from stainworth.stainers.pix2pixhd.losses import discriminator_loss, feature_matching_loss, gan_loss, generator_loss
 
 SMALL = {"ngf": 8, "n_downsampling": 2, "n_blocks": 2, "n_blocks_local": 1}
 
@@ -226,7 +221,7 @@ def test_output_is_linear_and_capacity_grows_with_ngf(kind):
 
 @pytest.mark.parametrize("kind", ["global", "local"])
 def test_resize_upsampling_has_no_period_two_checkerboard_at_initialisation(kind):
-    from stainworth.stainers.pix2pixhd import build_pix2pixhd_generator
+    from stainworth.stainers.pix2pixhd.generator import build_pix2pixhd_generator
 
     def checkerboard(upsample):
         torch.manual_seed(0)

@@ -6,6 +6,7 @@ import torch
 from safetensors.torch import load_file
 from torch import nn
 
+from stainworth.contracts.stainer import StainerTrainConfig
 from stainworth.errors import TrainingError
 from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.stainers.adapters import RegressionStainer
@@ -38,7 +39,7 @@ def data():
 
 
 def run(stainer, data, folder, epochs, patience=10, lines=None):
-    return fit(stainer, *data, folder, max_epochs=epochs, patience=patience, seed=3,
+    return fit(stainer, *data, folder, StainerTrainConfig(max_epochs=epochs, patience=patience, seed=3),
                log=(lines.append if lines is not None else lambda line: None))
 
 
@@ -74,8 +75,8 @@ def test_small_decreases_do_not_restart_the_patience_when_a_relative_improvement
     losses = np.array([row["val_loss"] for row in full.history])
     steps = losses[1:] / np.minimum.accumulate(losses)[:-1]
     assert np.all(steps < 1) and np.all(steps > 0.75)  # decreases every epoch, by less than 25%
-    strict = fit(small_stainer(learning_rate=1e-3), *data, tmp_path / "strict", max_epochs=12, patience=3, seed=3,
-                 log=lambda line: None, min_improvement=0.25)
+    strict = fit(small_stainer(learning_rate=1e-3), *data, tmp_path / "strict",
+                 StainerTrainConfig(max_epochs=12, patience=3, seed=3, min_improvement=0.25), log=lambda line: None)
     assert full.epochs_run == 12 and not full.stopped_early
     assert strict.stopped_early and strict.epochs_run == 4
     assert strict.best_epoch == 4  # the lowest loss is still the best epoch
@@ -99,7 +100,8 @@ def test_a_resumed_training_ends_exactly_like_an_uninterrupted_one(data, tmp_pat
 def test_a_checkpoint_of_another_configuration_is_not_resumed(data, tmp_path):
     run(small_stainer(), data, tmp_path, 1)
     with pytest.raises(TrainingError, match="checkpoint of a different training configuration"):
-        fit(small_stainer(), *data, tmp_path, max_epochs=2, patience=10, seed=4, log=lambda line: None)
+        fit(small_stainer(), *data, tmp_path, StainerTrainConfig(max_epochs=2, patience=10, seed=4),
+            log=lambda line: None)
 
 
 def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(data, tmp_path):
@@ -110,6 +112,6 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(data, tmp_
     y[3, 2, 2] = np.nan
     poisoned = (PairedBatches(x, y, IDENTITY, batch_size=8, chunk=8), data[1])
     with pytest.raises(TrainingError, match=r"not finite at epoch 2, batch \d; the checkpoint of epoch 1 is kept"):
-        fit(stainer, *poisoned, tmp_path, max_epochs=3, patience=10, seed=3, log=lambda line: None,
-            settings=None)
+        fit(stainer, *poisoned, tmp_path, StainerTrainConfig(max_epochs=3, patience=10, seed=3),
+            log=lambda line: None, settings=None)
     assert (tmp_path / CHECKPOINT).read_bytes() == saved

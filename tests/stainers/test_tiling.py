@@ -7,7 +7,8 @@ import pytest
 
 from stainworth.errors import InputDataError
 from stainworth.mosaic.chunked import create_array, iter_blocks
-from stainworth.stainers.tiling import stain_mosaic, tile_grid
+from stainworth.stainers.tile_layout import tile_grid
+from stainworth.stainers.tiling import stain_mosaic
 
 
 def identity(batch):

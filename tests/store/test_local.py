@@ -6,7 +6,7 @@ import pytest
 
 from stainworth.errors import StoreError
 from stainworth.store import FileStore
-from stainworth.store.base import TEMP_SUFFIX
+from stainworth.store.keys import TEMP_SUFFIX
 
 
 def all_files(root):

@@ -14,7 +14,7 @@ from minio import Minio
 from stainworth.errors import CredentialsError, MissingKeyError, StoreError, StoreUnreachableError
 from stainworth.store import S3Store
 from stainworth.store.retry import RetryPolicy
-from stainworth.store.s3 import S3Settings
+from stainworth.store.s3_settings import S3Settings
 
 MIB = 1024 * 1024
 

@@ -12,7 +12,8 @@ from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.nets.training import BEST, CHECKPOINT
 from stainworth.tasks import build_task_net
 from stainworth.tasks.data import TaskBatches
-from stainworth.tasks.fit import LearningRateSchedule, epoch_learning_rate, fit_task, validate_task
+from stainworth.tasks.fit import fit_task, validate_task
+from stainworth.tasks.fit_plan import LearningRateSchedule, TaskFitPlan, epoch_learning_rate
 
 TIMING = {"seconds", "data_seconds", "step_seconds", "val_seconds"}
 
@@ -28,9 +29,11 @@ def net(name):
     return build_task_net(name)
 
 
-def train(model, data, folder, *, epochs, task, lines=None, learning_rate=1e-2, patience=10, **kwargs):
-    return fit_task(model, *data, folder, task=task, max_epochs=epochs, patience=patience, seed=3,
-                    learning_rate=learning_rate, log=(lines.append if lines is not None else lambda line: None),
+def train(model, data, folder, *, epochs, task, lines=None, learning_rate=1e-2, patience=10, schedule=None,
+          **kwargs):
+    plan = TaskFitPlan(task=task, max_epochs=epochs, patience=patience, seed=3, learning_rate=learning_rate,
+                       schedule=schedule or LearningRateSchedule())
+    return fit_task(model, *data, folder, plan, log=(lines.append if lines is not None else lambda line: None),
                     **kwargs)
 
 

@@ -35,7 +35,8 @@ from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.tasks import build_task_net
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.degenerate import degenerate_reason, trivial_loss
-from stainworth.tasks.fit import LearningRateSchedule, fit_task
+from stainworth.tasks.fit import fit_task
+from stainworth.tasks.fit_plan import TaskFitPlan
 from stainworth.tasks.predict import predict_classification
 
 SPLITS = ("train", "val", "test")
@@ -131,8 +132,6 @@ def train_replicates(dataset: Path, field: str, training: TaskTrainingConfig, *,
 def _train_one(train: TaskBatches, val: TaskBatches, test: TaskBatches, training: TaskTrainingConfig,
                architecture: str, replicate: int, max_epochs: int | None, log: Callable[[str], None]) -> Training:
     device = resolve_device(training.device)
-    schedule = LearningRateSchedule(training.warmup_epochs, training.plateau_factor,
-                                    training.plateau_patience_for(architecture), training.min_improvement)
     trivial = trivial_loss(val.targets)
     seconds = 0.0
     prefix = f"{architecture} {train.field} n={train.size} replicate {replicate + 1}"
@@ -144,11 +143,9 @@ def _train_one(train: TaskBatches, val: TaskBatches, test: TaskBatches, training
             if training.channels_last:
                 net = net.to(memory_format=torch.channels_last)
             net = net.to(device)
-            fit = fit_task(net, train, val, Path(scratch) / f"attempt{attempt}", task="classification",
-                           max_epochs=max_epochs or training.epochs_for(architecture),
-                           patience=training.patience_for(architecture), seed=seed,
-                           learning_rate=training.learning_rate_for(architecture), bf16=training.bf16,
-                           prefix=prefix, log=log, schedule=schedule)
+            plan = TaskFitPlan.from_config(training, architecture, task="classification", seed=seed,
+                                           max_epochs=max_epochs)
+            fit = fit_task(net, train, val, Path(scratch) / f"attempt{attempt}", plan, prefix=prefix, log=log)
             seconds += sum(row["seconds"] for row in fit.history)
             reason = degenerate_reason(fit.best, trivial)
             if not reason:

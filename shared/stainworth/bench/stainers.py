@@ -63,7 +63,7 @@ def _bare_epoch(stainer: RegressionStainer | GANStainer, tensors: list[tuple[tor
             loss_fn(prediction.float(), y).backward()
             optimiser.step()
     else:
-        from stainworth.stainers.pix2pixhd import discriminator_loss, generator_loss
+        from stainworth.stainers.pix2pixhd.losses import discriminator_loss, generator_loss
 
         stainer.generator.train()
         stainer.discriminator.train()
@@ -96,9 +96,10 @@ def bench_training(architecture: str, *, size: int = 64, batch: int = 8, batches
         ours_stainer.train_step(*tensors[0])
         for repeat in range(repeats):
             bare.append(_bare_epoch(bare_stainer, tensors))
+            one_epoch = config.model_copy(update={"max_epochs": 1, "patience": 1, "seed": repeat, "bf16": False})
             result = fit(ours_stainer, PairedBatches(x, y, IDENTITY, batch_size=batch, augment=config.augment),
-                         PairedBatches(*val, IDENTITY, batch_size=batch), Path(scratch) / str(repeat), max_epochs=1,
-                         patience=1, seed=repeat, log=lambda line: None)
+                         PairedBatches(*val, IDENTITY, batch_size=batch), Path(scratch) / str(repeat), one_epoch,
+                         alpha=0.9, log=lambda line: None)
             ours.append(result.history[0]["seconds"])
     items = len(x)
     best_ours, best_bare = items / min(ours), items / min(bare)

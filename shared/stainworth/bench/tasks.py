@@ -30,6 +30,7 @@ from stainworth.datasets.storage import Dataset, write_dataset
 from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.fit import fit_task
+from stainworth.tasks.fit_plan import TaskFitPlan
 from stainworth.tasks.registry import TASK_NETS, build_task_net
 
 IDENTITY = PercentileNormaliser(0.0, 1.0)
@@ -154,8 +155,8 @@ def _ours_epoch(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, scra
                 seed: int) -> dict[str, float]:
     """One epoch of :func:`fit_task` in a fresh work folder (removed after); its history row."""
     with tempfile.TemporaryDirectory(dir=scratch) as workdir:
-        result = fit_task(net, train, val, workdir, task=train.task, max_epochs=1, patience=1, seed=seed,
-                          learning_rate=LEARNING_RATE, log=lambda line: None, restore_best=False)
+        plan = TaskFitPlan(task=train.task, max_epochs=1, patience=1, seed=seed, learning_rate=LEARNING_RATE)
+        result = fit_task(net, train, val, workdir, plan, log=lambda line: None, restore_best=False)
     return result.history[0]
 
 

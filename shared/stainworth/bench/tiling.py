@@ -77,7 +77,8 @@ import json, sys, time, tracemalloc
 import numpy as np
 from stainworth.bench.tiling import _tiny_net_predict
 from stainworth.mosaic.chunked import create_array, open_array
-from stainworth.stainers.tiling import stain_mosaic, tile_grid
+from stainworth.stainers.tile_layout import tile_grid
+from stainworth.stainers.tiling import stain_mosaic
 source = open_array(sys.argv[1])
 out = create_array(sys.argv[2], source.shape)
 tile, overlap, batch = (int(v) for v in sys.argv[3:6])
@@ -114,7 +115,8 @@ def bench_stain_mosaic(sides: tuple[int, ...] = (4096, 16384), tile: int = 512, 
     list of Row
     """
     from stainworth.mosaic.chunked import read_window
-    from stainworth.stainers.tiling import stain_mosaic, tile_grid
+    from stainworth.stainers.tile_layout import tile_grid
+    from stainworth.stainers.tiling import stain_mosaic
 
     predict = _tiny_net_predict()
     first = sides[0]

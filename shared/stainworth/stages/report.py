@@ -40,7 +40,7 @@ from stainworth.report.inputs import (
 from stainworth.report.provenance import data_source, profile_name
 from stainworth.report.summary import TaskSummary, summary_markdown
 from stainworth.report.tables import headline_table, quality_display
-from stainworth.store.base import move_into_place
+from stainworth.store.local_files import move_into_place
 
 
 def read_inputs(evaluation_dirs: Mapping[str, str | Path], stain_report_dirs: Mapping[str, str | Path]

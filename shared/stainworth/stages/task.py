@@ -63,7 +63,8 @@ from stainworth.store.model_file import fetch_model_file
 from stainworth.tasks import build_task_net
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.degenerate import degenerate_reason, trivial_loss
-from stainworth.tasks.fit import LearningRateSchedule, TaskFitResult, fit_task
+from stainworth.tasks.fit import TaskFitResult, fit_task
+from stainworth.tasks.fit_plan import TaskFitPlan
 from stainworth.tasks.predict import predict_classification, predict_segmentation
 from stainworth.tasks.sources import modality_source
 from stainworth.tasks.subsets import draw_subsets
@@ -222,8 +223,6 @@ def _train_unit(config: TasksConfig, unit: TaskUnit, splits: _Splits, out: Path,
     prefix = f"train_task {position + ' ' if position else ''}{unit.architecture} {unit.modality} " \
              f"n={splits.train.size}{'' if unit.train_size is None else f' subset {unit.subset}'}{replicate}"
     trivial = trivial_loss(splits.val.targets)
-    schedule = LearningRateSchedule(training.warmup_epochs, training.plateau_factor,
-                                    training.plateau_patience_for(unit.architecture), training.min_improvement)
     with tempfile.TemporaryDirectory(prefix="stainworth-task-") as scratch:
         work = Path(scratch) / "work"
         sync = StoreCheckpoints(store, f"{config.store_prefix}/checkpoints/{unit.name}-{resumable[:12]}", work)
@@ -239,12 +238,9 @@ def _train_unit(config: TasksConfig, unit: TaskUnit, splits: _Splits, out: Path,
             if training.channels_last:
                 net = net.to(memory_format=torch.channels_last)
             net = net.to(device)
-            fit = fit_task(net, splits.train, splits.val, work / f"attempt{attempt}", task=unit.task,
-                           max_epochs=training.epochs_for(unit.architecture),
-                           patience=training.patience_for(unit.architecture),
-                           seed=init_seed, learning_rate=training.learning_rate_for(unit.architecture),
-                           settings=settings,
-                           bf16=training.bf16, prefix=prefix, log=sync.printer(prefix + " epoch"), schedule=schedule)
+            plan = TaskFitPlan.from_config(training, unit.architecture, task=unit.task, seed=init_seed)
+            fit = fit_task(net, splits.train, splits.val, work / f"attempt{attempt}", plan, settings=settings,
+                           prefix=prefix, log=sync.printer(prefix + " epoch"))
             reason = degenerate_reason(fit.best, trivial)
             if not reason:
                 break

@@ -80,7 +80,7 @@ class GANStainer:
 
     def train_step(self, inputs: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         """One discriminator step, then one generator step (Wang et al. 2018, Eq. 1 of the study)."""
-        from stainworth.stainers.pix2pixhd import discriminator_loss, generator_loss
+        from stainworth.stainers.pix2pixhd.losses import discriminator_loss, generator_loss
 
         self.generator.train()
         self.discriminator.train()
@@ -122,7 +122,8 @@ def build_stainer(config: StainerTrainConfig, *, alpha: float | None = None, enc
                                                      norm=unet.norm).to(device),
                                  alpha=unet.alpha if alpha is None else alpha, learning_rate=unet.learning_rate,
                                  bf16=config.bf16)
-    from stainworth.stainers.pix2pixhd import MultiscaleDiscriminator, build_pix2pixhd_generator
+    from stainworth.stainers.pix2pixhd.discriminator import MultiscaleDiscriminator
+    from stainworth.stainers.pix2pixhd.generator import build_pix2pixhd_generator
 
     gan = config.pix2pixhd
     generator = build_pix2pixhd_generator(gan.generator, ngf=gan.ngf, n_downsampling=gan.n_downsampling,

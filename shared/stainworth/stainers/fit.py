@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from stainworth.contracts.stainer import StainerTrainConfig
 from stainworth.errors import TrainingError
 from stainworth.nets.devices import autocast, module_device
 from stainworth.nets.training import (
@@ -82,10 +83,10 @@ def validate(generator: torch.nn.Module, batches: PairedBatches, *, alpha: float
                                                                                                weights=weights))}
 
 
-def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str | Path, *, max_epochs: int,
-        patience: int, seed: int, alpha: float = 0.9, bf16: bool = False, settings: dict[str, Any] | None = None,
-        log: Callable[[str], None] = print, min_improvement: float = 0.0) -> FitResult:
-    """Train until early stopping or ``max_epochs``; resume from ``workdir/checkpoint.pt`` if present.
+def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str | Path, config: StainerTrainConfig,
+        *, alpha: float | None = None, settings: dict[str, Any] | None = None,
+        log: Callable[[str], None] = print) -> FitResult:
+    """Train until early stopping or ``config.max_epochs``; resume from ``workdir/checkpoint.pt`` if present.
 
     Parameters
     ----------
@@ -95,20 +96,19 @@ def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str
         Training and validation batches.
     workdir
         Folder of ``checkpoint.pt`` and ``best.safetensors``.
-    max_epochs, patience, seed
-        Budget, early-stopping patience (epochs without a lower validation loss), data-order seed.
+    config
+        Its ``max_epochs`` (budget), ``patience`` (epochs without a lower validation loss),
+        ``seed`` (data order), ``bf16`` (autocast for validation; training steps follow the
+        stainer's own setting) and ``min_improvement`` (relative decrease of the validation loss
+        that restarts the patience count, :func:`~stainworth.nets.training.improves`; the lowest
+        loss always sets the best epoch) are used here.
     alpha
-        Weight of MSE in the validation loss.
-    bf16
-        bfloat16 autocast for validation (training steps follow the stainer's own setting).
+        Weight of MSE in the validation loss; None: ``config.efficientunet.alpha``.
     settings
-        Everything that must match for a checkpoint to be resumed (configuration, data hashes);
-        ``max_epochs`` may differ.
+        Everything else that must match for a checkpoint to be resumed (configuration, data
+        hashes); ``max_epochs`` may differ.
     log
         Receives one progress line per epoch.
-    min_improvement
-        Relative decrease of the validation loss that restarts the patience count
-        (:func:`~stainworth.nets.training.improves`); the lowest loss always sets the best epoch.
 
     Raises
     ------
@@ -118,6 +118,9 @@ def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint = folder / CHECKPOINT
+    alpha = config.efficientunet.alpha if alpha is None else alpha
+    max_epochs, patience, seed = config.max_epochs, config.patience, config.seed
+    min_improvement = config.min_improvement
     expected = fingerprint({"settings": settings or {}, "seed": seed, "patience": patience, "alpha": alpha}
                            | ({"min_improvement": min_improvement} if min_improvement else {}))
     state = resume(checkpoint, stainer.parts(), expected)
@@ -127,7 +130,7 @@ def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str
     while state.running(max_epochs, patience):
         epoch = state.epoch + 1
         row = _train_epoch(stainer, train, epoch, seed, checkpoint)
-        row |= validate(stainer.generator, val, alpha=alpha, bf16=bf16)
+        row |= validate(stainer.generator, val, alpha=alpha, bf16=config.bf16)
         if state.record(row, min_improvement):
             save_weights(folder / BEST, stainer.generator)
         save_checkpoint(checkpoint, stainer.parts(), state)

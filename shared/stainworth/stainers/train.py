@@ -104,10 +104,8 @@ def train_stainer(config: StainerTrainConfig, dataset: Dataset, workdir: str | P
         label = "gan" if alpha is None else f"alpha-{alpha:g}"
         if len(alphas) > 1:
             log(f"train_stainer: alpha {alpha:g} ({alphas.index(alpha) + 1}/{len(alphas)})")
-        results[alpha] = fit(stainer, train, val, Path(workdir) / label, max_epochs=config.max_epochs,
-                             patience=config.patience, seed=config.seed, alpha=unet.alpha if alpha is None else alpha,
-                             bf16=config.bf16, settings=settings | {"alpha": alpha}, log=log,
-                             min_improvement=config.min_improvement)
+        results[alpha] = fit(stainer, train, val, Path(workdir) / label, config, alpha=alpha,
+                             settings=settings | {"alpha": alpha}, log=log)
     chosen = max(results, key=lambda a: results[a].best["val_ssim"])
     parameters = trainable_parameters(stainer.generator)
     chosen_config = config if chosen is None else config.model_copy(

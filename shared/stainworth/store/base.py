@@ -1,205 +1,25 @@
-"""The store interface, key rules, and folder publishing built once on top of the primitives.
+"""The store interface: the primitives each store implements, and folder publishing built once on them.
 
-Keys are relative POSIX paths (``acquisitions/a1/manifest.json``) under the store's root (a
-local folder or a bucket prefix). A folder published with :meth:`Store.publish_dir` is complete
-only when its ``manifest.json`` exists, and the manifest is always uploaded last.
+Keys are relative POSIX paths (``acquisitions/a1/manifest.json``, rules in
+:mod:`stainworth.store.keys`) under the store's root (a local folder or a bucket prefix). A
+folder published with :meth:`Store.publish_dir` is complete only when its ``manifest.json``
+exists, and the manifest is always uploaded last.
 """
 
 from __future__ import annotations
 
 import builtins
 import json
-import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from stainworth.contracts.manifest import MANIFEST_NAME
 from stainworth.errors import MissingKeyError, StoreError
-
-TEMP_SUFFIX = ".stainworth-tmp"
-"""Suffix of temporary files written beside their target; never a key, never listed."""
-
-LEFTOVER_SUFFIX = ".tmp"
-"""Local files ending like this are unfinished atomic writes and are not published."""
-
-
-def check_key(key: str) -> str:
-    """Return ``key`` if it names an object inside the store.
-
-    Parameters
-    ----------
-    key : str
-        A relative POSIX path such as ``acquisitions/a1/manifest.json``.
-
-    Returns
-    -------
-    str
-        The key, unchanged.
-
-    Raises
-    ------
-    StoreError
-        When the key is empty, absolute, climbs out with ``..``, has empty or ``.`` parts
-        (``a//b``, ``a/./b``, a trailing ``/``) or ends with the temporary-file suffix.
-    """
-    if not isinstance(key, str) or not key:
-        raise StoreError(f"store key {key!r}: expected a relative path like 'acquisitions/a1/x'")
-    if key.startswith("/"):
-        raise StoreError(f"store key '{key}': expected a relative path, not one starting with '/'")
-    parts = key.split("/")
-    if ".." in parts:
-        raise StoreError(f"store key '{key}': expected a relative path without '..'")
-    if "" in parts or "." in parts:
-        raise StoreError(f"store key '{key}': expected a relative path without empty or '.' parts")
-    if key.endswith(TEMP_SUFFIX):
-        raise StoreError(f"store key '{key}': the suffix '{TEMP_SUFFIX}' is reserved")
-    return key
-
-
-def check_prefix(prefix: str) -> str:
-    """Normalise a listing or folder prefix: trailing slashes dropped, ``""`` is the root.
-
-    Parameters
-    ----------
-    prefix : str
-        ``""``, ``"acquisitions"`` or ``"acquisitions/"`` (all but the first mean the same).
-
-    Returns
-    -------
-    str
-        The prefix without trailing ``/``; ``""`` for the store root.
-
-    Raises
-    ------
-    StoreError
-        When the prefix, without its trailing slashes, is not a valid key.
-    """
-    if not isinstance(prefix, str):
-        raise StoreError(f"store prefix {prefix!r}: expected a relative path or ''")
-    stripped = prefix.rstrip("/")
-    return check_key(stripped) if stripped else ""
-
-
-def join_key(*parts: str) -> str:
-    """Join key parts with ``/``, skipping empty parts and surplus slashes."""
-    return "/".join(part.strip("/") for part in parts if part.strip("/"))
-
-
-def relative_key(key: str, prefix: str) -> str:
-    """``key`` relative to the folder ``prefix`` (which must contain it)."""
-    return key[len(prefix) + 1 :] if prefix else key
-
-
-@contextmanager
-def atomic_local_file(target: str | Path) -> Iterator[BinaryIO]:
-    """Write a local file so that readers see the old file or the complete new one.
-
-    The content goes to a temporary file in the target's folder; on success it is flushed,
-    fsynced and renamed over the target. On any error the temporary file is removed and the
-    target is untouched.
-
-    Parameters
-    ----------
-    target : str or Path
-        The file to (re)write; its folder is created if needed.
-
-    Yields
-    ------
-    BinaryIO
-        The open temporary file to write into.
-    """
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
-    )
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def output_files(local_dir: Path) -> builtins.list[Path]:
-    """Files of an output folder to publish: data files sorted, ``manifest.json`` last.
-
-    Parameters
-    ----------
-    local_dir : Path
-        A complete output folder.
-
-    Returns
-    -------
-    list of Path
-        Every regular file under ``local_dir`` except leftovers of unfinished writes
-        (``*.tmp``), with the top-level manifest at the end.
-
-    Raises
-    ------
-    StoreError
-        When ``local_dir`` is not a folder or has no ``manifest.json``.
-    """
-    if not local_dir.is_dir():
-        raise StoreError(f"{local_dir}: no such folder to publish")
-    manifest = local_dir / MANIFEST_NAME
-    if not manifest.is_file():
-        raise StoreError(f"{local_dir} is incomplete: no {MANIFEST_NAME}; refusing to publish it")
-    data = sorted(
-        path
-        for path in local_dir.rglob("*")
-        if path.is_file() and path != manifest and not path.name.endswith(LEFTOVER_SUFFIX)
-    )
-    return [*data, manifest]
-
-
-def is_vacant(target: Path) -> bool:
-    """Whether ``target`` is absent or an empty folder (free to be replaced by a rename)."""
-    return not target.exists() or (target.is_dir() and not any(target.iterdir()))
-
-
-def refuse_occupied(target: Path) -> None:
-    """Raise :class:`StoreError` when ``target`` exists and is not an empty folder."""
-    if not is_vacant(target):
-        raise StoreError(
-            f"{target}: destination exists and is not empty; pass replace=True to swap it"
-        )
-
-
-def move_into_place(scratch: Path, target: Path, *, replace: bool) -> None:
-    """Rename the finished folder ``scratch`` to ``target``.
-
-    An absent or empty ``target`` is simply replaced. A non-empty one is swapped out (renamed
-    aside, then removed) when ``replace`` is true, else refused.
-
-    Raises
-    ------
-    StoreError
-        When ``target`` is occupied and ``replace`` is false.
-    """
-    if not replace:
-        refuse_occupied(target)
-    if is_vacant(target):
-        if target.exists():
-            target.rmdir()
-        scratch.rename(target)
-        return
-    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-    aside.rmdir()
-    target.rename(aside)
-    scratch.rename(target)
-    if aside.is_dir():
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        aside.unlink(missing_ok=True)
+from stainworth.store.keys import check_key, check_prefix, join_key, relative_key
+from stainworth.store.local_files import move_into_place, output_files, refuse_occupied
 
 
 class Store(ABC):

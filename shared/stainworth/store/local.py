@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from stainworth.errors import MissingKeyError, StoreError
-from stainworth.store.base import TEMP_SUFFIX, Store, atomic_local_file, check_key, check_prefix
+from stainworth.store.base import Store
+from stainworth.store.keys import TEMP_SUFFIX, check_key, check_prefix
+from stainworth.store.local_files import atomic_local_file
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -5,6 +5,24 @@ sleeps ``min(max_delay, base_delay * 2 ** (failure - 1))`` seconds, without jitt
 total time spent waiting is known in advance. Only errors the caller classifies as transient
 are retried; any other error propagates at once. When every attempt failed transiently,
 :class:`RetriesExhausted` carries the attempt count and the last error.
+
+Why not urllib3's own ``Retry`` (which :mod:`stainworth.store.s3` switches off in its pool):
+
+- It retries one HTTP request; the unit here is a whole store operation. A download reads the
+  body after ``urlopen`` returned (the minio client asks for ``preload_content=False``), so a
+  connection dropped mid-body is beyond ``Retry``; an upload reopens its file per attempt; a
+  bucket check and its creation go together.
+- It sees status codes before the minio client parses the S3 answer. When it gives up it
+  raises ``MaxRetryError("too many 503 error responses")`` without the S3 error code, and
+  hides how many attempts were made, so the one-line
+  :class:`~stainworth.errors.StoreUnreachableError` ("still failing after 3 attempts (HTTP 503
+  SlowDown)") could not be written. Here the caller classifies the minio
+  ``S3Error``/``ServerError`` or the urllib3 cause (see :mod:`stainworth.store.s3_errors`).
+- Its waits differ: none after the first failure (``backoff_factor * 2 ** (n - 1)`` starts at
+  the second), ``Retry-After`` honoured by default (so the total time depends on the server),
+  optional jitter, and ``time.sleep`` hard-wired, so tests could not run without sleeping.
+- It logs at DEBUG with the URL; a retry here logs a WARNING that names the store, the action
+  and the key.
 """
 
 from __future__ import annotations

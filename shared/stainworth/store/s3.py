@@ -6,7 +6,8 @@ Configuration comes from the environment: ``MINIO_ENDPOINT`` (``host:port`` or a
 retries are switched off: transient failures (connection refused, timeouts, HTTP 5xx) are
 retried by a :class:`~stainworth.store.retry.RetryPolicy`, so the total time is bounded, and
 then reported as one :class:`~stainworth.errors.StoreUnreachableError` line. Secrets never
-appear in messages, logs or ``repr``.
+appear in messages, logs or ``repr``. The settings are read in :mod:`stainworth.store.s3_settings`;
+failures are classified in :mod:`stainworth.store.s3_errors`.
 """
 
 from __future__ import annotations
@@ -14,157 +15,36 @@ from __future__ import annotations
 import builtins
 import io
 import os
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import certifi
 import urllib3
 from minio import Minio
-from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    HTTPError,
-    MaxRetryError,
-    NameResolutionError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-    SSLError,
-)
+from minio.error import MinioException, S3Error
+from urllib3.exceptions import HTTPError
 
 from stainworth.errors import CredentialsError, MissingKeyError, StoreError, StoreUnreachableError
-from stainworth.store.base import Store, atomic_local_file, check_key, check_prefix, join_key
+from stainworth.store.base import Store
+from stainworth.store.keys import check_key, check_prefix, join_key
+from stainworth.store.local_files import atomic_local_file
 from stainworth.store.retry import RetriesExhausted, RetryPolicy
+from stainworth.store.s3_errors import (
+    AUTH_FAILURES,
+    describe_failure,
+    http_status,
+    is_transient,
+    root_cause,
+    transient_reason,
+)
+from stainworth.store.s3_settings import S3Settings, check_bucket, parse_s3_uri
 
 T = TypeVar("T")
 
 MIN_PART_SIZE = 5 * 1024 * 1024
 """S3's smallest multipart part (except the last); objects larger than the part size use
 multipart uploads."""
-
-BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-AUTH_FAILURES = frozenset(
-    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "ExpiredToken"}
-)
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
-FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
-
-
-def check_bucket(bucket: str, where: str) -> str:
-    """Return ``bucket`` if it is a valid S3 bucket name, else raise :class:`StoreError`.
-
-    Parameters
-    ----------
-    bucket : str
-        The bucket name.
-    where : str
-        What the name came from (a URI), for the message.
-    """
-    if not BUCKET_NAME.match(bucket) or ".." in bucket:
-        raise StoreError(
-            f"{where}: bucket '{bucket}' is not a valid S3 bucket name "
-            "(3-63 lowercase letters, digits, '.' or '-')"
-        )
-    return bucket
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """Split ``s3://bucket/prefix`` into the bucket and the (possibly empty) prefix.
-
-    Raises
-    ------
-    StoreError
-        When the bucket name or the prefix is invalid.
-    """
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    check_bucket(bucket, f"store URI '{uri}'")
-    try:
-        return bucket, check_prefix(prefix)
-    except StoreError:
-        raise StoreError(
-            f"store URI '{uri}': prefix '{prefix}' must be a relative path "
-            "without '..' or empty parts"
-        ) from None
-
-
-@dataclass(frozen=True)
-class S3Settings:
-    """Where the S3 server is and how to sign requests; the secret is kept out of ``repr``.
-
-    Parameters
-    ----------
-    endpoint : str
-        ``host:port`` without a scheme.
-    access_key : str
-        Access key id.
-    secret_key : str
-        Secret access key (never shown).
-    secure : bool
-        Use HTTPS.
-    region : str or None
-        Region to sign for; None asks the server per bucket.
-    """
-
-    endpoint: str
-    access_key: str = field(repr=False)
-    secret_key: str = field(repr=False)
-    secure: bool = False
-    region: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> S3Settings:
-        """Read the ``MINIO_*`` variables (default: the process environment).
-
-        Raises
-        ------
-        CredentialsError
-            When ``MINIO_ENDPOINT``, ``MINIO_ACCESS_KEY`` or ``MINIO_SECRET_KEY`` is missing
-            (all missing ones are named), or ``MINIO_SECURE`` is not a boolean word.
-        """
-        env = os.environ if env is None else env
-        names = ("MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY")
-        missing = [name for name in names if not env.get(name, "").strip()]
-        if missing:
-            raise CredentialsError(
-                f"s3 store: {', '.join(missing)} not set; expected MINIO_ENDPOINT=host:port "
-                "and the access and secret keys of the store's user"
-            )
-        endpoint, secure = _endpoint_and_security(
-            env["MINIO_ENDPOINT"], env.get("MINIO_SECURE", "")
-        )
-        return cls(
-            endpoint=endpoint,
-            access_key=env["MINIO_ACCESS_KEY"].strip(),
-            secret_key=env["MINIO_SECRET_KEY"].strip(),
-            secure=secure,
-            region=env.get("MINIO_REGION", "").strip() or None,
-        )
-
-
-def _endpoint_and_security(raw_endpoint: str, raw_secure: str) -> tuple[str, bool]:
-    """``(host:port, secure)`` from ``MINIO_ENDPOINT`` (a scheme wins) and ``MINIO_SECURE``."""
-    word = raw_secure.strip().lower()
-    if word not in TRUE_WORDS | FALSE_WORDS:
-        raise CredentialsError(f"MINIO_SECURE '{raw_secure}': expected true or false")
-    raw = raw_endpoint.strip()
-    secure = word in TRUE_WORDS
-    for scheme, scheme_secure in (("https://", True), ("http://", False)):
-        if raw.lower().startswith(scheme):
-            raw, secure = raw[len(scheme) :], scheme_secure
-    host = raw.rstrip("/")
-    if "@" in host:
-        raise CredentialsError(
-            "MINIO_ENDPOINT: expected host:port without user or password in it; "
-            "put the keys in MINIO_ACCESS_KEY and MINIO_SECRET_KEY"
-        )
-    if not host or "/" in host:
-        raise CredentialsError(
-            f"MINIO_ENDPOINT '{host}': expected host:port or http(s)://host:port without a path"
-        )
-    return host, secure
 
 
 def _http_client(connect_timeout: float, read_timeout: float) -> urllib3.PoolManager:
@@ -180,55 +60,6 @@ def _http_client(connect_timeout: float, read_timeout: float) -> urllib3.PoolMan
         cert_reqs="CERT_REQUIRED",
         ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
     )
-
-
-def _root_cause(error: BaseException) -> BaseException:
-    """The urllib3 reason inside a :class:`MaxRetryError`, else ``error`` itself."""
-    if isinstance(error, MaxRetryError) and error.reason is not None:
-        return error.reason
-    return error
-
-
-def http_status(error: BaseException) -> int | None:
-    """The HTTP status an S3 client error carries, if any."""
-    if isinstance(error, S3Error) and error.response is not None:
-        return int(error.response.status)
-    if isinstance(error, ServerError):
-        return error.status_code
-    if isinstance(error, InvalidResponseError):
-        return int(getattr(error, "_code", 0)) or None
-    return None
-
-
-def is_transient(error: BaseException) -> bool:
-    """Whether ``error`` may pass by itself: a connection failure, a timeout or an HTTP 5xx."""
-    cause = _root_cause(error)
-    if isinstance(cause, SSLError):
-        return False
-    if isinstance(cause, (ConnectTimeoutError, ReadTimeoutError, ProtocolError)):
-        return True
-    if isinstance(cause, (ConnectionError, TimeoutError)):
-        return True
-    status = http_status(cause)
-    return status is not None and status >= 500
-
-
-def transient_reason(error: BaseException) -> str:
-    """A few words on why a transient failure happened (never containing a secret)."""
-    cause = _root_cause(error)
-    if isinstance(cause, NameResolutionError):
-        return "host name not resolved"
-    if isinstance(cause, NewConnectionError) or isinstance(cause, ConnectionRefusedError):
-        return "connection refused" if "refused" in str(cause).lower() else "cannot connect"
-    if isinstance(cause, ConnectTimeoutError):
-        return "connect timed out"
-    if isinstance(cause, (ReadTimeoutError, TimeoutError)):
-        return "read timed out"
-    if isinstance(cause, (ProtocolError, ConnectionError)):
-        return "connection dropped"
-    status = http_status(cause)
-    code = cause.code if isinstance(cause, S3Error) else ""
-    return f"HTTP {status} {code}".strip()
 
 
 class S3Store(Store):
@@ -334,11 +165,11 @@ class S3Store(Store):
         except S3Error as error:
             raise (translate or self._translate)(error, action, key) from None
         except (MinioException, HTTPError, OSError, ValueError) as error:
-            raise StoreError(f"{where}: {action} '{key}' failed ({_describe(error)})") from None
+            raise StoreError(f"{where}: {action} '{key}' failed ({describe_failure(error)})") from None
 
     def _unreachable(self, exhausted: RetriesExhausted) -> StoreUnreachableError:
         reason = transient_reason(exhausted.last_error)
-        status = http_status(_root_cause(exhausted.last_error))
+        status = http_status(root_cause(exhausted.last_error))
         what, hint = ("unreachable", "check MINIO_ENDPOINT")
         if status is not None:
             what, hint = ("still failing", "check the server's health")
@@ -483,20 +314,3 @@ class S3Store(Store):
             self._call("delete", key, lambda: self._client.remove_object(self.bucket, name))
         except MissingKeyError:
             return
-
-
-def _describe(error: BaseException) -> str:
-    """Short description of an unexpected client error."""
-    cause = _root_cause(error)
-    if isinstance(cause, SSLError):
-        return "TLS handshake failed; check MINIO_SECURE and the scheme of MINIO_ENDPOINT"
-    status = http_status(cause)
-    if isinstance(cause, InvalidResponseError) and status is not None:
-        return f"HTTP {status} without an S3 answer; is MINIO_ENDPOINT an S3 server?"
-    return f"{type(cause).__name__}: {_first_clause(cause)}"
-
-
-def _first_clause(error: BaseException) -> str:
-    """The first line of an error message, without a trailing period."""
-    text = str(error).strip().splitlines()
-    return text[0].rstrip(".") if text else type(error).__name__

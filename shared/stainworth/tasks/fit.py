@@ -14,7 +14,8 @@ per epoch has converged for every purpose of a comparison, and stops instead of 
 cap. The best epoch and the plateau still follow every decrease (a threshold there lowered the
 learning rate of slowly learning networks so early that they stalled).
 
-The learning rate of an epoch is a function of the history so far (:func:`epoch_learning_rate`):
+The learning rate of an epoch is a function of the history so far
+(:func:`~stainworth.tasks.fit_plan.epoch_learning_rate`):
 an optional linear warm-up from a tenth of ``learning_rate`` over ``warmup_epochs`` (during which
 early stopping does not count stale epochs: the validation loss of a network whose learning rate
 is still rising says little about where it will end), then
@@ -46,7 +47,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from stainworth.contracts.task import TASKS
 from stainworth.errors import ConfigError, TrainingError
 from stainworth.metrics import empirical_auc
 from stainworth.metrics.segmentation import mask_counts, scores_from_counts
@@ -66,6 +66,7 @@ from stainworth.nets.training import (
 )
 from stainworth.progress import format_seconds
 from stainworth.tasks.data import TaskBatches
+from stainworth.tasks.fit_plan import TaskFitPlan, epoch_learning_rate
 from stainworth.tasks.predict import outputs
 
 METRIC = {"segmentation": "val_dice", "classification": "val_auc"}
@@ -108,11 +109,10 @@ class TaskFitResult:
         return self.data_seconds / total if total > 0 else math.nan
 
 
-def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir: str | Path, *, task: str,
-             max_epochs: int, patience: int, seed: int, learning_rate: float, settings: dict[str, Any] | None = None,
-             log: Callable[[str], None] = print, bf16: bool = False, prefix: str = "train_task",
-             restore_best: bool = True, schedule: LearningRateSchedule | None = None) -> TaskFitResult:
-    """Train ``net`` until early stopping or ``max_epochs``; resume from ``workdir/checkpoint.pt`` if present.
+def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir: str | Path, plan: TaskFitPlan, *,
+             settings: dict[str, Any] | None = None, log: Callable[[str], None] = print, prefix: str = "train_task",
+             restore_best: bool = True) -> TaskFitResult:
+    """Train ``net`` until early stopping or ``plan.max_epochs``; resume from ``workdir/checkpoint.pt`` if present.
 
     Parameters
     ----------
@@ -123,119 +123,70 @@ def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir
         Training batches (shuffled and augmented per epoch) and validation batches.
     workdir
         Folder of ``checkpoint.pt`` and ``best.safetensors``.
-    task
-        ``"segmentation"`` or ``"classification"``; must be the task of both splits.
-    max_epochs, patience, seed
-        Budget, early-stopping patience (epochs without a lower validation loss), seed of the
-        data order and of torch's per-epoch random state.
-    learning_rate
-        Adam's learning rate.
+    plan
+        Task, budget, patience, seed, learning rate and its schedule, precision
+        (:class:`~stainworth.tasks.fit_plan.TaskFitPlan`).
     settings
         Everything else that must match for a checkpoint to be resumed (network name, modality,
-        dataset hashes, subset); the batches' :meth:`~TaskBatches.describe` is added.
+        dataset hashes, subset); the plan and the batches' :meth:`~TaskBatches.describe` are added.
         ``max_epochs`` may differ.
     log
         Receives one progress line per epoch.
-    bf16
-        bfloat16 autocast for training and validation.
     prefix
         Start of every progress line, e.g. ``"train_task run 3/60 unet1 fluorescence n=100"``.
     restore_best
         Load the best epoch's weights into ``net`` before returning (otherwise it keeps the
         last epoch's).
-    schedule
-        Warm-up and reduce-on-plateau (:class:`LearningRateSchedule`); None: a constant rate.
 
     Raises
     ------
     ConfigError
-        An unknown task, splits of another task, or a budget, patience or learning rate that is not
-        positive.
+        Splits of another task than the plan's.
     TrainingError
         A NaN/Inf training loss (the last good checkpoint is kept), or a checkpoint of another
         configuration.
     """
-    _check(task, train, val, max_epochs, patience, learning_rate)
+    for batches in (train, val):
+        if batches.task != plan.task:
+            raise ConfigError(f"{batches.where}: a {batches.task} split; the task is {plan.task}")
     folder = Path(workdir)
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint = folder / CHECKPOINT
-    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate, fused=True)  # one kernel per step: 3x faster
+    optimizer = torch.optim.Adam(net.parameters(), lr=plan.learning_rate, fused=True)  # one kernel per step: 3x faster
     parts: Parts = {"net": net, "optimizer": optimizer}
-    schedule = schedule or LearningRateSchedule()
-    expected = fingerprint({"settings": settings or {}, "seed": seed, "patience": patience, "task": task,
-                            "learning_rate": learning_rate, "bf16": bf16, "train": train.describe(),
-                            "val": val.describe(), "schedule": asdict(schedule)})
-    state = resume(checkpoint, parts, expected)
+    state = resume(checkpoint, parts, _fingerprint(plan, settings, train, val))
     if state.epoch:
         log(f"{prefix}: resuming after epoch {state.epoch} from {checkpoint}")
     started, first = time.perf_counter(), state.epoch
-    warmup = schedule.warmup_epochs
-    while state.epoch < max_epochs and not _stopping(state, patience, warmup):
+    while state.epoch < plan.max_epochs and not _stopping(state, plan):
         epoch = state.epoch + 1
-        rate = epoch_learning_rate(learning_rate, schedule, state.history)
+        rate = epoch_learning_rate(plan.learning_rate, plan.schedule, state.history)
         for group in optimizer.param_groups:
             group["lr"] = rate
-        row = _train_epoch(net, optimizer, train, epoch, seed, bf16, lambda e, s: _not_finite(prefix, e, s, checkpoint))
-        row |= validate_task(net, val, bf16=bf16) | {"learning_rate": rate}
+        row = _train_epoch(net, optimizer, train, epoch, plan,
+                           lambda e, s: _not_finite(prefix, e, s, checkpoint))
+        row |= validate_task(net, val, bf16=plan.bf16) | {"learning_rate": rate}
         row["seconds"] = row.pop("train_seconds") + row["val_seconds"]
-        if state.record(row, schedule.min_improvement):
+        if state.record(row, plan.schedule.min_improvement):
             save_weights(folder / BEST, net)
         save_checkpoint(checkpoint, parts, state)
-        log(_progress_line(prefix, row, epoch, max_epochs, time.perf_counter() - started, epoch - first))
+        log(_progress_line(prefix, row, epoch, plan.max_epochs, time.perf_counter() - started, epoch - first))
     if restore_best and state.best_epoch:
         load_weights(folder / BEST, net)
-    return TaskFitResult(best_epoch=state.best_epoch, epochs_run=state.epoch,
-                         stopped_early=_stopping(state, patience, warmup), weights=folder / BEST,
-                         history=list(state.history))
+    return TaskFitResult(best_epoch=state.best_epoch, epochs_run=state.epoch, stopped_early=_stopping(state, plan),
+                         weights=folder / BEST, history=list(state.history))
 
 
-def _stopping(state: TrainingState, patience: int, warmup: int) -> bool:
+def _fingerprint(plan: TaskFitPlan, settings: dict[str, Any] | None, train: TaskBatches, val: TaskBatches) -> str:
+    """What a checkpoint must match to be resumed: everything but the epoch budget."""
+    return fingerprint({"settings": settings or {}, "seed": plan.seed, "patience": plan.patience, "task": plan.task,
+                        "learning_rate": plan.learning_rate, "bf16": plan.bf16, "train": train.describe(),
+                        "val": val.describe(), "schedule": asdict(plan.schedule)})
+
+
+def _stopping(state: TrainingState, plan: TaskFitPlan) -> bool:
     """Early stopping: ``patience`` epochs without a lower validation loss, counted after the warm-up."""
-    return min(state.stale, state.epoch - warmup) >= patience
-
-
-@dataclass(frozen=True)
-class LearningRateSchedule:
-    """Warm-up, reduce-on-plateau and the progress early stopping asks for in :func:`fit_task`.
-
-    The defaults: a constant rate, any lower validation loss counts.
-    """
-
-    warmup_epochs: int = 0
-    """Epochs of linear warm-up from a tenth of the rate (0: none)."""
-    plateau_factor: float = 1.0
-    """Factor applied after ``plateau_patience`` stale epochs (1: never lowered)."""
-    plateau_patience: int = 2
-    min_improvement: float = 0.0
-    """Relative decrease of the validation loss that restarts early stopping's count of stale
-    epochs (:func:`stainworth.nets.training.improves`); the plateau and the best epoch count any decrease."""
-
-
-def epoch_learning_rate(base: float, schedule: LearningRateSchedule, history: list[dict[str, float]]) -> float:
-    """The learning rate of the epoch after ``history`` (rows with ``val_loss``).
-
-    Warm-up: epoch ``e`` (1-based) of ``warmup_epochs`` uses ``base * (0.1 + 0.9 * (e - 1) / warmup_epochs)``.
-    Afterwards the rate is ``base`` times ``plateau_factor`` for every run of ``plateau_patience``
-    epochs without a new lowest validation loss (counted from the last improvement or reduction).
-
-    Examples
-    --------
-    >>> rows = [{"val_loss": v} for v in (1.0, 0.9, 0.95, 0.96)]
-    >>> epoch_learning_rate(1e-3, LearningRateSchedule(plateau_factor=0.5, plateau_patience=2), rows)
-    0.0005
-    """
-    epoch = len(history) + 1
-    if epoch <= schedule.warmup_epochs:
-        return base * (0.1 + 0.9 * (epoch - 1) / schedule.warmup_epochs)
-    rate, best, stale = base, math.inf, 0
-    for row in history:
-        if row["val_loss"] < best:
-            best, stale = row["val_loss"], 0
-            continue
-        stale += 1
-        if stale >= schedule.plateau_patience and schedule.plateau_factor < 1.0:
-            rate, stale = rate * schedule.plateau_factor, 0
-    return rate
+    return min(state.stale, state.epoch - plan.schedule.warmup_epochs) >= plan.patience
 
 
 def validate_task(net: torch.nn.Module, batches: TaskBatches, *, bf16: bool = False) -> dict[str, float]:
@@ -280,19 +231,6 @@ def _auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(empirical_auc(scores, labels).auc)
 
 
-def _check(task: str, train: TaskBatches, val: TaskBatches, max_epochs: int, patience: int,
-           learning_rate: float) -> None:
-    if task not in TASKS:
-        raise ConfigError(f"task '{task}': expected one of {', '.join(TASKS)}")
-    for batches in (train, val):
-        if batches.task != task:
-            raise ConfigError(f"{batches.where}: a {batches.task} split; the task is {task}")
-    if int(max_epochs) < 1 or int(patience) < 1:
-        raise ConfigError(f"max_epochs {max_epochs}, patience {patience}: expected integers >= 1")
-    if not (math.isfinite(learning_rate) and learning_rate > 0):
-        raise ConfigError(f"learning_rate {learning_rate}: expected a positive number")
-
-
 def _not_finite(prefix: str, epoch: int, step: int, checkpoint: Path) -> TrainingError:
     return TrainingError(f"{prefix}: loss is not finite at epoch {epoch}, batch {step}; "
                          f"{not_finite_note(epoch, checkpoint)} (lower the learning rate or check the data)")
@@ -309,8 +247,9 @@ def _timed(batches: Iterator[tuple[torch.Tensor, torch.Tensor]]
         yield time.perf_counter() - started, batch
 
 
-def _train_epoch(net: torch.nn.Module, optimizer: torch.optim.Optimizer, train: TaskBatches, epoch: int, seed: int,
-                 bf16: bool, failure: Callable[[int, int], TrainingError]) -> dict[str, float]:
+def _train_epoch(net: torch.nn.Module, optimizer: torch.optim.Optimizer, train: TaskBatches, epoch: int,
+                 plan: TaskFitPlan, failure: Callable[[int, int], TrainingError]) -> dict[str, float]:
+    seed, bf16 = plan.seed, plan.bf16
     torch.manual_seed(epoch_seed(seed, epoch))
     net.train()
     device = module_device(net)
