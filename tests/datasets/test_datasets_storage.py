@@ -81,8 +81,8 @@ def test_statistics_subsample_is_deterministic_and_close():
 
 
 def test_a_writer_block_that_raises_leaves_nothing_and_one_that_ends_publishes(tmp_path):
-    from stainworth.datasets.storage import DatasetWriter
     from stainworth.datasets.stats import dataset_statistics
+    from stainworth.datasets.storage import DatasetWriter
 
     data = arrays(4, labelled=False)
     with pytest.raises(RuntimeError, match="interrupted"), DatasetWriter(
