@@ -42,7 +42,7 @@ def test_plate_positions_become_fields(tmp_path, hcs_plate_writer, positions, ng
     manifests = ingest_plate(spec_file(tmp_path), tmp_path / "out", progress=lines.append)
     assert [m.acquisition_id for m in manifests] == ["plate1-A1-0", "plate1-A1-1", "plate1-B2-0"]
     assert [m.condition for m in manifests] == ["control", "control", "treated"]
-    assert lines[-1] == "ingest plate1-B2-0 (3/3 positions)"
+    assert lines[-1] == "read 3/3 positions (plate1-B2-0)"
     for manifest, (_, source) in zip(manifests, positions["A/1"] + positions["B/2"], strict=True):
         folder = tmp_path / "out" / manifest.acquisition_id
         read = read_acquisition(folder)

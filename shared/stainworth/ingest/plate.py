@@ -255,7 +255,8 @@ def ingest_plate(
         Folder to create (must not exist, or be empty); it receives one acquisition folder per
         acquisition, named by its id.
     progress
-        Optional callback receiving lines such as ``"ingest A/1/0 (2/4)"`` and the skipped wells.
+        Optional callback receiving lines such as ``"read 2/4 positions (plate1-A1-1)"`` and the
+        skipped wells.
 
     Returns
     -------
@@ -295,7 +296,7 @@ def ingest_plate(
                                                 staging / plan.acquisition_id))
             done += len(plan.tiles)
             if progress is not None:
-                progress(f"ingest {plan.acquisition_id} ({done}/{total} positions)")
+                progress(f"read {done}/{total} positions ({plan.acquisition_id})")
         if out.exists():
             out.rmdir()
         os.replace(staging, out)
