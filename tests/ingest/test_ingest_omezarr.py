@@ -204,3 +204,17 @@ def test_plate_spec_errors(tmp_path):
         load_ingest_spec(spec_file(tmp_path, fluorescence=[dict(FLUORESCENCE[0], z="sum")]))
     with pytest.raises(ConfigError, match="label_free.files"):
         load_ingest_spec(spec_file(tmp_path, label_free={"modality": "qpi", "channel": "Phase3D", "files": ["a"]}))
+
+
+def test_tiles_that_share_a_stage_position_or_do_not_overlap(tmp_path, hcs_plate_writer):
+    data = [np.ones((1, 3, 1, 64, 64), np.float32)] * 2
+    labels = ["Phase3D", "Lamin A/C", "H3K27me3"]
+    spec = spec_file(tmp_path, plate={"conditions": {"A/1": "control"}, "layout": "tiles"})
+    hcs_plate_writer(tmp_path / "plate.zarr", {"A/1": data}, labels=labels,
+                     translations={"A/1/0": (100.0, 100.0), "A/1/1": (100.0, 101.0)})
+    refused(tmp_path, spec, InputDataError, r"plate.zarr/A/1/1: translation puts it on tile r0 c0 with position 0; "
+                                            r"expected the positions of a well \(layout: tiles\) at distinct stage")
+    hcs_plate_writer(tmp_path / "plate.zarr", {"A/1": data}, labels=labels,
+                     translations={"A/1/0": (0.0, 0.0), "A/1/1": (0.0, 0.32 * 70)})
+    refused(tmp_path, spec, InputDataError, r"tiles r0 c0 and r0 c1: positions \(0, 0\) and \(0, 70\) give -6 px of "
+                                            r"overlap for 64 px tiles")

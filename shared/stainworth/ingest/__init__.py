@@ -1,8 +1,9 @@
-"""Ingest (stage 1): a lab's TIFF / OME-TIFF / PNG images or OME-Zarr HCS plate plus a YAML spec into
-acquisition folders.
+"""Ingest (stage 1): a lab's images and a YAML spec into acquisition folders.
 
-See :mod:`stainworth.ingest.spec` for the spec, ``tests/data/isl_rat_neurons_a4/ingest.yaml``
-for an example, and ``docs/datasets.md`` for what changes with non-QPI label-free input.
+TIFF / OME-TIFF / PNG files (:func:`ingest_acquisition`) or an OME-Zarr HCS plate
+(:func:`ingest_plate`). See :mod:`stainworth.ingest.spec` for the spec,
+``tests/data/isl_rat_neurons_a4/ingest.yaml`` for an example, and ``docs/datasets.md`` for plates
+and for what changes with non-QPI label-free input.
 """
 
 from stainworth.ingest.ingest import TilePlan, ingest_acquisition, plan_tiles

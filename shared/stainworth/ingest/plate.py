@@ -77,7 +77,7 @@ def _channels(spec: PlateIngestSpec, position: PlatePosition, root: Path) -> tup
     fluorescence = tuple(channel_index(position, channel.channel, field=f"fluorescence[{k}].channel", root=root)
                          for k, channel in enumerate(spec.fluorescence))
     check_index(position, "t", spec.plate.t, field="plate.t", root=root)
-    zs = [("label_free.z", spec.label_free.z)]
+    zs: list[tuple[str, int | str]] = [("label_free.z", spec.label_free.z)]
     zs += [(f"fluorescence[{k}].z", channel.z) for k, channel in enumerate(spec.fluorescence)]
     for field, z in zs:
         if isinstance(z, int):
@@ -122,14 +122,14 @@ def _well_tiles(spec: PlateIngestSpec, plate: Plate, well: str, pixel: float) ->
     for position in positions:
         label_free, fluorescence = _channels(spec, position, plate.path)
         plans.append(PositionPlan(position, 0, 0, (0, 0), label_free, fluorescence))
+    if spec.plate.layout == "fields":
+        return plans, 0.0
     shape = plans[0].shape
     for plan in plans:
         if plan.shape != shape:
             raise InputDataError(f"{plate.path}/{plan.position.path}: {plan.shape[0]}x{plan.shape[1]} px but "
                                  f"{plans[0].position.path} is {shape[0]}x{shape[1]} px; expected the tiles of a "
                                  f"well (layout: tiles) to have one size")
-    if spec.plate.layout == "fields":
-        return plans, 0.0
     yx = [(round(p.position.translation_yx_um[0] / pixel), round(p.position.translation_yx_um[1] / pixel))
           for p in plans]
     rows, cols = _grid([y for y, _ in yx], shape[0]), _grid([x for _, x in yx], shape[1])

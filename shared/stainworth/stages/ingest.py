@@ -55,8 +55,8 @@ def ingest_to_store(config: SourceConfig, output_dir: str | Path, *, store_uri: 
     tiles = sum(len(acquisition.tiles) for acquisition in acquisitions)
     if plate:
         progress.step(f"{len(acquisitions)} acquisitions, {tiles} tile(s) -> {store.uri}/{config.store_prefix}")
-    input_hashes = (acquisitions[0].input_hashes if not plate else
-                    {f"{a.acquisition_id}:{name}": value for a in acquisitions for name, value in a.input_hashes.items()})
+    input_hashes = acquisitions[0].input_hashes if not plate else {
+        f"{a.acquisition_id}:{name}": value for a in acquisitions for name, value in a.input_hashes.items()}
     manifest = OutputManifest(
         stage="ingest", config=config.model_dump(mode="json"), config_hash=config_hash(config),
         input_hashes=input_hashes, counts={"acquisitions": len(acquisitions), "tiles": tiles},
@@ -75,7 +75,8 @@ def acquire(config: SourceConfig, simulate: SimulateConfig, output_dir: str | Pa
     out = Path(output_dir)
     if config.ingest_spec:
         manifest = ingest_to_store(config, out, store_uri=store_uri)
-        published = [json.loads((out / record).read_text())["acquisition_id"] for record in manifest.paths["acquisition"]]
+        published = [json.loads((out / record).read_text())["acquisition_id"]
+                     for record in manifest.paths["acquisition"]]
     elif config.phantom:
         simulated = simulate_acquisitions(simulate.model_copy(update={"store_prefix": config.store_prefix}),
                                           out / "simulate", store_uri=store_uri)
