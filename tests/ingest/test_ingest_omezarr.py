@@ -218,3 +218,14 @@ def test_tiles_that_share_a_stage_position_or_do_not_overlap(tmp_path, hcs_plate
                      translations={"A/1/0": (0.0, 0.0), "A/1/1": (0.0, 0.32 * 70)})
     refused(tmp_path, spec, InputDataError, r"tiles r0 c0 and r0 c1: positions \(0, 0\) and \(0, 70\) give -6 px of "
                                             r"overlap for 64 px tiles")
+
+
+def test_non_square_pixels_and_nan_pixels(tmp_path, hcs_plate_writer, positions):
+    write_plate(tmp_path, hcs_plate_writer, positions, scale_yx=(0.32, 0.4))
+    refused(tmp_path, spec_file(tmp_path), InputDataError,
+            r"plate.zarr/A/1/0: scale gives pixels of 0.32 um \(y\) x 0.4 um \(x\); expected square, positive pixels")
+    nan = {well: [(data.copy(), source) for data, source in fields] for well, fields in positions.items()}
+    nan["B/2"][0][0][0, 3, 1, 5, 7] = np.nan  # H3K27me3 of the last position: found after two were written
+    write_plate(tmp_path, hcs_plate_writer, nan)
+    refused(tmp_path, spec_file(tmp_path), InputDataError,
+            r"plate.zarr/B/2/0 \(spec field fluorescence\[1\]\): found 1 NaN or infinite pixels in z-plane 1")

@@ -146,7 +146,7 @@ def _pixel_size(scale: np.ndarray, axes: tuple[str, ...], units: dict[str, str |
         if unit not in UM_PER_UNIT:
             return None, f"axis {axis} has unit {unit!r}, not a length unit ({', '.join(UM_PER_UNIT)})"
         sizes[axis] = float(scale[axes.index(axis)]) * UM_PER_UNIT[str(unit)]
-    if sizes["y"] <= 0 or abs(sizes["y"] / sizes["x"] - 1) > 0.01:
+    if min(sizes.values()) <= 0 or abs(sizes["y"] / sizes["x"] - 1) > 0.01:
         raise InputDataError(f"{where}: scale gives pixels of {sizes['y']:g} um (y) x {sizes['x']:g} um (x); "
                              f"expected square, positive pixels")
     return sizes["x"], f"scale {sizes['x']:g} um"

@@ -161,7 +161,8 @@ def plan_plate(spec: PlateIngestSpec, base: Path) -> tuple[Plate, float, list[Ac
     Returns
     -------
     tuple
-        The plate, its pixel size (um) and one plan per acquisition, in well and position order.
+        The plate, its pixel size (um) and one plan per acquisition, in the order of
+        ``plate.conditions`` and of the wells' positions.
 
     Raises
     ------
@@ -261,7 +262,8 @@ def ingest_plate(
     Returns
     -------
     list of AcquisitionManifest
-        One per acquisition (``source="ingested"``), in well and position order.
+        One per acquisition (``source="ingested"``), in the order of ``plate.conditions`` and
+        of the wells' positions.
 
     Raises
     ------
