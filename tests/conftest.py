@@ -351,12 +351,13 @@ def s3_outage(s3_server, s3_env, monkeypatch):
 
 
 def write_hcs_plate(path, wells, *, labels, scale_yx=(0.32, 0.32), unit="micrometer", translations=None,
-                    ngff="0.4"):
+                    ngff="0.4", z_chunk=None):
     """An OME-Zarr HCS plate laid out as iohub writes it (NGFF 0.4 in zarr format 2, or 0.5 in format 3).
 
     ``wells`` maps ``"A/1"`` to a list of (T, C, Z, Y, X) arrays, one per position ("0", "1", ...);
     ``labels`` are the OMERO channel labels; ``translations`` maps ``"A/1/0"`` to a (y, x) stage
-    position in ``unit`` (a ``translation`` transform after the ``scale``).
+    position in ``unit`` (a ``translation`` transform after the ``scale``). Chunks are one channel's
+    z-stack, as iohub's default, or ``z_chunk`` planes of it.
     """
     fmt = 2 if ngff == "0.4" else 3
 
@@ -395,7 +396,7 @@ def write_hcs_plate(path, wells, *, labels, scale_yx=(0.32, 0.32), unit="microme
                                                                                 "model": "color",
                                                                                 "projection": "normal"},
                        **({"version": ngff} if fmt == 2 else {})})
-            chunks = (1, 1, *data.shape[2:])
+            chunks = (1, 1, z_chunk or data.shape[2], *data.shape[3:])
             if fmt == 2:
                 array = position.create_array("0", shape=data.shape, chunks=chunks, dtype=data.dtype,
                                               chunk_key_encoding={"name": "v2", "separator": "/"})

@@ -58,7 +58,7 @@ def test_plate_positions_become_fields(tmp_path, hcs_plate_writer, positions, ng
 
 def test_z_index_mean_and_unsigned_counts(tmp_path, hcs_plate_writer, positions):
     uint = {well: [(data.astype(np.uint16), source) for data, source in fields] for well, fields in positions.items()}
-    write_plate(tmp_path, hcs_plate_writer, uint)
+    write_plate(tmp_path, hcs_plate_writer, uint, z_chunk=2)  # mean and max over chunks of 2 and 1 planes
     fluorescence = [dict(FLUORESCENCE[0], z=0), FLUORESCENCE[1]]
     spec = spec_file(tmp_path, label_free={"modality": "phase_contrast", "channel": "Phase3D", "z": "mean"},
                      fluorescence=fluorescence, plate={"conditions": {"B/2": None}})
@@ -67,7 +67,9 @@ def test_z_index_mean_and_unsigned_counts(tmp_path, hcs_plate_writer, positions)
     folder, planes = tmp_path / "out" / "plate1-B2-0", uint["B/2"][0][0][0]
     np.testing.assert_allclose(load_tile(folder, manifest.tiles[0], "label_free"),
                                planes[0].astype(np.float64).mean(axis=0), rtol=1e-6)
-    np.testing.assert_array_equal(load_tile(folder, manifest.tiles[0], "fluorescence")[0], planes[2, 0])
+    fluorescence = load_tile(folder, manifest.tiles[0], "fluorescence")
+    np.testing.assert_array_equal(fluorescence[0], planes[2, 0])  # z index 0
+    np.testing.assert_array_equal(fluorescence[1], planes[3].max(axis=0))
 
 
 def test_wells_not_in_the_map_are_skipped_and_reported(tmp_path, hcs_plate_writer, positions):

@@ -4,8 +4,8 @@ The layout is the one iohub, VisCy and Cytoland write: plate → row groups → 
 (field) groups → multiscale arrays. NGFF 0.4 (zarr format 2) keeps the metadata in ``.zattrs``
 (``plate``, ``well``, ``multiscales``, ``omero``); NGFF 0.5 (zarr format 3) keeps the same keys
 under ``ome`` in ``zarr.json``. :func:`read_plate` reads metadata only; :func:`read_plane` reads
-one (Y, X) plane of one channel of one position, or reduces its z-planes one at a time, so memory
-is bounded by a few planes whatever the plate's size.
+one (Y, X) plane of one channel of one position, or reduces its z-planes one z-chunk at a time, so
+memory is bounded by one chunk and a few planes whatever the plate's size.
 
 iohub itself is not used: every iohub release pins ``zarr<3``.
 """
@@ -264,7 +264,7 @@ def check_index(position: PlatePosition, axis: str, index: int, *, field: str, r
 
 def read_plane(plate: zarr.Group, position: PlatePosition, *, channel: int, t: int, z: ZChoice,
                where: str) -> np.ndarray:
-    """One (Y, X) plane of one channel, one z-plane or a reduction over z, read plane by plane.
+    """One (Y, X) plane of one channel: one z-plane, or a reduction over z read chunk by chunk.
 
     Parameters
     ----------
@@ -290,27 +290,40 @@ def read_plane(plate: zarr.Group, position: PlatePosition, *, channel: int, t: i
         Unreadable chunks or NaN / infinite values.
     """
     array = plate[position.array_path]
-    n_z = position.size("z")
-    planes = range(n_z) if z in ("mean", "max") else [n_z // 2 if z == "middle" else int(z)]
+    n_z, axes = position.size("z"), position.axes
+    if z in ("mean", "max"):
+        step = int(array.chunks[axes.index("z")]) if "z" in axes else 1  # type: ignore[union-attr]
+        slabs = [(k, min(k + step, n_z)) for k in range(0, n_z, step)]
+    else:
+        k = n_z // 2 if z == "middle" else int(z)
+        slabs = [(k, k + 1)]
 
-    def plane(k: int) -> np.ndarray:
-        index = tuple({"t": t, "c": channel, "z": k}.get(axis, slice(None)) for axis in position.axes)
+    def slab(first: int, stop: int) -> np.ndarray:
+        """(planes, Y, X) of z-planes first..stop-1: whole chunks along z, which zarr decodes anyway."""
+        index = tuple({"t": t, "c": channel, "z": slice(first, stop)}.get(axis, slice(None)) for axis in axes)
         try:
             data = np.asarray(array[index])  # type: ignore[index]
         except Exception as error:  # missing or corrupt chunk files
             raise InputDataError(f"{where}: unreadable pixel data ({type(error).__name__}: {error})") from None
-        if data.dtype.kind == "f" and not np.isfinite(data).all():
-            raise InputDataError(f"{where}: found {int((~np.isfinite(data)).sum())} NaN or infinite pixels in "
-                                 f"z-plane {k}; expected finite values")
+        data = data if "z" in axes else data[None]
+        if data.dtype.kind == "f":
+            bad = ~np.isfinite(data)
+            if bad.any():
+                k = int(np.flatnonzero(bad.any(axis=(1, 2)))[0])
+                raise InputDataError(f"{where}: found {int(bad[k].sum())} NaN or infinite pixels in z-plane "
+                                     f"{first + k}; expected finite values")
         return data
 
-    result = plane(planes[0])
-    if z == "mean":
-        result = result.astype(np.float64)
-        for k in planes[1:]:
-            result += plane(k)
-        result /= len(planes)
-    elif z == "max":
-        for k in planes[1:]:
-            np.maximum(result, plane(k), out=result)
-    return result
+    result: np.ndarray | None = None
+    for first, stop in slabs:
+        data = slab(first, stop)
+        if z == "mean":
+            part = data.sum(axis=0, dtype=np.float64)
+            result = part if result is None else result + part
+        elif z == "max":
+            part = data.max(axis=0)
+            result = part if result is None else np.maximum(result, part, out=result)
+        else:
+            result = data[0]
+    assert result is not None
+    return result / n_z if z == "mean" else result
