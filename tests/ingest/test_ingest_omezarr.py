@@ -82,7 +82,8 @@ def test_wells_not_in_the_map_are_skipped_and_reported(tmp_path, hcs_plate_write
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plate1-B2-0"]
 
 
-def test_positions_of_a_well_as_tiles(tmp_path, hcs_plate_writer):
+@pytest.mark.parametrize("unit, per_um", [("micrometer", 1.0), ("nanometer", 1000.0)])
+def test_positions_of_a_well_as_tiles(tmp_path, hcs_plate_writer, unit, per_um):
     from stainworth.contracts.phantom import PhantomConfig
     from stainworth.phantom import generate_acquisition
 
@@ -92,10 +93,10 @@ def test_positions_of_a_well_as_tiles(tmp_path, hcs_plate_writer):
     order = [3, 1, 0, 2]  # positions listed out of grid order
     data = [np.stack([acq.qpi_tiles[k], acq.fluorescence_tiles["lamin_a_c"][k].astype(np.float32),
                       acq.fluorescence_tiles["h3k27me3"][k].astype(np.float32)])[None, :, None] for k in order]
-    stage = {f"C/3/{p}": (5000 + 0.32 * acq.nominal_positions[k][0], -200 + 0.32 * acq.nominal_positions[k][1])
-             for p, k in enumerate(order)}
+    stage = {f"C/3/{p}": (per_um * (5000 + 0.32 * acq.nominal_positions[k][0]),
+                          per_um * (-200 + 0.32 * acq.nominal_positions[k][1])) for p, k in enumerate(order)}
     hcs_plate_writer(tmp_path / "plate.zarr", {"C/3": data}, labels=["Phase3D", "Lamin A/C", "H3K27me3"],
-                     translations=stage)
+                     translations=stage, unit=unit, scale_yx=(0.32 * per_um, 0.32 * per_um))
     spec = spec_file(tmp_path, plate={"conditions": {"C/3": "treated"}, "layout": "tiles"})
     [manifest] = ingest_plate(spec, tmp_path / "out")
     assert manifest.acquisition_id == "plate1-C3" and manifest.condition == "treated"
@@ -220,6 +221,12 @@ def test_tiles_that_share_a_stage_position_or_do_not_overlap(tmp_path, hcs_plate
                      translations={"A/1/0": (0.0, 0.0), "A/1/1": (0.0, 0.32 * 70)})
     refused(tmp_path, spec, InputDataError, r"tiles r0 c0 and r0 c1: positions \(0, 0\) and \(0, 70\) give -6 px of "
                                             r"overlap for 64 px tiles")
+    hcs_plate_writer(tmp_path / "plate.zarr", {"A/1": data}, labels=labels, unit="pixel",
+                     translations={"A/1/0": (0.0, 0.0), "A/1/1": (0.0, 50.0)})
+    refused(tmp_path, spec_file(tmp_path, plate={"conditions": {"A/1": "control"}, "layout": "tiles"},
+                                pixel_size_um=0.32), InputDataError,
+            r"plate.zarr/A/1/0: its translation has no length unit \(y/x axes without one\); expected stage "
+            r"positions in a length unit for layout: tiles")
 
 
 def test_non_square_pixels_and_nan_pixels(tmp_path, hcs_plate_writer, positions):

@@ -51,8 +51,9 @@ class PlatePosition:
     """Y/X pixel size from the ``scale`` transforms, um; None when no unit says what it is."""
     pixel_size_note: str
     """Where ``pixel_size_um`` came from, or why it is missing (for messages)."""
-    translation_yx_um: tuple[float, float]
-    """Sum of the ``translation`` transforms on y and x (stage position), um."""
+    translation_yx_um: tuple[float, float] | None
+    """Sum of the ``translation`` transforms on y and x (stage position), um; None without a length
+    unit on y and x."""
 
     @property
     def path(self) -> str:
@@ -152,6 +153,14 @@ def _pixel_size(scale: np.ndarray, axes: tuple[str, ...], units: dict[str, str |
     return sizes["x"], f"scale {sizes['x']:g} um"
 
 
+def _translation_um(translation: np.ndarray, axes: tuple[str, ...],
+                    units: dict[str, str | None]) -> tuple[float, float] | None:
+    factors = [UM_PER_UNIT.get(str(units.get(axis))) for axis in ("y", "x")]
+    if factors[0] is None or factors[1] is None:
+        return None
+    return (float(translation[axes.index("y")]) * factors[0], float(translation[axes.index("x")]) * factors[1])
+
+
 def _position(plate: zarr.Group, root: Path, well: str, name: str) -> PlatePosition:
     where = f"{root}/{well}/{name}"
     try:
@@ -187,7 +196,7 @@ def _position(plate: zarr.Group, root: Path, well: str, name: str) -> PlatePosit
         well=well, name=name, array_path=f"{well}/{name}/{dataset}", axes=axes,
         shape=tuple(int(v) for v in array.shape), dtype=np.dtype(array.dtype), channels=tuple(labels),
         pixel_size_um=pixel, pixel_size_note=note,
-        translation_yx_um=(float(translation[axes.index("y")]), float(translation[axes.index("x")])),
+        translation_yx_um=_translation_um(translation, axes, units),
     )
 
 

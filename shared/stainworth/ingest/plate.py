@@ -90,18 +90,18 @@ def _pixel_size(spec: PlateIngestSpec, plate: Plate) -> float:
     if spec.pixel_size_um is not None:
         return spec.pixel_size_um
     first: PlatePosition | None = None
-    for positions in plate.positions.values():
-        for position in positions:
-            if position.pixel_size_um is None:
-                raise InputDataError(f"{plate.path}/{position.path}: no pixel size ({position.pixel_size_note}); "
-                                     f"expected y/x axes with a length unit, or set the spec's pixel_size_um")
-            if first is None:
-                first = position
-            elif abs(position.pixel_size_um / float(first.pixel_size_um) - 1) > 0.01:  # type: ignore[arg-type]
-                raise InputDataError(
-                    f"{plate.path}/{position.path}: pixel size {position.pixel_size_um:g} um but "
-                    f"{first.path} has {first.pixel_size_um:g} um; expected one pixel size across the ingested "
-                    f"wells (ingest wells imaged at another magnification with their own spec)")
+    for position in (position for positions in plate.positions.values() for position in positions):
+        size = position.pixel_size_um
+        if size is None:
+            raise InputDataError(f"{plate.path}/{position.path}: no pixel size ({position.pixel_size_note}); "
+                                 f"expected y/x axes with a length unit, or set the spec's pixel_size_um")
+        if first is None or first.pixel_size_um is None:
+            first = position
+        elif abs(size / first.pixel_size_um - 1) > 0.01:
+            raise InputDataError(
+                f"{plate.path}/{position.path}: pixel size {size:g} um but {first.path} has "
+                f"{first.pixel_size_um:g} um; expected one pixel size across the ingested wells (ingest wells "
+                f"imaged at another magnification with their own spec)")
     assert first is not None and first.pixel_size_um is not None
     return first.pixel_size_um
 
@@ -130,8 +130,13 @@ def _well_tiles(spec: PlateIngestSpec, plate: Plate, well: str, pixel: float) ->
             raise InputDataError(f"{plate.path}/{plan.position.path}: {plan.shape[0]}x{plan.shape[1]} px but "
                                  f"{plans[0].position.path} is {shape[0]}x{shape[1]} px; expected the tiles of a "
                                  f"well (layout: tiles) to have one size")
-    yx = [(round(p.position.translation_yx_um[0] / pixel), round(p.position.translation_yx_um[1] / pixel))
-          for p in plans]
+    yx = []
+    for plan in plans:
+        stage = plan.position.translation_yx_um
+        if stage is None:
+            raise InputDataError(f"{plate.path}/{plan.position.path}: its translation has no length unit (y/x axes "
+                                 f"without one); expected stage positions in a length unit for layout: tiles")
+        yx.append((round(stage[0] / pixel), round(stage[1] / pixel)))
     rows, cols = _grid([y for y, _ in yx], shape[0]), _grid([x for _, x in yx], shape[1])
     seen: dict[tuple[int, int], str] = {}
     for plan, row, col in zip(plans, rows, cols, strict=True):
