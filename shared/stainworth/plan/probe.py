@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stainworth.errors import ConfigError
+from stainworth.nets.flops import count_flops
 
 ProbeKind = Literal["task", "stainer"]
 CPU_BATCHES = (1, 2)
@@ -118,14 +119,6 @@ def _build(spec: ProbeSpec, device: Any) -> tuple[Any, Any, Any]:
     return task_step, net, [net]
 
 
-def _count_flops(run: Any) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter:
-        run()
-    return float(counter.get_total_flops())
-
-
 def probe_network(spec: ProbeSpec) -> ProbeResult:
     """Measure ``spec`` in this process (see the module docstring; use :func:`probe_in_child` for memory)."""
     import time
@@ -141,7 +134,7 @@ def probe_network(spec: ProbeSpec) -> ProbeResult:
     step, predictor, modules = _build(spec, device)
     parameters = sum(p.numel() for module in modules for p in module.parameters() if p.requires_grad)
     count_batch = 2
-    train_flops = _count_flops(lambda: step(count_batch)) / count_batch
+    train_flops = count_flops(lambda: step(count_batch)) / count_batch
 
     def forward() -> None:
         with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=spec.bf16):
@@ -149,7 +142,7 @@ def probe_network(spec: ProbeSpec) -> ProbeResult:
             predictor(torch.randn(count_batch, 1, spec.size, spec.size, device=device))
             predictor.train()
 
-    forward_flops = _count_flops(forward) / count_batch
+    forward_flops = count_flops(forward) / count_batch
     if cuda:
         step(spec.batch)  # warm: optimiser states exist
         torch.cuda.synchronize()
