@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--gpus", type=int, default=8, help="GPUs the wall time is given for (default 8)")
     plan.add_argument("--out", default=None, help="output folder (default runs/plan-<profile>)")
 
+    check = commands.add_parser("gpu-check", help="on one CUDA GPU: bf16 peak, every paper unit's training "
+                                "FLOP/s and memory, tiled staining throughput (refuses without CUDA)")
+    _profile_options(check, default=CLUSTER_DEFAULT_PROFILE)
+    check.add_argument("--steps", type=int, default=5, help="timed training steps per network (default 5)")
+    check.add_argument("--out", default="runs/gpu-check.json", help="JSON file of the table")
+
     stain = commands.add_parser("stain-mosaic", help="virtually stain a whole label-free mosaic with a trained stainer")
     stain.add_argument("stainer", help="stainer folder (the 'stainer' folder of a train_stainer output)")
     stain.add_argument("input", help="label-free mosaic: .zarr array, .tif/.tiff (read lazily) or .png")
@@ -218,6 +224,16 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gpu_check(args: argparse.Namespace) -> int:
+    from stainworth.plan.gpu_check import format_check, gpu_check, write_check
+
+    profile = _load_profile(args, args.profile)
+    result = gpu_check(profile, steps=args.steps, progress=lambda line: print(line, flush=True))
+    print(format_check(result))
+    print(f"gpu-check: done in {result['seconds']:.0f}s; {write_check(result, args.out)}")
+    return 0
+
+
 def _stain_mosaic(args: argparse.Namespace) -> int:
     from stainworth.progress import Progress
     from stainworth.stainers.whole import stain_mosaic_file
@@ -255,8 +271,8 @@ def _reference_observers(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"submit": _submit, "compile": _compile, "schedule": _schedule, "watch": _watch,
-            "profile": _show_profile, "bench": _bench, "plan": _plan, "stain-mosaic": _stain_mosaic,
-            "reference-observers": _reference_observers}
+            "profile": _show_profile, "bench": _bench, "plan": _plan, "gpu-check": _gpu_check,
+            "stain-mosaic": _stain_mosaic, "reference-observers": _reference_observers}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,12 +24,12 @@ from pathlib import Path
 import torch
 
 from stainworth.bench.table import Row
+from stainworth.nets.flops import MATMUL_SIDE, matmul_rate
 from stainworth.profiles import load_profile
 
 TIMING = re.compile(r"stainworth-timing: (?P<stage>\S+) work (?P<work>[\d.]+) process (?P<process>[\d.]+)")
 STAMP = re.compile(r"^(?P<h>\d\d):(?P<m>\d\d):(?P<s>\d\d\.\d+) - ", re.MULTILINE)
 DONE = re.compile(r"Pipeline '[^']+' finished with status SUCCESS")
-MATMUL_SIDE = 2048
 
 
 def newest_run(runs_dir: str | Path, pipeline: str, profile: str) -> Path | None:
@@ -67,18 +67,6 @@ def bench_orchestration(runs_dir: str | Path = "runs", pipeline: str = "cls_capa
     return [Row(f"orchestration share, {pipeline} ({profile})", 100 * outside / process, None, "%",
                 f"{len(timings)} tasks: {outside:.0f}s of {process:.0f}s task-process time outside stage work "
                 f"(start, imports); run {wall:.0f}s from first to last task line; run {folder.name}; goal < 5%")]
-
-
-def matmul_rate(dtype: torch.dtype, *, side: int = MATMUL_SIDE, repeats: int = 5) -> float:
-    """Dense matmul rate of this process in ``dtype``, FLOP/s (the best of ``repeats``)."""
-    a, b = torch.randn(side, side, dtype=dtype), torch.randn(side, side, dtype=dtype)
-    a @ b
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - started)
-    return 2 * side**3 / best
 
 
 def _step_flops_and_seconds(name: str, size: int, batch: int, *, bf16: bool, channels_last: bool,

@@ -1,9 +1,16 @@
-"""Counting a network's FLOPs with :class:`torch.utils.flop_counter.FlopCounterMode`, grouped convolutions right."""
+"""FLOPs: a network's, counted, and a device's dense matmul rate, the reference they are compared with.
+
+Counting uses :class:`torch.utils.flop_counter.FlopCounterMode` with grouped convolutions counted right.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
+
+MATMUL_SIDE = 2048
+"""Side of the square matrices :func:`matmul_rate` multiplies."""
 
 
 def grouped_conv_backward_flop(grad_out_shape: Any, x_shape: Any, w_shape: Any, _bias: Any, _stride: Any,
@@ -32,3 +39,21 @@ def count_flops(run: Callable[[], Any]) -> float:
     with FlopCounterMode(display=False, custom_mapping=mapping) as counter:
         run()
     return float(counter.get_total_flops())
+
+
+def matmul_rate(dtype: Any, *, device: Any = "cpu", side: int = MATMUL_SIDE, repeats: int = 5) -> float:
+    """Dense matmul rate of this process on ``device`` in ``dtype``, FLOP/s (the best of ``repeats``)."""
+    import torch
+
+    a = torch.randn(side, side, dtype=dtype, device=device)
+    b = torch.randn(side, side, dtype=dtype, device=device)
+    synchronise = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    a @ b
+    synchronise()
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        synchronise()
+        best = min(best, time.perf_counter() - started)
+    return 2 * side**3 / best

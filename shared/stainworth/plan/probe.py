@@ -119,8 +119,12 @@ def _build(spec: ProbeSpec, device: Any) -> tuple[Any, Any, Any]:
     return task_step, net, [net]
 
 
-def probe_network(spec: ProbeSpec) -> ProbeResult:
-    """Measure ``spec`` in this process (see the module docstring; use :func:`probe_in_child` for memory)."""
+def probe_network(spec: ProbeSpec, *, timed_steps: int = 1) -> ProbeResult:
+    """Measure ``spec`` in this process (see the module docstring; use :func:`probe_in_child` for memory).
+
+    On CUDA, ``timed_steps`` steps at the spec's batch are timed after one warm-up step and
+    ``seconds_per_step`` is their mean.
+    """
     import time
 
     import torch
@@ -148,9 +152,10 @@ def probe_network(spec: ProbeSpec) -> ProbeResult:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         started = time.perf_counter()
-        step(spec.batch)
+        for _ in range(timed_steps):
+            step(spec.batch)
         torch.cuda.synchronize()
-        seconds = time.perf_counter() - started
+        seconds = (time.perf_counter() - started) / timed_steps
         return ProbeResult(parameters, train_flops, forward_flops, float(torch.cuda.max_memory_allocated()),
                            torch.cuda.get_device_name(), seconds)
     peaks = []
