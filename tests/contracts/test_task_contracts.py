@@ -24,16 +24,16 @@ def test_defaults_are_the_study_sweeps():
 @pytest.mark.parametrize(("data", "message"), [
     ({"segmentation": {"architectures": ["resnet18"], "learnable": {"architecture": "unet1", "sizes": [4]},
                        "training": {}}},
-     r"segmentation: architectures \['resnet18'\] are not in the segmentation ladder"),
+     r"tasks.segmentation.architectures\[0\]: 'resnet18' is neither in the segmentation ladder"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [8, 4]},
                          "training": {}}},
      r"field 'classification.learnable.sizes': .*sizes \[8, 4\]: expected distinct increasing sizes"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"weights_uris": {"unet1": "w.pt"}}}},
-     r"classification: architectures \['unet1'\] are not in the classification ladder"),
+     r"tasks.classification.training.weights_uris\[unet1\]: 'unet1' is neither in the classification ladder"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"max_epochs_by_architecture": {"unet2": 3}}}},
-     r"classification: architectures \['unet2'\] are not in the classification ladder"),
+     r"max_epochs_by_architecture\[unet2\]: 'unet2' is neither in the classification ladder"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"max_epochs_by_architecture": {"cnn1": 0}}}},
      r"max_epochs_by_architecture \{'cnn1': 0\}: expected caps from 1 to 10000"),
@@ -48,13 +48,13 @@ def test_defaults_are_the_study_sweeps():
      r"plateau_patience_by_architecture \{'cnn1': 0\}: expected values from 1 to 10000"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"plateau_patience_by_architecture": {"unet1": 2}}}},
-     r"classification: architectures \['unet1'\] are not in the classification ladder"),
+     r"plateau_patience_by_architecture\[unet1\]: 'unet1' is neither in the classification ladder"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"min_improvement": 1.0}}},
      r"min_improvement"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"patience_by_architecture": {"resnet7": 3}}}},
-     r"classification: architectures \['resnet7'\] are not in the classification ladder"),
+     r"patience_by_architecture\[resnet7\]: 'resnet7' is neither in the classification ladder"),
     ({"threshold": 1.0}, r"field 'threshold'"),
 ])
 def test_bad_sweeps_are_refused_with_the_field_and_value(data, message):
@@ -134,5 +134,5 @@ def test_a_bad_sweep_item_is_one_line_naming_the_field(raw, message):
 def test_a_sweep_item_with_another_tasks_network_names_the_entry():
     item = SweepItem.model_validate({"units": [{"architecture": "unet1", "modality": "label_free"},
                                                {"architecture": "resnet18", "modality": "label_free"}]})
-    with pytest.raises(ConfigError, match=r"sweep item unit 2: .*'resnet18' is not in the segmentation ladder"):
+    with pytest.raises(ConfigError, match=r"sweep item unit 2: .*'resnet18' is neither in the segmentation ladder"):
         item.task_units("segmentation")

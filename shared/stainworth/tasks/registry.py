@@ -115,7 +115,7 @@ def _check_in_channels(in_channels: int) -> None:
 
 
 def build_task_net(name: str, *, in_channels: int = 1, weights: str | Path | None = None,
-                   task: str | None = None, image_px: int | None = None) -> nn.Module:
+                   task: str | None = None, image_px: int | tuple[int, int] | None = None) -> nn.Module:
     """Task network ``name``, freshly initialised from torch's global seed.
 
     Parameters

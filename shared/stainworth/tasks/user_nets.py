@@ -191,9 +191,11 @@ def build_user_net(name: str, *, task: str | None = None, in_channels: int = 1, 
     return UserClassifier(net) if chosen == "classification" else net
 
 
-def probe_user_net(net: nn.Module, name: str, *, task: str, image_px: int, in_channels: int = 1,
+def probe_user_net(net: nn.Module, name: str, *, task: str, image_px: int | tuple[int, int], in_channels: int = 1,
                    field: str | None = None) -> None:
     """One forward pass of two ``in_channels`` x ``image_px`` x ``image_px`` zero images on the CPU.
+
+    ``image_px``: the side of the task's square images, or their (height, width).
 
     The network's training flag is restored and torch's random state is untouched.
 
@@ -205,14 +207,15 @@ def probe_user_net(net: nn.Module, name: str, *, task: str, image_px: int, in_ch
     """
     where = field or f"task network '{name}'"
     raw = net.net if isinstance(net, UserClassifier) else net
-    x = torch.zeros(2, in_channels, image_px, image_px)
+    height, width = (image_px, image_px) if isinstance(image_px, int) else (int(image_px[0]), int(image_px[1]))
+    x = torch.zeros(2, in_channels, height, width)
     was_training = net.training
     try:
         net.eval()
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             out = raw(x)
     except Exception as error:  # noqa: BLE001 - any failure of the forward pass is one line
-        raise ConfigError(f"{where}: {name} does not take a {in_channels}-channel {image_px}x{image_px} image, the "
+        raise ConfigError(f"{where}: {name} does not take a {in_channels}-channel {height}x{width} image, the "
                           f"task's image size ({_one_line(error)})") from None
     finally:
         net.train(was_training)
@@ -220,14 +223,15 @@ def probe_user_net(net: nn.Module, name: str, *, task: str, image_px: int, in_ch
     if task == "classification":
         fits, expected = shape in ((2,), (2, 1)), "(N,) or (N, 1) logits"
     else:
-        fits, expected = shape == (2, 1, image_px, image_px), f"(N, 1, {image_px}, {image_px}) logits"
+        fits, expected = shape == (2, 1, height, width), f"(N, 1, {height}, {width}) logits"
     if not fits:
         found = f"shape {shape}" if shape is not None else f"a {type(out).__name__}"
         raise ConfigError(f"{where}: {name} returns {found} for a ({', '.join(map(str, x.shape))}) input; "
                           f"{task} needs {expected}")
 
 
-def check_user_net(name: str, *, task: str, image_px: int, in_channels: int = 1, field: str | None = None) -> int:
+def check_user_net(name: str, *, task: str, image_px: int | tuple[int, int], in_channels: int = 1,
+                   field: str | None = None) -> int:
     """Build ``name`` without weights and probe it (:func:`probe_user_net`); return its trainable parameters.
 
     torch's random state is left as it was.
