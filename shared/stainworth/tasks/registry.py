@@ -188,13 +188,13 @@ def capacity(name: str, *, in_channels: int = 1, task: str | None = None) -> int
     _check_in_channels(in_channels)
     if user_network_kind(name):
         chosen = user_task(name, task)
-        try:
-            with torch.device("meta"):
-                return trainable_parameters(build_user_net(name, task=chosen, in_channels=in_channels))
-        except ConfigError:
-            raise
-        except Exception:  # noqa: BLE001 - a user network that cannot be built on meta is built on the CPU
-            with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]):  # some constructors draw even on the meta device
+            try:
+                with torch.device("meta"):
+                    return trainable_parameters(build_user_net(name, task=chosen, in_channels=in_channels))
+            except ConfigError:
+                raise
+            except Exception:  # noqa: BLE001 - a user network that cannot be built on meta is built on the CPU
                 return trainable_parameters(build_user_net(name, task=chosen, in_channels=in_channels))
     spec = task_net_spec(name)
     with torch.device("meta"):
