@@ -148,10 +148,12 @@ def check_profile_networks(profile: Profile, tasks: Iterable[Task]) -> None:
     check_task_networks(profile, tasks)
 
 
-def pipeline_tasks(name: str) -> list[Task]:
-    """The tasks whose networks pipeline ``name`` trains (none: ``simulate``, ``prepare``, ``stain``, ``retrain``)."""
+def pipeline_tasks(name: str, profile: Profile) -> list[Task]:
+    """The tasks whose networks pipeline ``name`` trains with ``profile`` (none: simulate, prepare, stain)."""
     if name == "study":
         return list(sweep_plan(list(SWEEP_PIPELINES)))
+    if name == "retrain":
+        return list(sweep_plan(profile.retrain.evaluate))
     return [SWEEP_PIPELINES[name].task] if name in SWEEP_PIPELINES else []
 
 

@@ -104,5 +104,7 @@ def test_networks_of_your_own_are_dealt_by_trainable_parameters_and_checked_when
                                           r"tiny_segmenter returns shape \(2, 1, 64, 64\)"):
         build_pipeline("cls_capacity", wrong)
     with pytest.raises(ConfigError, match=r"tasks.classification.architectures\[1\]"):
+        build_pipeline("retrain", wrong)  # its re-evaluation: retrain.evaluate, cls_capacity by default
+    with pytest.raises(ConfigError, match=r"tasks.classification.architectures\[1\]"):
         run_local("study", wrong, runs_dir=tmp_path / "runs", store_uri=f"file://{tmp_path}/store", echo=False)
     assert not (tmp_path / "runs").exists()  # refused before any run folder, let alone a training

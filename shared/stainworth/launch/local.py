@@ -109,7 +109,7 @@ def run_local(
     RunStopped
         When Ctrl-C, SIGTERM or SIGHUP stopped the run; every process of the run has ended.
     """
-    check_profile_networks(profile, pipeline_tasks(pipeline))  # networks of your own: built and probed first
+    check_profile_networks(profile, pipeline_tasks(pipeline, profile))  # networks of your own: built and probed first
     store = open_store(local_store_uri(runs_dir, store_uri))
     store.probe()  # an unreachable store or bad credentials stop the run before it starts
     profile = local_profile(profile)
