@@ -1,4 +1,4 @@
-# stainworth: make setup | submit | test | profile | compile | schedule | watch | images | bench | reference | lint
+# stainworth: make setup | submit | test | profile | compile | schedule | watch | images | bench | plan | reference | lint
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +14,7 @@ PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE))
 SET_ARGS := $(foreach item,$(SET),--set $(item))
 OVERLAY_ARG := $(if $(OVERLAY),--overlay $(OVERLAY))
 
-.PHONY: setup submit test profile compile schedule watch images bench reference lint lint-imports clean
+.PHONY: setup submit test profile compile schedule watch images bench plan reference lint lint-imports clean
 
 setup: $(VENV)/.installed
 
@@ -47,6 +47,10 @@ test: setup
 
 bench: setup
 	$(PY) -m stainworth.cli bench
+
+# Every training of the pipelines measured and costed (PROFILE, default paper): GPU-hours, memory, store.
+plan: setup
+	$(PY) -m stainworth.cli plan --profile $(or $(PROFILE),paper) $(SET_ARGS) $(if $(GPUS),--gpus $(GPUS))
 
 # The phantom's reference-observer table (docs/phantom.md section 8); QUICK=1 for a quick look.
 reference: setup

@@ -348,3 +348,92 @@ def s3_outage(s3_server, s3_env, monkeypatch):
     monkeypatch.setenv("MINIO_ENDPOINT", proxy.endpoint)
     yield proxy
     proxy.cut()
+
+
+def write_hcs_plate(path, wells, *, labels, scale_yx=(0.32, 0.32), unit="micrometer", translations=None,
+                    ngff="0.4", z_chunk=None):
+    """An OME-Zarr HCS plate laid out as iohub writes it (NGFF 0.4 in zarr format 2, or 0.5 in format 3).
+
+    ``wells`` maps ``"A/1"`` to a list of (T, C, Z, Y, X) arrays, one per position ("0", "1", ...);
+    ``labels`` are the OMERO channel labels; ``translations`` maps ``"A/1/0"`` to a (y, x) stage
+    position in ``unit`` (a ``translation`` transform after the ``scale``). Chunks are one channel's
+    z-stack, as iohub's default, or ``z_chunk`` planes of it.
+    """
+    fmt = 2 if ngff == "0.4" else 3
+
+    def put(group, **meta):
+        group.attrs.update(meta if fmt == 2 else {"ome": {"version": ngff, **meta}})
+
+    rows = sorted({w.split("/")[0] for w in wells})
+    cols = sorted({w.split("/")[1] for w in wells}, key=int)
+    plate = zarr.open_group(path, mode="w", zarr_format=fmt)
+    put(plate, plate={
+        **({"version": ngff} if fmt == 2 else {}), "name": "plate", "acquisitions": [{"id": 0}],
+        "rows": [{"name": r} for r in rows], "columns": [{"name": c} for c in cols],
+        "wells": [{"path": w, "rowIndex": rows.index(w.split("/")[0]), "columnIndex": cols.index(w.split("/")[1])}
+                  for w in wells],
+        "field_count": max(len(p) for p in wells.values()),
+    })
+    for well, positions in wells.items():
+        group = plate.require_group(well)
+        put(group, well={"images": [{"path": str(k)} for k in range(len(positions))],
+                         **({"version": ngff} if fmt == 2 else {})})
+        for k, data in enumerate(positions):
+            position = group.create_group(str(k))
+            transforms = [{"type": "scale", "scale": [1.0, 1.0, 2.0, *scale_yx]}]
+            if translations and f"{well}/{k}" in translations:
+                transforms.append({"type": "translation", "translation": [0.0, 0.0, 0.0,
+                                                                          *translations[f"{well}/{k}"]]})
+            axes = [{"name": "T", "type": "time", "unit": "second"}, {"name": "C", "type": "channel"},
+                    *({"name": n, "type": "space", "unit": unit} for n in "ZYX")]
+            multiscale = {"axes": axes, "datasets": [{"path": "0", "coordinateTransformations": transforms}],
+                          "name": "0", **({"version": ngff} if fmt == 2 else {})}
+            channels = [{"active": True, "coefficient": 1.0, "color": "FFFFFF", "family": "linear",
+                         "inverted": False, "label": label,
+                         "window": {"start": 0.0, "end": 1.0, "min": 0.0, "max": 65535.0}} for label in labels]
+            put(position, multiscales=[multiscale],
+                omero={"id": 0, "name": str(k), "channels": channels, "rdefs": {"defaultT": 0, "defaultZ": 0,
+                                                                                "model": "color",
+                                                                                "projection": "normal"},
+                       **({"version": ngff} if fmt == 2 else {})})
+            chunks = (1, 1, z_chunk or data.shape[2], *data.shape[3:])
+            if fmt == 2:
+                array = position.create_array("0", shape=data.shape, chunks=chunks, dtype=data.dtype,
+                                              chunk_key_encoding={"name": "v2", "separator": "/"})
+            else:
+                array = position.create_array("0", shape=data.shape, chunks=chunks, dtype=data.dtype,
+                                              dimension_names=list("TCZYX"))
+            array[...] = data
+    return path
+
+
+@pytest.fixture(scope="session")
+def hcs_plate_writer():
+    """:func:`write_hcs_plate`, for tests that build their own OME-Zarr plates."""
+    return write_hcs_plate
+
+
+def phantom_position(tile_px=512, *, condition, seed, labels=("Phase3D", "BF", "Lamin A/C", "H3K27me3")):
+    """One phantom field as a (1, C, 3, Y, X) float32 position of a plate, and its source planes.
+
+    Label-free ``Phase3D``: z-plane 1 is the retrieved phase, the others are damped (``middle``
+    picks it); fluorescence: z-plane 1 holds the counts, the others less (``max`` gives them back).
+    ``BF`` is an unused channel (noise). Returns the array and ``{"Phase3D": ..., "Lamin A/C": ...}``.
+    """
+    config = PhantomConfig.model_validate({"acquisition": {"rows": 1, "cols": 1, "tile_size_px": tile_px}})
+    acq = generate_acquisition(config, condition=condition, seed=seed)
+    source = {"Phase3D": acq.qpi_tiles[0], "Lamin A/C": acq.fluorescence_tiles["lamin_a_c"][0],
+              "H3K27me3": acq.fluorescence_tiles["h3k27me3"][0],
+              "BF": np.random.default_rng(seed).normal(100, 5, (tile_px, tile_px)).astype(np.float32)}
+    data = np.zeros((1, len(labels), 3, tile_px, tile_px), np.float32)
+    for c, label in enumerate(labels):
+        plane = source[label].astype(np.float32)
+        data[0, c] = np.stack([plane * 0.5, plane, plane * 0.25]) if label == "Phase3D" else \
+            np.stack([plane // 2, plane, plane // 3])
+    return data, source
+
+
+@pytest.fixture(scope="session")
+def hcs_phantom_position():
+    """:func:`phantom_position`: one phantom field as a plate position, with its source planes."""
+    return phantom_position

@@ -60,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure speed and memory; print a table")
     bench.add_argument("--quick", action="store_true", help="small sizes (for a quick look)")
 
+    plan = commands.add_parser("plan", help="measure every training of the pipelines; GPU-hours, memory, store bytes")
+    _profile_options(plan, default=CLUSTER_DEFAULT_PROFILE)
+    plan.add_argument("--pipelines", nargs="+", default=None, metavar="NAME",
+                      help="pipelines to plan (default: every one that trains networks)")
+    plan.add_argument("--share", type=float, default=None,
+                      help="share of each GPU's dense bf16 peak that training achieves (default 0.3)")
+    plan.add_argument("--gpus", type=int, default=8, help="GPUs the wall time is given for (default 8)")
+    plan.add_argument("--out", default=None, help="output folder (default runs/plan-<profile>)")
+
     stain = commands.add_parser("stain-mosaic", help="virtually stain a whole label-free mosaic with a trained stainer")
     stain.add_argument("stainer", help="stainer folder (the 'stainer' folder of a train_stainer output)")
     stain.add_argument("input", help="label-free mosaic: .zarr array, .tif/.tiff (read lazily) or .png")
@@ -194,6 +203,21 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from stainworth.plan.costs import DEFAULT_SHARE
+    from stainworth.plan.report import make_plan, write_plan
+    from stainworth.plan.units import PLANNED_PIPELINES
+
+    profile = _load_profile(args, args.profile)
+    plan = make_plan(profile, args.pipelines or PLANNED_PIPELINES,
+                     share=DEFAULT_SHARE if args.share is None else args.share, gpus=args.gpus,
+                     progress=lambda line: print(line, flush=True))
+    files = write_plan(plan, args.out or f"runs/plan-{profile.name}")
+    print(files[2].read_text())
+    print(f"plan: done in {plan.seconds:.0f}s; " + "; ".join(str(path) for path in files))
+    return 0
+
+
 def _stain_mosaic(args: argparse.Namespace) -> int:
     from stainworth.progress import Progress
     from stainworth.stainers.whole import stain_mosaic_file
@@ -231,7 +255,7 @@ def _reference_observers(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"submit": _submit, "compile": _compile, "schedule": _schedule, "watch": _watch,
-            "profile": _show_profile, "bench": _bench, "stain-mosaic": _stain_mosaic,
+            "profile": _show_profile, "bench": _bench, "plan": _plan, "stain-mosaic": _stain_mosaic,
             "reference-observers": _reference_observers}
 
 

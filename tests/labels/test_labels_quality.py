@@ -95,3 +95,30 @@ def test_bad_label_images_are_refused(pred, truth, match):
 def test_bad_threshold_is_refused():
     with pytest.raises(InputDataError, match="iou_threshold"):
         label_quality(np.zeros((4, 4), np.uint8), np.zeros((4, 4), np.uint8), iou_threshold=1.0)
+
+
+def test_counts_equal_cellpose_average_precision_with_a_strict_threshold():
+    """Cellpose 3's matching, relabelled 1..n and with IoU > t as IoU >= nextafter(t), finds the same pairs."""
+    from cellpose import metrics
+    from skimage.draw import disk
+    from skimage.segmentation import relabel_sequential
+
+    rng = np.random.default_rng(0)
+
+    def discs(count):
+        labels = np.zeros((64, 64), np.int32)
+        for k in range(count):
+            labels[disk(tuple(rng.uniform(0, 64, 2)), rng.uniform(2, 8), shape=labels.shape)] = 3 * k + 5
+        return labels
+
+    for case in range(40):
+        truth = discs(int(rng.integers(1, 15)))
+        shift = tuple(int(v) for v in rng.integers(-3, 4, 2))
+        pred = np.roll(truth, shift, axis=(0, 1)) if case % 2 else discs(int(rng.integers(1, 15)))
+        for threshold in (0.1, 0.3, 0.5, 0.75):
+            q = label_quality(pred, truth, iou_threshold=threshold)
+            ap, tp, fp, fn = metrics.average_precision(relabel_sequential(truth)[0], relabel_sequential(pred)[0],
+                                                       threshold=[np.nextafter(threshold, 1.0)])
+            assert (int(tp[0]), int(fp[0]), int(fn[0])) == (
+                q["n_matched"], q["n_pred"] - q["n_matched"], q["n_true"] - q["n_matched"])
+            assert float(ap[0]) == pytest.approx(q["ap"], rel=1e-6)  # cellpose's counts are float32

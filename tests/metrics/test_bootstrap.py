@@ -1,4 +1,5 @@
 import doctest
+import warnings
 
 import numpy as np
 import pytest
@@ -169,3 +170,14 @@ def test_bad_values_are_refused(a, b, match):
 def test_bad_options_are_refused(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         paired_bootstrap(np.ones(5), np.ones(5), **kwargs)
+
+
+@pytest.mark.parametrize("method", ["percentile", "bca"])
+def test_a_constant_difference_up_to_rounding_gives_the_point_and_the_smallest_p(method):
+    """b + 0.1 - b is 0.1 only up to rounding: no spread for BCa's jackknife, no warning, no NaN."""
+    b = np.random.default_rng(13).uniform(0.3, 0.9, 9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = paired_bootstrap(b + 0.1, b, n_boot=100, method=method, seed=92)
+    assert result.ci_low == pytest.approx(0.1, abs=1e-15) and result.ci_high == pytest.approx(0.1, abs=1e-15)
+    assert result.p_value == pytest.approx(2 / 101)

@@ -51,3 +51,31 @@ def test_prepare_runs_on_the_real_isl_field(tmp_path):
     log = (run.run_dir / "run.log").read_text()
     count = int(log.split("isl-rat-neurons-a4: ")[-1].split(" nuclei")[0])
     assert 30 <= count <= 80  # the field holds about 44 nuclei
+
+
+def test_prepare_runs_on_an_omezarr_plate(tmp_path, hcs_plate_writer, hcs_phantom_position):
+    """Two wells of a VisCy/iohub-style plate (control, treated; two 768 px positions each) → both datasets."""
+    import yaml
+
+    wells = {well: [hcs_phantom_position(768, condition=condition, seed=seed)[0] for seed in seeds]
+             for well, condition, seeds in (("A/1", "control", (11, 12)), ("B/2", "treated", (13, 14)))}
+    hcs_plate_writer(tmp_path / "plate.zarr", wells, labels=["Phase3D", "BF", "Lamin A/C", "H3K27me3"])
+    spec = tmp_path / "ingest.yaml"
+    spec.write_text(yaml.safe_dump({
+        "acquisition_id": "plate", "plate": {"path": "plate.zarr", "conditions": {"A/1": "control", "B/2": "treated"}},
+        "label_free": {"modality": "qpi", "channel": "Phase3D"},
+        "fluorescence": [{"name": "lamin_a_c", "marker": "Lamin A/C", "channel": "Lamin A/C"},
+                         {"name": "h3k27me3", "marker": "H3K27me3", "channel": "H3K27me3"}]}))
+    profile = load_profile("smoke", [f"prepare.source.ingest_spec={spec}"])
+    store_uri = f"file://{tmp_path}/store"
+    run = run_local("prepare", profile, runs_dir=tmp_path / "runs", store_uri=store_uri, echo=False)
+    published = json.loads(open(f"{run.outputs['datasets']}/published.json").read())
+    assert set(published) == {"segmentation", "classification"}
+    ids = ["plate-A1-0", "plate-A1-1", "plate-B2-0", "plate-B2-1"]
+    for kind in published:
+        manifest = DatasetManifest.model_validate(open_store(store_uri).read_json(f"{published[kind]}/manifest.json"))
+        assert sorted(manifest.sources) == ids and manifest.label_free_modality == "qpi"
+        assert sum(manifest.splits.values()) > 0
+    log = (run.run_dir / "run.log").read_text()
+    for line in ("ingest 1/1 4 acquisitions, 4 tile(s)", "stitch 4/4", "register 4/4", "label 4/4"):
+        assert line in log

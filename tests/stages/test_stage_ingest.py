@@ -44,3 +44,26 @@ def test_acquire_with_a_spec_ingests_it(tmp_path):
 
     acquire(SourceConfig(ingest_spec=str(ISL)), SimulateConfig(), tmp_path / "out", store_uri=f"file://{tmp_path}/s")
     assert json.loads((tmp_path / "out" / "acquisitions.json").read_text()) == ["isl-rat-neurons-a4"]
+
+
+def test_plate_positions_published(tmp_path, hcs_plate_writer, hcs_phantom_position):
+    import yaml
+
+    from stainworth.contracts.simulate import SimulateConfig
+    from stainworth.stages.ingest import acquire
+
+    wells = {"A/1": [hcs_phantom_position(128, condition="control", seed=1)[0]],
+             "B/2": [hcs_phantom_position(128, condition="treated", seed=2)[0]] * 2}
+    hcs_plate_writer(tmp_path / "plate.zarr", wells, labels=["Phase3D", "BF", "Lamin A/C", "H3K27me3"])
+    spec = tmp_path / "ingest.yaml"
+    spec.write_text(yaml.safe_dump({
+        "acquisition_id": "p", "plate": {"path": "plate.zarr", "conditions": {"A/1": "control", "B/2": "treated"}},
+        "label_free": {"modality": "qpi", "channel": "Phase3D"},
+        "fluorescence": [{"name": "lamin_a_c", "marker": "Lamin A/C", "channel": "Lamin A/C"}]}))
+    manifest = acquire(SourceConfig(ingest_spec=str(spec)), SimulateConfig(), tmp_path / "out",
+                       store_uri=f"file://{tmp_path}/s")
+    assert manifest.counts == {"acquisitions": 3, "tiles": 3}
+    assert json.loads((tmp_path / "out" / "acquisitions.json").read_text()) == ["p-A1-0", "p-B2-0", "p-B2-1"]
+    store = open_store(f"file://{tmp_path}/s")
+    acquisition = read_acquisition(store.fetch_dir("acquisitions/p-B2-1", tmp_path / "acq"))
+    assert acquisition.condition == "treated" and acquisition.pixel_size_um == 0.32

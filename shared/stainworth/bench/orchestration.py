@@ -9,10 +9,10 @@ beside the run's wall time. kfp.local's bookkeeping between task processes is no
 runner-overhead row measures it for ``simulate``).
 
 Training efficiency: :func:`bench_training_efficiency` counts the floating-point operations of one
-training step (forward, loss, backward; ``torch.utils.flop_counter``) of every network of a
-profile's ladders at the profile's image size, batch size, precision and memory format, times the
-step, and compares the achieved rate with the machine's dense matmul rate measured in the same
-process and precision.
+training step (forward, loss, backward; :mod:`stainworth.nets.flops`, grouped convolutions counted
+right) of every network of a profile's ladders at the profile's image size, batch size, precision
+and memory format, times the step, and compares the achieved rate with the machine's dense matmul
+rate measured in the same process and precision.
 """
 
 from __future__ import annotations
@@ -83,8 +83,7 @@ def matmul_rate(dtype: torch.dtype, *, side: int = MATMUL_SIDE, repeats: int = 5
 
 def _step_flops_and_seconds(name: str, size: int, batch: int, *, bf16: bool, channels_last: bool,
                             repeats: int) -> tuple[float, float]:
-    from torch.utils.flop_counter import FlopCounterMode
-
+    from stainworth.nets.flops import count_flops
     from stainworth.tasks.registry import TASK_NETS, build_task_net
 
     torch.manual_seed(0)
@@ -103,15 +102,14 @@ def _step_flops_and_seconds(name: str, size: int, batch: int, *, bf16: bool, cha
         torch.nn.functional.binary_cross_entropy_with_logits(logits.float().reshape(targets.shape), targets).backward()
         optimizer.step()
 
-    with FlopCounterMode(display=False) as counter:
-        step()
+    flops = count_flops(step)
     step()
     best = float("inf")
     for _ in range(repeats):
         started = time.perf_counter()
         step()
         best = min(best, time.perf_counter() - started)
-    return float(counter.get_total_flops()), best
+    return flops, best
 
 
 def bench_training_efficiency(profile_name: str = "mini", *, repeats: int = 3) -> list[Row]:

@@ -23,9 +23,9 @@ import numpy as np
 from stainworth.contracts.acquisition import AcquisitionManifest, ChannelInfo, TileInfo
 from stainworth.contracts.base import config_hash, file_sha256
 from stainworth.contracts.manifest import write_manifest
-from stainworth.errors import InputDataError
+from stainworth.errors import ConfigError, InputDataError
 from stainworth.ingest.readers import ImageHeader, check_plane, probe_image, read_image
-from stainworth.ingest.spec import IngestSpec, load_ingest_spec
+from stainworth.ingest.spec import IngestSpec, PlateIngestSpec, load_ingest_spec
 from stainworth.io.ome import write_ome_tiff
 
 
@@ -99,23 +99,44 @@ def _check_sizes(plans: list[TilePlan]) -> None:
 
 def _overlap(spec: IngestSpec, plans: list[TilePlan]) -> float:
     """Check that neighbouring tiles overlap and return the nominal overlap fraction."""
-    where = {(p.row, p.col): p for p in plans}
-    height, width = plans[0].shape
+    return nominal_overlap([(p.row, p.col, p.position_yx) for p in plans], plans[0].shape, spec.overlap)
+
+
+def nominal_overlap(tiles: list[tuple[int, int, tuple[int, int]]], shape: tuple[int, int],
+                    overlap: float | None) -> float:
+    """Check that neighbouring tiles overlap; the given overlap, or the median of the measured ones.
+
+    Parameters
+    ----------
+    tiles
+        ``(row, col, position_yx)`` per tile, positions in mosaic pixels.
+    shape
+        (Y, X) of every tile.
+    overlap
+        The spec's nominal overlap fraction, or None to derive it.
+
+    Raises
+    ------
+    InputDataError
+        Two neighbouring tiles that do not overlap (or lie on top of each other).
+    """
+    where = {(row, col): position for row, col, position in tiles}
+    height, width = shape
     fractions = []
-    for plan in plans:
+    for row, col, position in tiles:
         for (dr, dc), axis, size in (((0, 1), 1, width), ((1, 0), 0, height)):
-            other = where.get((plan.row + dr, plan.col + dc))
+            other = where.get((row + dr, col + dc))
             if other is None:
                 continue
-            shared = size - (other.position_yx[axis] - plan.position_yx[axis])
+            shared = size - (other[axis] - position[axis])
             if shared <= 0 or shared >= size:
                 raise InputDataError(
-                    f"tiles r{plan.row} c{plan.col} and r{other.row} c{other.col}: positions {plan.position_yx} and "
-                    f"{other.position_yx} give {shared} px of overlap for {size} px tiles; expected neighbouring "
+                    f"tiles r{row} c{col} and r{row + dr} c{col + dc}: positions {tuple(position)} and "
+                    f"{tuple(other)} give {shared} px of overlap for {size} px tiles; expected neighbouring "
                     f"tiles to overlap (stitching registers the overlaps)")
             fractions.append(shared / size)
-    if spec.overlap is not None:
-        return spec.overlap
+    if overlap is not None:
+        return overlap
     return float(np.median(fractions)) if fractions else 0.0
 
 
@@ -140,7 +161,14 @@ def _fluorescence(plan: TilePlan, dtype: str) -> np.ndarray:
     return stack.astype(dtype)
 
 
-def _staging(out: Path) -> Path:
+def staging_folder(out: Path) -> Path:
+    """An empty staging folder next to ``out``, renamed into place when complete.
+
+    Raises
+    ------
+    InputDataError
+        ``out`` exists and is not an empty folder.
+    """
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise InputDataError(f"{out}: already exists and is not empty; refusing to overwrite an acquisition")
     staging = out.with_name(f".{out.name}.ingest-partial")
@@ -190,12 +218,15 @@ def ingest_acquisition(
     """
     spec_file, out = Path(spec_path), Path(out_dir)
     spec = load_ingest_spec(spec_file)
+    if isinstance(spec, PlateIngestSpec):
+        raise ConfigError(f"{spec_file}: describes an OME-Zarr plate (one acquisition per position or well); "
+                          f"expected a single acquisition here; ingest it with ingest_plate")
     plans = plan_tiles(spec, spec_file.parent)
     overlap = _overlap(spec, plans)
     dtype = _fluorescence_dtype(plans)
     names = [channel.name for channel in spec.fluorescence]
     origin = np.min([plan.position_yx for plan in plans], axis=0)
-    staging = _staging(out)
+    staging = staging_folder(out)
     try:
         tiles = []
         for k, plan in enumerate(plans):

@@ -20,13 +20,25 @@ A tiled acquisition lists ``tiles`` instead of files in ``label_free`` and ``flu
       - {row: 0, col: 1, position_yx: [0, 922], label_free: r0c1_phase.tif,
          fluorescence: r0c1_fluorescence.ome.tif}      # one (C, Y, X) file, channels in spec order
 
+An OME-Zarr HCS plate (iohub, VisCy, Cytoland) has a ``plate`` section; channels are chosen by
+their OMERO label and each position of a listed well becomes one acquisition
+(:class:`PlateIngestSpec`, ``docs/datasets.md``)::
+
+    acquisition_id: hek-plate-1            # each position: <id>-<row><column>-<position>
+    plate:
+      path: plate.zarr
+      conditions: {A/1: control, B/2: treated}
+    label_free: {modality: qpi, channel: Phase3D}
+    fluorescence:
+      - {name: h3k27me3, marker: H3K27me3, channel: H3K27me3}
+
 File paths are relative to the YAML file (or absolute).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import Field, model_validator
@@ -38,24 +50,20 @@ from stainworth.errors import ConfigError
 NAME_PATTERN = r"^[a-z0-9_]+$"
 
 
-class LabelFreeSpec(StrictModel):
-    """The label-free channel."""
+class _LabelFreeBase(StrictModel):
+    """What every label-free channel has, whichever files it comes from."""
 
     modality: LabelFreeModality
     """``qpi`` (quantitative phase, rad), ``phase_contrast``, ``dic`` or ``brightfield``."""
     unit: str | None = None
     """Unit of the values after ``scale`` and ``offset``; default ``rad`` for QPI, ``a.u.`` otherwise."""
-    files: list[str] = Field(default_factory=list)
-    """Single field: the image file, or several z-planes of it (combined by ``z_combine``)."""
-    z_combine: Literal["middle", "mean"] = "middle"
-    """How several z-planes become one image: the middle plane (index n // 2) or their mean."""
     scale: float = 1.0
     """Stored value = raw value * scale + offset (e.g. to turn integer phase into rad)."""
     offset: float = 0.0
     """See ``scale``."""
 
     @model_validator(mode="after")
-    def _qpi_in_radians(self) -> LabelFreeSpec:
+    def _qpi_in_radians(self) -> _LabelFreeBase:
         if self.modality != "qpi" and self.unit == "rad":
             raise ValueError(f"unit 'rad' needs modality 'qpi'; {self.modality} has no physical phase (use 'a.u.')")
         return self
@@ -66,8 +74,17 @@ class LabelFreeSpec(StrictModel):
         return self.unit or ("rad" if self.modality == "qpi" else "a.u.")
 
 
-class FluorescenceSpec(StrictModel):
-    """One fluorescence channel."""
+class LabelFreeSpec(_LabelFreeBase):
+    """The label-free channel from TIFF / PNG files."""
+
+    files: list[str] = Field(default_factory=list)
+    """Single field: the image file, or several z-planes of it (combined by ``z_combine``)."""
+    z_combine: Literal["middle", "mean"] = "middle"
+    """How several z-planes become one image: the middle plane (index n // 2) or their mean."""
+
+
+class _FluorescenceBase(StrictModel):
+    """What every fluorescence channel has, whichever files it comes from."""
 
     name: str = Field(pattern=NAME_PATTERN)
     """Channel name used downstream (lower case, digits, ``_``), e.g. ``dapi``."""
@@ -75,6 +92,11 @@ class FluorescenceSpec(StrictModel):
     """Stain or marker, e.g. ``DAPI``, ``Lamin A/C``."""
     unit: str = "counts"
     """Unit of the values."""
+
+
+class FluorescenceSpec(_FluorescenceBase):
+    """One fluorescence channel from TIFF / PNG files."""
+
     file: str | None = None
     """Single field: the image file of this channel."""
 
@@ -112,9 +134,7 @@ class IngestSpec(StrictModel):
 
     @model_validator(mode="after")
     def _unique_channel_names(self) -> IngestSpec:
-        names = [channel.name for channel in self.fluorescence]
-        if len(set(names)) != len(names) or "label_free" in names:
-            raise ValueError(f"fluorescence names must be unique and not 'label_free'; found {names}")
+        _check_names([channel.name for channel in self.fluorescence])
         return self
 
     @model_validator(mode="after")
@@ -149,8 +169,73 @@ class IngestSpec(StrictModel):
         return self
 
 
-def load_ingest_spec(path: str | Path) -> IngestSpec:
-    """Read and validate an ingest YAML file.
+def _check_names(names: list[str]) -> None:
+    if len(set(names)) != len(names) or "label_free" in names:
+        raise ValueError(f"fluorescence names must be unique and not 'label_free'; found {names}")
+
+
+ZIndex = Annotated[int, Field(ge=0)]
+WELL_PATTERN = r"^[A-Za-z0-9]+/[A-Za-z0-9]+$"
+
+
+class PlateLabelFreeSpec(_LabelFreeBase):
+    """The label-free channel of an OME-Zarr plate."""
+
+    channel: str = Field(min_length=1)
+    """OMERO channel label in the plate (``omero.channels[].label``), e.g. ``Phase3D``."""
+    z: ZIndex | Literal["middle", "mean"] = "middle"
+    """Z-plane: an index, ``middle`` (plane n // 2, the nominal focus) or ``mean`` of all planes."""
+
+
+class PlateFluorescenceSpec(_FluorescenceBase):
+    """One fluorescence channel of an OME-Zarr plate."""
+
+    channel: str = Field(min_length=1)
+    """OMERO channel label in the plate, e.g. ``H3K27me3``."""
+    z: ZIndex | Literal["middle", "mean", "max"] = "max"
+    """Z-plane: an index, ``middle``, ``mean`` or ``max`` (maximum-intensity projection)."""
+
+
+class PlateSpec(StrictModel):
+    """Where the plate is and which wells hold which condition."""
+
+    path: str = Field(min_length=1)
+    """The plate (``*.zarr`` folder), relative to the YAML file or absolute."""
+    conditions: dict[Annotated[str, Field(pattern=WELL_PATTERN)], Condition | None] = Field(min_length=1)
+    """Well path (``row/column``, e.g. ``A/1``) to ``control``, ``treated`` or null (segmentation
+    only). Only these wells are ingested; the plate's other wells are skipped and reported."""
+    layout: Literal["fields", "tiles"] = "fields"
+    """``fields``: every position is one acquisition; ``tiles``: the positions of a well are the
+    overlapping tiles of one acquisition, placed by their ``translation`` transform."""
+    t: ZIndex = 0
+    """Time point."""
+
+
+class PlateIngestSpec(StrictModel):
+    """An OME-Zarr HCS plate (NGFF 0.4 or 0.5) and how its channels map onto acquisitions."""
+
+    acquisition_id: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    """Prefix of the acquisition ids: ``<id>-<row><column>-<position>`` (``fields``) or
+    ``<id>-<row><column>`` (``tiles``)."""
+    plate: PlateSpec
+    pixel_size_um: float | None = Field(default=None, gt=0, le=100)
+    """Null: from the plate's ``coordinateTransformations`` scale (y, x); a value replaces it
+    (for plates written without a scale, which iohub stores as 1.0)."""
+    label_free: PlateLabelFreeSpec
+    fluorescence: list[PlateFluorescenceSpec] = Field(min_length=1)
+    overlap: float | None = Field(default=None, ge=0, lt=1)
+    """``tiles`` only: nominal tile overlap fraction; null to derive it from the positions."""
+    notes: str = ""
+    """Free text kept with each acquisition (source, license, caveats)."""
+
+    @model_validator(mode="after")
+    def _unique_channel_names(self) -> PlateIngestSpec:
+        _check_names([channel.name for channel in self.fluorescence])
+        return self
+
+
+def load_ingest_spec(path: str | Path) -> IngestSpec | PlateIngestSpec:
+    """Read and validate an ingest YAML file (a ``plate`` section makes it a plate spec).
 
     Raises
     ------
@@ -170,4 +255,5 @@ def load_ingest_spec(path: str | Path) -> IngestSpec:
         raise ConfigError(f"{source}: not a text file; expected an ingest spec in YAML") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: found {type(data).__name__}; expected a mapping of ingest fields")
-    return validate_model(IngestSpec, data, where=str(source))
+    model: type[IngestSpec] | type[PlateIngestSpec] = PlateIngestSpec if "plate" in data else IngestSpec
+    return validate_model(model, data, where=str(source))

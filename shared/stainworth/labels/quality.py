@@ -14,6 +14,23 @@ Definitions (``pred`` and ``truth`` are instance label images, 0 = background):
 * Empty masks: when both images are empty every score is 1 (nothing to find, nothing found);
   when exactly one is empty every score is 0.
 
+The instance matching is written here rather than taken from Cellpose 3's
+``cellpose.metrics.average_precision``, which gives the same TP, FP, FN and AP once its inputs
+are relabelled 1..n and its threshold is moved to the next float above ``iou_threshold``
+(``tests/labels/test_labels_quality.py`` checks this on random label images), because that
+function
+
+* returns counts only, not which objects matched, so ``mean_matched_iou`` would still need a
+  matching of its own;
+* matches at ``IoU >= threshold``, not strictly above it as in [1]_;
+* sizes its overlap table by the largest label ids (``(max(truth) + 1) x (max(pred) + 1)``), so
+  ids that are not sequential (allowed here, e.g. 4e9) must be relabelled first, and solves one
+  dense assignment over all objects, where this module solves one per connected group of
+  candidate pairs;
+* gives 0 / 0 = NaN for two empty images (1 here);
+* imports torch and compiles numba kernels (about 7 s), which the classical labelling stage
+  that calls :func:`label_quality` does not otherwise need.
+
 References
 ----------
 .. [1] Caicedo, J. C. et al. Nucleus segmentation across imaging experiments: the 2018 Data

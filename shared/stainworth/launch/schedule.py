@@ -36,6 +36,14 @@ def check_cron(expression: str) -> str:
 
     Each field: ``*``, ``?`` (day fields), a value, a range ``a-b``, any of those with ``/step``, or
     a comma list of them; months and weekdays also by name (``JAN``, ``MON``).
+
+    The check is written here, not taken from croniter: croniter is not a dependency (neither in
+    ``pyproject.toml`` nor in ``requirements.lock``); its six-field form puts the seconds *last*
+    unless ``second_at_beginning=True``; it accepts what the Go parser behind KFP's recurring runs
+    (``robfig/cron``, six fields, seconds first, weekdays 0-6, see
+    :meth:`kfp.client.Client.create_recurring_run`) refuses: ``L``, ``#`` and hashed ``H`` fields
+    and weekday 7; and its errors name the expression, not the field, whereas this check says
+    which field is wrong and, for a five-field crontab line, which six-field one was meant.
     """
     fields = expression.upper().split()
     if len(fields) != len(FIELDS):

@@ -6,7 +6,9 @@ difference of their means, ``mean(a) - mean(b) = mean(a - b)``. The paired boots
 image indices with replacement, the same indices for both modalities, so the correlation between
 the two scores of one image is kept, and recomputes the difference for each resample.
 
-Intervals:
+The resampling and the interval are :func:`scipy.stats.bootstrap` with ``paired=True`` (the
+resampled image indices are drawn by ``numpy.random.default_rng(seed).integers``, as in
+:func:`resampled_means`). Intervals:
 
 - ``percentile``: the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of the
   resampled differences.
@@ -15,7 +17,13 @@ Intervals:
   acceleration ``a`` from the jackknife (leave-one-image-out) differences,
   ``a = sum(d^3) / (6 sum(d^2)^1.5)`` with ``d`` the deviations of the jackknife values from
   their mean. The levels are ``Phi(z0 + (z0 + z) / (1 - a (z0 + z)))`` for ``z`` the normal
-  quantiles of the percentile levels.
+  quantiles of the percentile levels. When every per-image difference is the same (up to
+  rounding), the jackknife has no spread and the acceleration is 0 / 0 (scipy's interval is
+  NaN); the interval and the p-value are then the percentile ones (``z0 = a = 0``): for equal
+  differences, the point.
+
+scipy gives no p-value; it is computed here from scipy's resampled differences, with the same
+``z0`` and ``a`` (recomputed: scipy does not return them).
 
 The p-value is two-sided, for "no difference", and never 0 (Davison & Hinkley 1997, eq. 4.11):
 with ``n_below = #(diff < 0) + #(diff == 0) / 2`` and ``n_above = #(diff > 0) + #(diff == 0) / 2``,
@@ -44,10 +52,12 @@ University Press, 1997). https://doi.org/10.1017/CBO9780511802843
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import ndtr, ndtri
+from scipy.stats import DegenerateDataWarning, bootstrap
 
 from stainworth.errors import ConfigError, InputDataError
 
@@ -91,7 +101,7 @@ class PairedBootstrapResult:
     n_dropped: int
 
 
-def _paired_differences(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+def _paired_values(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.ndim != 1 or b.ndim != 1:
         raise InputDataError(f"per-image values must be 1-D arrays; got shapes {a.shape} and {b.shape}")
@@ -104,7 +114,7 @@ def _paired_differences(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
     if np.count_nonzero(keep) < 2:
         raise InputDataError(f"paired bootstrap needs at least 2 images with both values defined; got "
                              f"{np.count_nonzero(keep)} of {a.size}")
-    return a[keep] - b[keep], int(a.size - np.count_nonzero(keep))
+    return a[keep], b[keep], int(a.size - np.count_nonzero(keep))
 
 
 def _check_options(n_boot: int, confidence: float, method: str) -> None:
@@ -209,13 +219,27 @@ def paired_bootstrap(a: np.ndarray, b: np.ndarray, *, n_boot: int = 10_000, conf
     (0.017, 0.012, 0.021, 0.001)
     """
     _check_options(n_boot, confidence, method)
-    differences, n_dropped = _paired_differences(a, b)
+    a, b, n_dropped = _paired_values(a, b)
+    differences = a - b
     estimate = float(differences.mean())
-    boot = resampled_means(differences, n_boot=n_boot, seed=seed)
-    z0, accel = _bias_and_acceleration(boot, estimate, differences) if method == "bca" else (0.0, 0.0)
-    z = ndtri(np.array([(1 - confidence) / 2, (1 + confidence) / 2]))
-    levels = ndtr(z0 + (z0 + z) / (1 - accel * (z0 + z)))
-    low, high = np.quantile(boot, levels)
-    return PairedBootstrapResult(difference=estimate, ci_low=float(low), ci_high=float(high), confidence=confidence,
-                                 method=method, n_boot=n_boot, p_value=_p_value(boot, z0, accel),
+    options = {"n_resamples": n_boot, "batch": max(1, _CELLS // a.size), "vectorized": True, "paired": True,
+               "confidence_level": confidence}
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", DegenerateDataWarning)  # handled below
+        result = bootstrap((a, b), _mean_difference, method=method.replace("bca", "BCa"),
+                           rng=np.random.default_rng(seed), **options)
+    interval = result.confidence_interval
+    z0, accel = 0.0, 0.0
+    if not np.isfinite([interval.low, interval.high]).all():  # BCa undefined: no spread in the jackknife
+        interval = bootstrap((a, b), _mean_difference, method="percentile", bootstrap_result=result,
+                             **(options | {"n_resamples": 0})).confidence_interval
+    elif method == "bca":
+        z0, accel = _bias_and_acceleration(result.bootstrap_distribution, estimate, differences)
+    return PairedBootstrapResult(difference=estimate, ci_low=float(interval.low), ci_high=float(interval.high),
+                                 confidence=confidence, method=method, n_boot=n_boot,
+                                 p_value=_p_value(result.bootstrap_distribution, z0, accel),
                                  n_pairs=int(differences.size), n_dropped=n_dropped)
+
+
+def _mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.mean(a - b, axis=axis)

@@ -185,6 +185,11 @@ def roc_curve(scores: ArrayLike, labels: ArrayLike, *, max_points: int | None = 
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Empirical ROC operating points, from (0, 0) to (1, 1).
 
+    The points are :func:`sklearn.metrics.roc_curve` with ``drop_intermediate=False`` (one per
+    distinct score), except the first threshold: scikit-learn's is infinite, this one is the
+    next float above the highest score, so that every threshold is finite (JSON, KFP metadata).
+    scikit-learn is imported on the first call (its import takes about 0.5 s).
+
     Parameters
     ----------
     scores, labels
@@ -200,15 +205,11 @@ def roc_curve(scores: ArrayLike, labels: ArrayLike, *, max_points: int | None = 
     thresholds : numpy.ndarray
         The thresholds, decreasing; the first lies just above the highest score (nothing called positive).
     """
+    from sklearn.metrics import roc_curve as sklearn_roc_curve
+
     x, positive = check_roc_inputs(scores, labels)
-    order = np.argsort(-x, kind="stable")
-    x, positive = x[order], positive[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(x)), x.size - 1]
-    tp = np.cumsum(positive)[last_of_tie]
-    fp = (last_of_tie + 1) - tp
-    fpr = np.r_[0.0, fp / (~positive).sum()]
-    tpr = np.r_[0.0, tp / positive.sum()]
-    thresholds = np.r_[np.nextafter(x[0], np.inf), x[last_of_tie]]
+    fpr, tpr, thresholds = sklearn_roc_curve(positive, x, drop_intermediate=False)
+    thresholds[0] = np.nextafter(thresholds[1], np.inf)
     if max_points is not None and fpr.size > max_points:
         if max_points < 2:
             raise InputDataError(f"max_points: found {max_points}; expected at least 2 (both ends of the curve)")

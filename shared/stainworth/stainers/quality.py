@@ -12,14 +12,17 @@ finite; the target sets the scale. Conventions:
   weights with sigma 1.5 (an 11 x 11 window), population covariances
   (``use_sample_covariance=False``), K1 = 0.01, K2 = 0.03, mean over the pixels at least 5 px
   from the border. Images must be at least 11 px on each side.
-- **PSNR**: ``10 log10(range**2 / MSE)`` in dB; identical images give ``float('inf')``.
+- **PSNR**: ``10 log10(range**2 / MSE)`` in dB (:func:`skimage.metrics.peak_signal_noise_ratio`
+  with that data range); identical images give ``float('inf')``.
   :func:`summarise` caps it at :data:`PSNR_CAP_DB` (100 dB, an RMSE of 1e-5 of the range: as good
   as identical for float32 data) so that a perfect image raises the mean instead of making it
   infinite; excluding it would instead lower the mean.
 - **Pearson** correlation coefficient: if either image is constant the coefficient is undefined
   (0 / 0); it is reported as 0.0 - a constant image carries no linear information about the
   other - rather than NaN, which would poison means.
-- **MSE** and **NRMSE** (``sqrt(MSE) / range``).
+- **MSE** (:func:`skimage.metrics.mean_squared_error`) and **NRMSE** (``sqrt(MSE) / range``:
+  :func:`skimage.metrics.normalized_root_mse` with ``normalization="min-max"``, whose range is
+  the target's ``max - min``; a constant target, which skimage would divide by 0, gets 1.0).
 - **Pearson inside the nucleus** (``pearson_nucleus``, when masks are given): the correlation
   over the pixels of the item's nucleus mask only. SSIM, PSNR and whole-image correlation are
   dominated by the dark background of a mostly empty crop; the chromatin pattern inside the
@@ -41,7 +44,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from skimage.metrics import structural_similarity
+from skimage.metrics import mean_squared_error, normalized_root_mse, peak_signal_noise_ratio, structural_similarity
 
 from stainworth.errors import InputDataError
 from stainworth.metrics.mean_interval import MeanInterval, t_interval
@@ -115,7 +118,7 @@ def mse(prediction: Any, target: Any) -> float:
 
 
 def _mse(p: np.ndarray, t: np.ndarray) -> float:
-    return float(np.mean((p - t) ** 2))
+    return float(mean_squared_error(t, p))
 
 
 def nrmse(prediction: Any, target: Any) -> float:
@@ -130,12 +133,13 @@ def nrmse(prediction: Any, target: Any) -> float:
     -------
     float
     """
-    p, t = _pair(prediction, target)
-    return _nrmse(_mse(p, t), data_range(t))
+    return _nrmse(*_pair(prediction, target))
 
 
-def _nrmse(error: float, spread: float) -> float:
-    return math.sqrt(error) / spread
+def _nrmse(p: np.ndarray, t: np.ndarray) -> float:
+    if np.ptp(t) == 0:  # skimage's "min-max" would divide by the range 0; the module's fallback range is 1.0
+        return math.sqrt(_mse(p, t))
+    return float(normalized_root_mse(t, p, normalization="min-max"))
 
 
 def psnr(prediction: Any, target: Any) -> float:
@@ -152,11 +156,12 @@ def psnr(prediction: Any, target: Any) -> float:
         ``float('inf')`` for identical images (see :data:`PSNR_CAP_DB` for summaries).
     """
     p, t = _pair(prediction, target)
-    return _psnr(_mse(p, t), data_range(t))
+    return _psnr(p, t, data_range(t))
 
 
-def _psnr(error: float, spread: float) -> float:
-    return float("inf") if error == 0 else 10.0 * math.log10(spread**2 / error)
+def _psnr(p: np.ndarray, t: np.ndarray, spread: float) -> float:
+    with np.errstate(divide="ignore"):  # identical images: MSE 0, PSNR inf
+        return float(peak_signal_noise_ratio(t, p, data_range=spread))
 
 
 def pearson(prediction: Any, target: Any) -> float:
@@ -214,10 +219,10 @@ def _ssim(p: np.ndarray, t: np.ndarray, spread: float) -> float:
 
 
 def _scores(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
-    """Every metric of one validated pair; the squared error and the data range are computed once."""
-    error, spread = _mse(p, t), data_range(t)
-    return {"ssim": _ssim(p, t, spread), "psnr": _psnr(error, spread), "pearson": _pearson(p, t), "mse": error,
-            "nrmse": _nrmse(error, spread)}
+    """Every metric of one validated pair."""
+    spread = data_range(t)
+    return {"ssim": _ssim(p, t, spread), "psnr": _psnr(p, t, spread), "pearson": _pearson(p, t), "mse": _mse(p, t),
+            "nrmse": _nrmse(p, t)}
 
 
 def nucleus_pearson(p: np.ndarray, t: np.ndarray, mask: np.ndarray) -> float:
