@@ -18,7 +18,7 @@ from stainworth.contracts.profile import Profile
 from stainworth.pipelines.parameters import profile_pipeline
 from stainworth.pipelines.prepare import prepare_tasks
 from stainworth.pipelines.stain import train_stainers
-from stainworth.pipelines.sweeps import REPORT_OUTPUT, sweep_plan, sweeps_graph
+from stainworth.pipelines.sweeps import REPORT_OUTPUT, check_profile_networks, sweep_plan, sweeps_graph
 from stainworth.runner.platform import configure_task
 
 
@@ -48,6 +48,7 @@ def build(profile: Profile):
     training_prepare, holdout_prepare = prepare_configs(profile)
     kinds = list(profile.stain.datasets)
     plan = sweep_plan(profile.retrain.evaluate)
+    check_profile_networks(profile, plan)
 
     @profile_pipeline(
         profile, name="stainworth-retrain",

@@ -5,7 +5,7 @@
 tasks they run; each is built with :func:`build_sweeps`.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from kfp import dsl
@@ -14,7 +14,7 @@ from stainworth.components.evaluate import evaluate
 from stainworth.components.report import report
 from stainworth.components.train_task import train_task
 from stainworth.contracts.profile import Profile
-from stainworth.contracts.task import LADDERS, SweepKind, Task, TasksConfig
+from stainworth.contracts.task import LADDERS, SweepKind, Task, TasksConfig, network_source
 from stainworth.pipelines import SWEEP_PIPELINES
 from stainworth.pipelines.parameters import profile_pipeline
 from stainworth.pipelines.prepare import prepare_tasks
@@ -46,6 +46,7 @@ def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> 
     submission changes the training settings, not which units run.
     """
     sweep = tasks.sweep(task)
+    ranks = capacity_ranks(task, [*sweep.architectures, sweep.learnable.architecture])
     plan: list[tuple[str, int | None, int, int]] = []
     if "capacity" in sweeps:
         plan += [(architecture, None, 0, sweep.replicates) for architecture in sweep.architectures]
@@ -60,11 +61,11 @@ def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> 
     if tasks.grouping not in ("architecture", "slots"):
         return [{"units": [unit]} for unit in units]
     if tasks.grouping == "slots":
-        return [{"units": dealt} for dealt in _deal_to_slots(units, task, sweep.modalities) if dealt]
+        return [{"units": dealt} for dealt in _deal_to_slots(units, ranks, sweep.modalities) if dealt]
     groups: dict[tuple[str, int | None], list[dict[str, Any]]] = {}
     for unit in units:
         groups.setdefault((unit["architecture"], unit.get("train_size")), []).append(unit)
-    order = sorted(groups, key=lambda key: _largest_first(task, *key))
+    order = sorted(groups, key=lambda key: _largest_first(ranks, *key))
     items = []
     for key in order:
         modalities = list(dict.fromkeys(unit["modality"] for unit in groups[key]))
@@ -74,12 +75,27 @@ def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> 
     return items
 
 
-def _largest_first(task: Task, architecture: str, train_size: int | None) -> tuple[int, float]:
+def capacity_ranks(task: Task, architectures: Sequence[str]) -> dict[str, int]:
+    """Each architecture's place in increasing capacity.
+
+    Its ladder rank; with networks of your own among them, its counted trainable parameters
+    (:func:`stainworth.tasks.capacity`, built on torch's ``meta`` device: only then is torch imported).
+    """
+    names = list(dict.fromkeys(architectures))
+    if all(network_source(name) == "builtin" for name in names):
+        return {name: LADDERS[task].index(name) for name in names}
+    from stainworth.tasks import capacity
+
+    return {name: capacity(name, task=task) for name in names}
+
+
+def _largest_first(ranks: Mapping[str, int], architecture: str, train_size: int | None) -> tuple[int, float]:
     """Sort key: larger architectures first, then larger training sets (``train_size`` None: the whole split)."""
-    return -LADDERS[task].index(architecture), -(train_size or float("inf"))
+    return -ranks[architecture], -(train_size or float("inf"))
 
 
-def _deal_to_slots(units: list[dict[str, Any]], task: Task, modalities: Sequence[str]) -> list[list[dict[str, Any]]]:
+def _deal_to_slots(units: list[dict[str, Any]], ranks: Mapping[str, int], modalities: Sequence[str]
+                   ) -> list[list[dict[str, Any]]]:
     """``units`` dealt to :data:`LOCAL_SLOTS` lists, largest architecture and training size first.
 
     Each modality's trainings alternate between the slots, each modality starting one slot after
@@ -87,7 +103,7 @@ def _deal_to_slots(units: list[dict[str, Any]], task: Task, modalities: Sequence
     modality's work (their epochs differ: the real fluorescence trains longest) and the trainings
     of one dataset stay next to each other.
     """
-    ordered = sorted(units, key=lambda unit: _largest_first(task, unit["architecture"], unit.get("train_size")))
+    ordered = sorted(units, key=lambda unit: _largest_first(ranks, unit["architecture"], unit.get("train_size")))
     slots: list[list[dict[str, Any]]] = [[] for _ in range(LOCAL_SLOTS)]
     dealt: dict[str, int] = {}
     for unit in ordered:
@@ -114,6 +130,31 @@ def sweep_tasks(profile: Profile, task: Task, units: list[dict[str, Any]], tasks
                          datasets=datasets, **virtual).set_display_name(f"evaluate ({task})")
     configure_task(evaluated, profile.cluster, gpu=False)
     return report, evaluated.outputs["evaluation"]
+
+
+def check_profile_networks(profile: Profile, tasks: Iterable[Task]) -> None:
+    """Build and probe the networks of your own that ``profile`` names for ``tasks``, before a run starts.
+
+    Nothing (and no torch import) when there are none. Raises a one-line
+    :class:`~stainworth.errors.ConfigError` (:func:`stainworth.tasks.check_task_networks`).
+    """
+    tasks = list(tasks)
+    sweeps = [profile.tasks.sweep(task) for task in tasks]
+    if all(network_source(name) == "builtin" for sweep in sweeps
+           for name in [*sweep.architectures, sweep.learnable.architecture]):
+        return
+    from stainworth.tasks import check_task_networks
+
+    check_task_networks(profile, tasks)
+
+
+def pipeline_tasks(name: str, profile: Profile) -> list[Task]:
+    """The tasks whose networks pipeline ``name`` trains with ``profile`` (none: simulate, prepare, stain)."""
+    if name == "study":
+        return list(sweep_plan(list(SWEEP_PIPELINES)))
+    if name == "retrain":
+        return list(sweep_plan(profile.retrain.evaluate))
+    return [SWEEP_PIPELINES[name].task] if name in SWEEP_PIPELINES else []
 
 
 def sweep_plan(pipelines: Sequence[str]) -> dict[Task, tuple[SweepKind, ...]]:
@@ -162,6 +203,8 @@ def build_sweeps(profile: Profile, name: str, plan: Mapping[Task, Sequence[Sweep
     fields = [(f"{task}_{output}", dsl.Dataset if output == "report" else dsl.Artifact)
               for task in plan for output in ("report", "evaluation")]
     outputs = NamedTuple("Outputs", [*fields, (REPORT_OUTPUT, dsl.Artifact)])  # type: ignore[misc]
+
+    check_profile_networks(profile, plan)
 
     @profile_pipeline(profile, name=f"stainworth-{name.replace('_', '-')}", description=description)
     def pipeline(prepare_config: dict, simulate_config: dict, stain_config: dict, tasks_config: dict,

@@ -49,7 +49,7 @@ def test_a_local_item_trains_several_units_and_names_their_dashboard_metrics(pha
 
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"entry": {"modality": "dapi"}}, "train_task item: field 'units.0.modality'"),
-    ({"entry": {"architecture": "resnet7"}}, "architecture 'resnet7' is not in the classification ladder"),
+    ({"entry": {"architecture": "resnet7"}}, "architecture 'resnet7' is neither in the classification ladder"),
     ({"entry": {"train_size": 6.5}}, "train_task item: field 'units.0.train_size'"),
     ({"entry": {"replicate": -1}}, "train_task item: field 'units.0.replicate'"),
     ({"item": {"units": []}}, "train_task item: field 'units': List should have at least 1 item"),

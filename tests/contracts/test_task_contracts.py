@@ -1,7 +1,15 @@
 import pytest
 
 from stainworth.contracts.base import validate_model
-from stainworth.contracts.task import LADDERS, TASKS, SweepItem, TasksConfig, TaskUnit
+from stainworth.contracts.task import (
+    LADDERS,
+    TASKS,
+    SweepItem,
+    TasksConfig,
+    TaskUnit,
+    architecture_slug,
+    network_source,
+)
 from stainworth.errors import ConfigError
 from stainworth.tasks import ladder
 
@@ -24,16 +32,16 @@ def test_defaults_are_the_study_sweeps():
 @pytest.mark.parametrize(("data", "message"), [
     ({"segmentation": {"architectures": ["resnet18"], "learnable": {"architecture": "unet1", "sizes": [4]},
                        "training": {}}},
-     r"segmentation: architectures \['resnet18'\] are not in the segmentation ladder"),
+     r"tasks.segmentation.architectures\[0\]: 'resnet18' is neither in the segmentation ladder"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [8, 4]},
                          "training": {}}},
      r"field 'classification.learnable.sizes': .*sizes \[8, 4\]: expected distinct increasing sizes"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"weights_uris": {"unet1": "w.pt"}}}},
-     r"classification: architectures \['unet1'\] are not in the classification ladder"),
+     r"tasks.classification.training.weights_uris\[unet1\]: 'unet1' is neither in the classification ladder"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"max_epochs_by_architecture": {"unet2": 3}}}},
-     r"classification: architectures \['unet2'\] are not in the classification ladder"),
+     r"max_epochs_by_architecture\[unet2\]: 'unet2' is neither in the classification ladder"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"max_epochs_by_architecture": {"cnn1": 0}}}},
      r"max_epochs_by_architecture \{'cnn1': 0\}: expected caps from 1 to 10000"),
@@ -48,13 +56,13 @@ def test_defaults_are_the_study_sweeps():
      r"plateau_patience_by_architecture \{'cnn1': 0\}: expected values from 1 to 10000"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"plateau_patience_by_architecture": {"unet1": 2}}}},
-     r"classification: architectures \['unet1'\] are not in the classification ladder"),
+     r"plateau_patience_by_architecture\[unet1\]: 'unet1' is neither in the classification ladder"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"min_improvement": 1.0}}},
      r"min_improvement"),
     ({"classification": {"architectures": ["cnn1"], "learnable": {"architecture": "cnn1", "sizes": [4]},
                          "training": {"patience_by_architecture": {"resnet7": 3}}}},
-     r"classification: architectures \['resnet7'\] are not in the classification ladder"),
+     r"patience_by_architecture\[resnet7\]: 'resnet7' is neither in the classification ladder"),
     ({"threshold": 1.0}, r"field 'threshold'"),
 ])
 def test_bad_sweeps_are_refused_with_the_field_and_value(data, message):
@@ -134,5 +142,55 @@ def test_a_bad_sweep_item_is_one_line_naming_the_field(raw, message):
 def test_a_sweep_item_with_another_tasks_network_names_the_entry():
     item = SweepItem.model_validate({"units": [{"architecture": "unet1", "modality": "label_free"},
                                                {"architecture": "resnet18", "modality": "label_free"}]})
-    with pytest.raises(ConfigError, match=r"sweep item unit 2: .*'resnet18' is not in the segmentation ladder"):
+    with pytest.raises(ConfigError, match=r"sweep item unit 2: .*'resnet18' is neither in the segmentation ladder"):
         item.task_units("segmentation")
+
+
+OWN = {"classification": ["cnn1", "timm:convnext_nano", "py:my_lab.nets:small_cnn"],
+       "segmentation": ["unet1", "smp:Unet/resnet34", "smp:UnetPlusPlus/efficientnet-b0", "py:my_lab.nets:small_unet"]}
+
+
+def test_networks_of_your_own_are_accepted_by_name_in_every_per_architecture_setting():
+    data = {task: {"architectures": names, "learnable": {"architecture": names[1], "sizes": [4]},
+                   "training": {key: {names[1]: value} for key, value in (
+                       ("learning_rate_by_architecture", 1e-3), ("max_epochs_by_architecture", 5),
+                       ("patience_by_architecture", 3), ("plateau_patience_by_architecture", 2),
+                       ("weights_uris", "s3://bucket/w.safetensors"))}}
+            for task, names in OWN.items()}
+    tasks = validate_model(TasksConfig, data, where="tasks")
+    assert tasks.classification.training.learning_rate_for("timm:convnext_nano") == 1e-3
+    assert tasks.segmentation.training.epochs_for("smp:Unet/resnet34") == 5
+    assert [network_source(name) for name in OWN["segmentation"]] == ["builtin", "user", "user", "user"]
+
+
+def test_a_unit_of_your_own_network_has_a_name_safe_in_keys_files_and_loop_items():
+    unit = TaskUnit(task="segmentation", architecture="smp:UnetPlusPlus/efficientnet-b0", modality="label_free",
+                    replicate=1)
+    assert unit.name == "segmentation-smp_UnetPlusPlus_efficientnet_b0-label_free-all-s0-r1"
+    assert architecture_slug("py:my_lab.nets:small_cnn") == "py_my_lab.nets_small_cnn"
+    assert all(architecture_slug(name) == name for names in LADDERS.values() for name in names)
+    assert SweepItem.model_validate({"units": [{"architecture": "timm:convnext_nano", "modality": "label_free"}]}
+                                    ).task_units("classification")[0].architecture == "timm:convnext_nano"
+
+
+@pytest.mark.parametrize(("task", "names", "message"), [
+    ("classification", ["cnn1", "timm:"], r"tasks.classification.architectures\[1\]: 'timm:' is not of the form "
+                                          r"timm:<model>"),
+    ("segmentation", ["unet1", "smp:Unet"], r"architectures\[1\]: 'smp:Unet' is not of the form smp:<Arch>/<encoder>"),
+    ("segmentation", ["py:my_lab.nets"], r"architectures\[0\]: 'py:my_lab.nets' is not of the form "
+                                         r"py:<module>:<function>"),
+    ("segmentation", ["unet1", "timm:convnext_nano"], r"timm: networks do classification only; segmentation takes "
+                                                      r"the segmentation ladder .* or smp:<Arch>/<encoder> or py:"),
+    ("classification", ["smp:Unet/resnet34"], r"smp: networks do segmentation only"),
+    ("segmentation", ["smp:Unet/tu_resnet18", "smp:Unet/tu-resnet18"], r"'smp:Unet/tu_resnet18' and "
+                                                                       r"'smp:Unet/tu-resnet18' both become "
+                                                                       r"'smp_Unet_tu_resnet18'"),
+    ("classification", ["cnn1", "torch:resnet"], r"'torch:resnet' is neither in the classification ladder .* nor a "
+                                                 r"network of your own"),
+])
+def test_a_malformed_network_name_is_refused_in_one_line_naming_the_field(task, names, message):
+    data = {task: {"architectures": names, "learnable": {"architecture": LADDERS[task][0], "sizes": [4]},
+                   "training": {}}}
+    with pytest.raises(ConfigError, match=message) as caught:
+        validate_model(TasksConfig, data, where="tasks")
+    assert "\n" not in str(caught.value)

@@ -4,8 +4,10 @@ import pytest
 from kfp.compiler.pipeline_spec_builder import to_protobuf_value
 
 from stainworth.contracts.task import LADDERS
-from stainworth.launch.local import local_profile
-from stainworth.pipelines.sweeps import LOCAL_SLOTS, sweep_units
+from stainworth.errors import ConfigError
+from stainworth.launch.local import local_profile, run_local
+from stainworth.pipelines import build_pipeline
+from stainworth.pipelines.sweeps import LOCAL_SLOTS, capacity_ranks, sweep_units
 from stainworth.profiles import load_profile
 
 
@@ -80,3 +82,29 @@ def test_every_loop_item_is_a_value_kfp_can_carry(grouping):
     for task in ("segmentation", "classification"):
         for item in sweep_units(tasks, task, ["capacity", "learnable"]):
             to_protobuf_value(item)  # refuses a None (a null train_size stopped every local run)
+
+
+def test_networks_of_your_own_are_dealt_by_trainable_parameters_and_checked_when_the_pipeline_is_built(tmp_path):
+    profile = load_profile("smoke", ["tasks.classification.architectures=[cnn3, "
+                                     "'py:stainworth.tasks.examples:tiny_cnn', 'timm:mobilenetv3_small_050', cnn1]",
+                                     "tasks.grouping=architecture"])
+    ranks = capacity_ranks("classification", profile.tasks.classification.architectures)
+    assert sorted(ranks, key=ranks.get) == ["cnn1", "py:stainworth.tasks.examples:tiny_cnn", "cnn3",
+                                            "timm:mobilenetv3_small_050"]
+    items = sweep_units(profile.tasks, "classification", ["capacity"])
+    assert [item["units"][0]["architecture"] for item in items][::LOCAL_SLOTS] == sorted(ranks, key=ranks.get,
+                                                                                          reverse=True)
+    for item in items:  # a name with ':' and '/' is a plain string in a loop item
+        to_protobuf_value(item)
+    assert capacity_ranks("segmentation", ["unet2", "unet1"]) == {"unet2": 1, "unet1": 0}  # no torch needed
+    wrong = load_profile("smoke", ["tasks.classification.architectures=[cnn1, "
+                                   "'py:stainworth.tasks.examples:tiny_segmenter']"])
+    build_pipeline("seg_capacity", wrong)  # only the networks of the tasks a pipeline trains are checked
+    with pytest.raises(ConfigError, match=r"^tasks.classification.architectures\[1\]: py:stainworth.tasks.examples:"
+                                          r"tiny_segmenter returns shape \(2, 1, 64, 64\)"):
+        build_pipeline("cls_capacity", wrong)
+    with pytest.raises(ConfigError, match=r"tasks.classification.architectures\[1\]"):
+        build_pipeline("retrain", wrong)  # its re-evaluation: retrain.evaluate, cls_capacity by default
+    with pytest.raises(ConfigError, match=r"tasks.classification.architectures\[1\]"):
+        run_local("study", wrong, runs_dir=tmp_path / "runs", store_uri=f"file://{tmp_path}/store", echo=False)
+    assert not (tmp_path / "runs").exists()  # refused before any run folder, let alone a training

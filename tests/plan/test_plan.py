@@ -87,6 +87,16 @@ def test_a_real_probe_counts_flops_and_memory_of_a_training_step():
     assert 0 < small.peak_bytes < 2**30
 
 
+def test_a_network_of_your_own_is_planned_and_probed_with_its_task():
+    own = "py:stainworth.tasks.examples:tiny_cnn"
+    profile = load_profile("smoke", [f"tasks.classification.architectures=[cnn1, '{own}']"])
+    specs = []
+    make_plan(profile, ["cls_capacity"], prober=lambda spec: specs.append(spec) or fake_probe(spec), progress=print)
+    assert (own, "classification") in {(spec.name, spec.task) for spec in specs}
+    probed = probe_in_child(ProbeSpec("task", own, 32, 4, False, task="classification"), threads=1)
+    assert probed.parameters == 1265 and probed.train_flops_per_item > 0
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["--share", "0"], "share: found 0.0; expected a fraction"),
     (["--gpus", "0"], "gpus: found 0; expected an integer >= 1"),

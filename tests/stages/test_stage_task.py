@@ -189,3 +189,25 @@ def test_a_degenerate_training_is_retrained_with_a_fresh_seed_and_counted(phanto
     assert "attempt 2 is degenerate" in out and "no attempt left, kept and flagged" in out
     assert manifest.ended == "degenerate_retrained" and manifest.attempts == 2 and len(built) == 2
     assert manifest.degenerate.startswith("constant output") and manifest.init_seed == replicate_seed(0, unit(), 1)
+
+
+def test_a_network_of_your_own_is_probed_at_the_dataset_s_size_before_the_group_trains(phantom_datasets, tmp_path):
+    own = "py:stainworth.tasks.examples:tiny_segmenter"  # a segmentation network named for classification
+    tasks = config().model_dump()
+    tasks["classification"]["architectures"] = ["cnn1", own]
+    units = [TaskUnit(task="classification", architecture=name, modality="label_free") for name in ("cnn1", own)]
+    with pytest.raises(ConfigError, match=r"^train_task classification-py_stainworth.tasks.examples_tiny_segmenter-"
+                                          r"label_free-all-s0-r0: .* returns shape \(2, 1, 48, 48\) for a "
+                                          r"\(2, 1, 48, 48\) input; classification needs"):
+        train_units_stage(TasksConfig.model_validate(tasks), units, phantom_datasets, tmp_path / "out",
+                          store_uri=f"file://{tmp_path}/store")
+    assert not (tmp_path / "out").exists()  # not even cnn1, the first unit, trained
+    good = "py:stainworth.tasks.examples:tiny_cnn"
+    tasks["classification"]["architectures"] = [good]
+    manifest = train_task_stage(TasksConfig.model_validate(tasks), unit(), phantom_datasets, tmp_path / "cnn1",
+                                store_uri=f"file://{tmp_path}/store")
+    mine = train_task_stage(TasksConfig.model_validate(tasks),
+                            TaskUnit(task="classification", architecture=good, modality="label_free"),
+                            phantom_datasets, tmp_path / "own", store_uri=f"file://{tmp_path}/store")
+    assert mine.trainable_parameters == capacity(good, task="classification") != manifest.trainable_parameters
+    assert load_units(tmp_path / "own")[0].network()(torch.zeros(2, 1, 48, 48)).shape == (2,)

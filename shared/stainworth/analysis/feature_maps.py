@@ -64,6 +64,12 @@ def _unwrapped_features(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     raise ConfigError(f"decoder features: network {type(net).__name__} is not supported; expected {SUPPORTED}")
 
 
+def has_decoder_features(net: nn.Module) -> bool:
+    """Whether :func:`decoder_features` knows ``net``'s penultimate decoder layer."""
+    inner = net.net if isinstance(net, PadToMultiple) else net
+    return isinstance(inner, ShallowUNet | smp.Unet)
+
+
 def decoder_features(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Penultimate decoder activations of a segmentation network (the output layer's input).
 

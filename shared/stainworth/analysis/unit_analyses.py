@@ -5,7 +5,11 @@
   (``embeddings.csv``), and the channelized Hotelling observer on every modality
   (``hotelling.csv``), a capacity-free linear reference;
 * segmentation: the mean activation of the penultimate decoder layer for three capacities and
-  every modality (Fig. 7; ``feature_maps/*.npy`` and ``.png``).
+  every modality (Fig. 7; ``feature_maps/<architecture slug>-<modality>.npy`` and ``.png``).
+
+Networks of your own take part where they can: a classifier with penultimate features
+(``embed``: timm models and ``py:`` networks that define it), a segmentation network whose
+decoder is known (an smp ``Unet``); others are skipped.
 """
 
 from __future__ import annotations
@@ -16,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from stainworth.analysis.embeddings import class_cosine_distance, embeddings
-from stainworth.analysis.feature_maps import mean_activation_map, save_feature_map_png
+from stainworth.analysis.feature_maps import has_decoder_features, mean_activation_map, save_feature_map_png
 from stainworth.analysis.observer import cho_auc
-from stainworth.contracts.task import MODALITIES
+from stainworth.contracts.task import MODALITIES, architecture_slug
 from stainworth.evaluation.trained import TrainedUnit, capacity_levels, first_replicates, test_images
 from stainworth.progress import Progress
 from stainworth.tasks.sources import ModalitySources
@@ -42,10 +46,14 @@ def classification_analyses(units: list[TrainedUnit], sources: ModalitySources, 
             unit = by_key.get((architecture, modality))
             if unit is None:
                 continue
+            net = unit.network()
+            if not callable(getattr(net, "embed", None)):  # a network of your own without penultimate features
+                progress.step(f"{architecture} {modality}: no embed(x), skipped")
+                continue
             dataset, field = sources.get(unit.manifest.unit)
             images = test_images(dataset, field, unit.normaliser())
             labels = np.asarray(dataset.arrays("test")["label"][:])
-            result = class_cosine_distance(embeddings(unit.network(), images), labels, n_boot=n_boot)
+            result = class_cosine_distance(embeddings(net, images), labels, n_boot=n_boot)
             rows.append({"level": level, "architecture": architecture, "capacity": unit.scores.capacity,
                          "modality": modality, "cosine_distance": result.distance, "ci_low": result.ci_low,
                          "ci_high": result.ci_high, "n_control": result.n_control, "n_treated": result.n_treated,
@@ -79,10 +87,12 @@ def feature_map_files(units: list[TrainedUnit], sources: ModalitySources, out: P
     for (architecture, modality), unit in sorted(by_key.items()):
         if architecture not in levels:
             continue
+        net = unit.network()
+        if not has_decoder_features(net):  # a network of your own whose decoder is not known
+            continue
         dataset, field = sources.get(unit.manifest.unit)
-        mean_map = mean_activation_map(unit.network(), test_images(dataset, field, unit.normaliser(),
-                                                                   ANALYSIS_IMAGES))
-        stem = f"feature_maps/{architecture}-{modality}"
+        mean_map = mean_activation_map(net, test_images(dataset, field, unit.normaliser(), ANALYSIS_IMAGES))
+        stem = f"feature_maps/{architecture_slug(architecture)}-{modality}"
         np.save(out / f"{stem}.npy", mean_map)
         save_feature_map_png(mean_map, out / f"{stem}.png", f"{architecture} ({unit.scores.capacity:,} params), "
                              f"{modality}:\nmean penultimate decoder activation")

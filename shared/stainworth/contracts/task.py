@@ -11,6 +11,7 @@ modalities is paired.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -40,6 +41,23 @@ LADDERS: dict[Task, tuple[str, ...]] = {
     "classification": ("cnn1", "cnn3", "resnet18", "resnet50", "resnet101"),
 }
 """Each task's networks in increasing capacity (the registry in :mod:`stainworth.tasks` builds them)."""
+NetworkSource = Literal["builtin", "user"]
+"""A network of the study's ladders, or one the user names (:data:`USER_NETWORK_FORMS`)."""
+USER_NETWORK_PATTERNS: dict[str, re.Pattern[str]] = {
+    "timm": re.compile(r"timm:[A-Za-z0-9_.]+"),
+    "smp": re.compile(r"smp:[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.-]+"),
+    "py": re.compile(r"py:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*"),
+}
+"""The syntax of a user network by kind: any timm classifier, any segmentation_models_pytorch model, or
+a function of an importable module returning an ``nn.Module``."""
+USER_NETWORK_TASKS: dict[str, tuple[Task, ...]] = {
+    "timm": ("classification",), "smp": ("segmentation",), "py": ("segmentation", "classification")}
+"""The tasks each kind of user network can perform."""
+USER_NETWORK_FORM: dict[str, str] = {
+    "timm": "timm:<model>", "smp": "smp:<Arch>/<encoder>", "py": "py:<module>:<function>"}
+USER_NETWORK_FORMS = "timm:<model> (classification), smp:<Arch>/<encoder> (segmentation), py:<module>:<function>"
+"""The forms of a user network name, for messages."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.]+")
 MODEL_FILE, NORMALISER_FILE, SCORES_TABLE, HISTORY_TABLE = (
     "model.safetensors", "normaliser.json", "scores.csv", "history.csv")
 """Files of a ``train_task`` output beside its manifest."""
@@ -51,6 +69,49 @@ _PER_ARCHITECTURE_RANGES: dict[str, tuple[float, float, str]] = {
     "plateau_patience_by_architecture": (1, 10000, "values from 1 to 10000"),
     "learning_rate_by_architecture": (1e-12, 1, "rates in (0, 1]"),
 }
+
+
+def user_network_kind(name: str) -> str | None:
+    """``"timm"``, ``"smp"`` or ``"py"`` for a name of that prefix (well-formed or not), else ``None``."""
+    kind = name.partition(":")[0] if isinstance(name, str) and ":" in name else ""
+    return kind if kind in USER_NETWORK_PATTERNS else None
+
+
+def network_source(name: str) -> NetworkSource:
+    """``"user"`` for a ``timm:``, ``smp:`` or ``py:`` network, ``"builtin"`` for a network of the ladders."""
+    return "user" if user_network_kind(name) else "builtin"
+
+
+def architecture_slug(name: str) -> str:
+    """``name`` safe in unit names, store keys, file names and metric names.
+
+    A built-in name is its own slug; in a user network's name every run of characters other
+    than letters, digits, ``_`` and ``.`` becomes ``_`` (``smp:Unet/resnet34`` -> ``smp_Unet_resnet34``).
+    """
+    return _UNSAFE.sub("_", name)
+
+
+def architecture_problem(task: Task, name: object) -> str | None:
+    """Why ``name`` cannot be an architecture of ``task`` (``None``: it can).
+
+    Checks the syntax only; whether a user network exists and fits the task's images is checked
+    where it can be built (:func:`stainworth.tasks.registry.check_task_networks`).
+    """
+    if not isinstance(name, str):
+        return f"found {name!r}; expected a network name"
+    if name in LADDERS[task]:
+        return None
+    kind = user_network_kind(name)
+    if kind is None:
+        return f"'{name}' is neither in the {task} ladder {list(LADDERS[task])} nor a network of your own " \
+               f"({USER_NETWORK_FORMS})"
+    if not USER_NETWORK_PATTERNS[kind].fullmatch(name):
+        return f"'{name}' is not of the form {USER_NETWORK_FORM[kind]}"
+    if task not in USER_NETWORK_TASKS[kind]:
+        forms = [form for other, form in USER_NETWORK_FORM.items() if task in USER_NETWORK_TASKS[other]]
+        return f"'{name}': {kind}: networks do {' and '.join(USER_NETWORK_TASKS[kind])} only; {task} takes " \
+               f"the {task} ladder {list(LADDERS[task])} or {' or '.join(forms)}"
+    return None
 
 
 class TaskTrainingConfig(StrictModel):
@@ -101,7 +162,8 @@ class TaskTrainingConfig(StrictModel):
     device: DeviceName = "auto"
     """Where it trains and predicts (:mod:`stainworth.nets.devices`)."""
     weights_uris: dict[str, str] = Field(default_factory=dict)
-    """ImageNet weights per architecture (a local file or a store URI); absent: trained from scratch."""
+    """Initial weights per architecture (a local file or a store URI): ImageNet weights of a built-in network,
+    any state dict that fits a network of your own (``docs/your_own.md``); absent: trained from scratch."""
 
     @field_validator("max_epochs_by_architecture", "patience_by_architecture", "learning_rate_by_architecture",
                      "plateau_patience_by_architecture")
@@ -162,7 +224,7 @@ class TaskSweepConfig(StrictModel):
     """One task's sweeps and training settings."""
 
     architectures: list[str]
-    """Capacity sweep: networks of the task's ladder."""
+    """Capacity sweep: networks of the task's ladder and networks of your own (:data:`USER_NETWORK_FORMS`)."""
     learnable: LearnableConfig
     modalities: list[Modality] = Field(default_factory=lambda: list(MODALITIES), min_length=1)
     training: TaskTrainingConfig
@@ -202,13 +264,23 @@ class TasksConfig(StrictModel):
     def _architectures_in_their_ladder(self) -> TasksConfig:
         for task in TASKS:
             sweep: TaskSweepConfig = getattr(self, task)
-            names = [*sweep.architectures, sweep.learnable.architecture, *sweep.training.weights_uris,
-                     *sweep.training.max_epochs_by_architecture, *sweep.training.learning_rate_by_architecture,
-                     *sweep.training.patience_by_architecture, *sweep.training.plateau_patience_by_architecture]
-            unknown = [name for name in names if name not in LADDERS[task]]
-            if unknown:
-                raise ValueError(f"{task}: architectures {unknown} are not in the {task} ladder "
-                                 f"{list(LADDERS[task])}")
+            training = sweep.training
+            fields = [*((f"architectures[{k}]", name) for k, name in enumerate(sweep.architectures)),
+                      ("learnable.architecture", sweep.learnable.architecture),
+                      *((f"training.{key}[{name}]", name) for key in (
+                          "weights_uris", "max_epochs_by_architecture", "learning_rate_by_architecture",
+                          "patience_by_architecture", "plateau_patience_by_architecture")
+                        for name in getattr(training, key))]
+            for where, name in fields:
+                problem = architecture_problem(task, name)
+                if problem:
+                    raise ValueError(f"tasks.{task}.{where}: {problem}")
+            slugs: dict[str, str] = {}
+            for name in dict.fromkeys([*sweep.architectures, sweep.learnable.architecture]):
+                other = slugs.setdefault(architecture_slug(name), name)
+                if other != name:
+                    raise ValueError(f"tasks.{task}.architectures: '{other}' and '{name}' both become "
+                                     f"'{architecture_slug(name)}' in unit and file names; rename one")
         return self
 
     def learnable_replicates(self, task: Task) -> int:
@@ -237,16 +309,20 @@ class TaskUnit(StrictModel):
 
     @model_validator(mode="after")
     def _architecture_of_the_task(self) -> TaskUnit:
-        if self.architecture not in LADDERS[self.task]:
-            raise ValueError(f"architecture '{self.architecture}' is not in the {self.task} ladder "
-                             f"{list(LADDERS[self.task])}")
+        problem = architecture_problem(self.task, self.architecture)
+        if problem:
+            raise ValueError(f"architecture {problem}")
         return self
 
     @property
     def name(self) -> str:
-        """``<task>-<architecture>-<modality>-<size|all>-s<subset>-r<replicate>``, unique within a sweep."""
+        """``<task>-<architecture>-<modality>-<size|all>-s<subset>-r<replicate>``, unique within a sweep.
+
+        The architecture as its :func:`architecture_slug` (a user network's ``:`` and ``/`` become ``_``).
+        """
         size = "all" if self.train_size is None else str(self.train_size)
-        return f"{self.task}-{self.architecture}-{self.modality}-{size}-s{self.subset}-r{self.replicate}"
+        return (f"{self.task}-{architecture_slug(self.architecture)}-{self.modality}-{size}-s{self.subset}"
+                f"-r{self.replicate}")
 
 
 class SweepEntry(StrictModel):

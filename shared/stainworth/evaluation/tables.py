@@ -43,6 +43,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from stainworth.contracts.task import network_source
 from stainworth.errors import InputDataError
 from stainworth.evaluation.units import UnitScores, aligned_scores, check_units, modality_rank
 from stainworth.metrics import delong_covariance, empirical_auc, fit_binormal
@@ -370,7 +371,8 @@ def capacity_table(units: Sequence[UnitScores], *, n_boot: int = 2000, confidenc
     leading = [c for c in ("task", "architecture", "modality", "replicate", "capacity", "n", "n_pos", "n_neg")
                if c in table.columns]
     trailing = ["binormal_degenerate", "binormal_note"] if "binormal_note" in table.columns else []
-    trailing += ["replicates", "note", "run"]
+    table["network_source"] = table["architecture"].map(network_source)
+    trailing += ["network_source", "replicates", "note", "run"]
     return sort_rows(table[leading + [c for c in table.columns if c not in leading + trailing] + trailing])
 
 

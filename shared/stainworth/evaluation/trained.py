@@ -20,7 +20,6 @@ from safetensors.torch import load_file
 
 from stainworth.contracts.manifest import MANIFEST_NAME, read_manifest
 from stainworth.contracts.task import (
-    LADDERS,
     MODEL_FILE,
     NORMALISER_FILE,
     SCORES_TABLE,
@@ -45,7 +44,7 @@ class TrainedUnit:
     def network(self) -> torch.nn.Module:
         """The trained network in evaluation mode (weights loaded, no ImageNet file needed)."""
         unit = self.manifest.unit
-        net = build_task_net(unit.architecture, in_channels=1)
+        net = build_task_net(unit.architecture, in_channels=1, task=unit.task)
         try:
             net.load_state_dict(load_file(str(self.folder / MODEL_FILE)))
         except (OSError, RuntimeError) as error:
@@ -106,10 +105,13 @@ def first_replicates(units: list[TrainedUnit]) -> dict[tuple[str, str], TrainedU
 
 def capacity_levels(units: Sequence[TrainedUnit]) -> list[tuple[str, str]]:
     """``(level, architecture)`` of low, medium and high capacity in the capacity sweep (fewer if fewer trained)."""
-    names = {u.manifest.unit.architecture for u in units if u.manifest.unit.train_size is None}
-    if not names:
+    parameters: dict[str, int] = {}
+    for u in units:
+        if u.manifest.unit.train_size is None:
+            parameters.setdefault(u.manifest.unit.architecture, u.manifest.trainable_parameters)
+    if not parameters:
         return []
-    ordered = [name for name in LADDERS[units[0].manifest.unit.task] if name in names]
+    ordered = sorted(parameters, key=lambda name: (parameters[name], name))  # the ladders and networks of your own
     picks = {"low": ordered[0], "medium": ordered[(len(ordered) - 1) // 2], "high": ordered[-1]}
     chosen: list[tuple[str, str]] = []
     for level, architecture in picks.items():

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from stainworth.contracts.task import VERDICT_METRIC, Task
+from stainworth.contracts.task import VERDICT_METRIC, Task, architecture_slug, network_source
 from stainworth.evaluation.tables import sort_rows
 from stainworth.evaluation.trained import TrainedUnit
 from stainworth.tasks.registry import TASK_NETS
@@ -21,8 +21,9 @@ def units_table(units: Sequence[TrainedUnit]) -> pd.DataFrame:
     ``stopped_early``, ``ended`` (``early_stop``, ``epoch_cap`` or ``degenerate_retrained``),
     ``attempts``, ``degenerate`` (why the kept training is still degenerate; empty when it is not),
     ``init_seed``, the test metric of the task (``test_auc`` or ``test_dice``), ``weights`` (the
-    manifest's record of the initial weights) and ``study_imagenet`` (the study initialised this
-    network from ImageNet weights).
+    manifest's record of the initial weights), ``study_imagenet`` (the study initialised this
+    network from ImageNet weights; false for a network of your own) and ``network_source``
+    (``builtin``, or ``user`` for a ``timm:``, ``smp:`` or ``py:`` network).
     """
     rows = []
     for unit in units:
@@ -36,9 +37,15 @@ def units_table(units: Sequence[TrainedUnit]) -> pd.DataFrame:
                      "best_epoch": manifest.best_epoch, "stopped_early": manifest.stopped_early,
                      "ended": manifest.ended, "attempts": manifest.attempts, "degenerate": manifest.degenerate,
                      "init_seed": manifest.init_seed, f"test_{metric}": manifest.metrics.get(f"test.{metric}"),
-                     "weights": manifest.weights, "study_imagenet": TASK_NETS[manifest.unit.architecture].imagenet})
+                     "weights": manifest.weights, "study_imagenet": _study_imagenet(manifest.unit.architecture),
+                     "network_source": network_source(manifest.unit.architecture)})
     table = pd.DataFrame(rows).astype({"train_size": "Int64"})
     return sort_rows(table, ["train_size", "subset", "replicate"])
+
+
+def _study_imagenet(architecture: str) -> bool:
+    spec = TASK_NETS.get(architecture)
+    return bool(spec and spec.imagenet)
 
 
 def sweep_units(units: list[Any], *, capacity_sweep: bool) -> list[Any]:
@@ -53,4 +60,5 @@ def headline_metrics(task: Task, tables: dict[str, pd.DataFrame]) -> dict[str, f
         return {}
     metric = VERDICT_METRIC[task]
     combined = table[table["replicate"].isna()] if "replicate" in table.columns else table
-    return {f"{row['architecture']}.{row['modality']}.{metric}": float(row[metric]) for _, row in combined.iterrows()}
+    return {f"{architecture_slug(str(row['architecture']))}.{row['modality']}.{metric}": float(row[metric])
+            for _, row in combined.iterrows()}

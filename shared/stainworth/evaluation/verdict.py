@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from stainworth.contracts.task import MODALITIES, VERDICT_METRIC, VIRTUAL_MODALITIES
+from stainworth.contracts.task import MODALITIES, VERDICT_METRIC, VIRTUAL_MODALITIES, network_source
 from stainworth.errors import ConfigError, InputDataError
 from stainworth.evaluation.tables import TASK_METRICS, sort_rows
 from stainworth.evaluation.trend import capacity_trend
@@ -216,9 +216,14 @@ def crossover(comparisons: pd.DataFrame, task: str, stainer_modality: str, metri
                      train_size=at.train_size if at else None, steps=steps, index=index)
 
 
+def _named(architecture: str) -> str:
+    """``architecture`` in a sentence: a network of your own as ``your <name>``."""
+    return f"your {architecture}" if network_source(architecture) == "user" else architecture
+
+
 def _where(step: CrossoverStep, axis: str) -> str:
     if axis == "capacity":
-        return f"{step.architecture} ({step.capacity:,} parameters)"
+        return f"{_named(step.architecture)} ({step.capacity:,} parameters)"
     return f"{step.train_size:,} training images"
 
 
@@ -259,7 +264,7 @@ def crossover_sentence(result: Crossover) -> str:
     steps, axis = list(result.steps), result.axis
     metric = METRIC_NAMES.get(result.metric, result.metric)
     stain = result.stainer_modality
-    lead = "" if axis == "capacity" else f"With {steps[0].architecture} ({steps[0].capacity:,} parameters), "
+    lead = "" if axis == "capacity" else f"With {_named(steps[0].architecture)} ({steps[0].capacity:,} parameters), "
     plural = "capacities" if axis == "capacity" else "training sizes"
     better = [step for step in steps if step.status == "better"]
     worse = [step for step in steps if step.status == "worse"]
@@ -288,7 +293,7 @@ def crossover_sentence(result: Crossover) -> str:
 def _largest_capacity(result: Crossover) -> dict[str, Any]:
     step = result.steps[-1]
     significant = step.status != "undecided"
-    sentence = (f"At the largest capacity ({step.architecture}, {step.capacity:,} parameters) "
+    sentence = (f"At the largest capacity ({_named(step.architecture)}, {step.capacity:,} parameters) "
                 f"{result.stainer_modality} minus label-free {METRIC_NAMES.get(result.metric, result.metric)} is "
                 f"{_figures(step, result)}, {step.replicates} paired training{'s' * (step.replicates != 1)}: "
                 f"{'significant' if significant else 'not significant'} at the {100 * result.alpha:g}% level after "
@@ -304,6 +309,17 @@ def _details(result: Crossover) -> dict[str, Any]:
             "steps": [{"architecture": s.architecture, "capacity": s.capacity, "train_size": s.train_size,
                        "difference": s.difference, "ci_low": s.ci_low, "ci_high": s.ci_high, "df": s.df,
                        "p_value": s.p_value, "p_adjusted": s.p_adjusted, "status": s.status} for s in result.steps]}
+
+
+def _user_networks(comparisons: pd.DataFrame | None) -> list[str]:
+    """``<name> (<n> parameters)`` of every network of your own in the comparisons, by capacity."""
+    if comparisons is None or comparisons.empty:
+        return []
+    pairs = comparisons[["architecture", "capacity"]].drop_duplicates("architecture").sort_values(
+        "capacity", kind="stable")
+    return [f"{name} ({int(capacity):,} parameters)" for name, capacity in zip(pairs["architecture"],
+                                                                                pairs["capacity"], strict=True)
+            if network_source(str(name)) == "user"]
 
 
 def _json_safe(value: Any) -> Any:
@@ -385,4 +401,8 @@ def study_verdict(task: str, tables: Mapping[str, pd.DataFrame], units: Sequence
                 "capacities": trend.capacities, "replicates": trend.replicates, "method": trend.method}
     if not sentences:
         sentences.append(f"No verdict: the {task} units hold no label-free and virtual-stain pair to compare.")
+    own = _user_networks(comparisons)
+    if own:
+        sentences.append(f"Networks of your own on the capacity axis: {', '.join(own)}.")
+        details["user_networks"] = own
     return {"metric": metric, "sentences": sentences, "details": _json_safe(details), "family": FAMILY_WORDS}

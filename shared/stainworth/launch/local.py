@@ -35,6 +35,7 @@ from stainworth.contracts.profile import Profile
 from stainworth.errors import PipelineError, RunStopped
 from stainworth.launch.console import ConsoleProgress
 from stainworth.launch.local_child import PARENT_PID_ENV
+from stainworth.pipelines.sweeps import check_profile_networks, pipeline_tasks
 from stainworth.profiles import save_profile
 from stainworth.runner.stage_entry import ERROR_PREFIX
 from stainworth.runner.threads import PARALLEL_TASKS_ENV
@@ -100,11 +101,15 @@ def run_local(
 
     Raises
     ------
+    ConfigError
+        A network of your own that cannot be built or does not fit the task's images (before
+        anything runs).
     PipelineError
         When any task fails; the message quotes the task's own error line and names the log.
     RunStopped
         When Ctrl-C, SIGTERM or SIGHUP stopped the run; every process of the run has ended.
     """
+    check_profile_networks(profile, pipeline_tasks(pipeline, profile))  # networks of your own: built and probed first
     store = open_store(local_store_uri(runs_dir, store_uri))
     store.probe()  # an unreachable store or bad credentials stop the run before it starts
     profile = local_profile(profile)

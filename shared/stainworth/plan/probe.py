@@ -36,7 +36,8 @@ CPU_BATCHES = (1, 2)
 class ProbeSpec:
     """What to build and at which size.
 
-    ``name``: a task network's registry name, or ``efficientunet`` / ``pix2pixhd`` for a stainer
+    ``name``: a task network's registry name or a network of your own (``timm:``, ``smp:``, ``py:``),
+    or ``efficientunet`` / ``pix2pixhd`` for a stainer
     (then ``stainer_config`` holds the profile's ``StainerTrainConfig`` as a JSON string).
     """
 
@@ -47,6 +48,8 @@ class ProbeSpec:
     bf16: bool
     channels_last: bool = False
     stainer_config: str | None = None
+    task: str | None = None
+    """A task network's task (needed for a ``py:`` network of your own; else from the registry)."""
 
 
 @dataclass(frozen=True)
@@ -98,11 +101,11 @@ def _build(spec: ProbeSpec, device: Any) -> tuple[Any, Any, Any]:
         return stainer_step, stainer.generator, modules
     from stainworth.tasks.registry import TASK_NETS, build_task_net
 
-    net = build_task_net(spec.name, in_channels=1).to(device)
+    net = build_task_net(spec.name, in_channels=1, task=spec.task).to(device)
     if spec.channels_last:
         net = net.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-4)
-    segmentation = TASK_NETS[spec.name].task == "segmentation"
+    segmentation = (spec.task or TASK_NETS[spec.name].task) == "segmentation"
 
     def task_step(batch: int) -> None:
         inputs = torch.randn(batch, 1, spec.size, spec.size, device=device)

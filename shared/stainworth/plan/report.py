@@ -49,7 +49,8 @@ def probe_spec(profile: Profile, unit: PlannedUnit) -> ProbeSpec:
     if unit.kind == "stainer":
         config = canonical_json(profile.stain.training_for(unit.dataset).model_dump(mode="json"))
         return ProbeSpec("stainer", unit.architecture, unit.size, unit.batch, unit.bf16, stainer_config=config)
-    return ProbeSpec("task", unit.architecture, unit.size, unit.batch, unit.bf16, unit.channels_last)
+    return ProbeSpec("task", unit.architecture, unit.size, unit.batch, unit.bf16, unit.channels_last,
+                     task=unit.dataset)
 
 
 def observed_epochs(runs_dir: str | Path) -> dict[tuple[str, str], tuple[float, int, int]]:

@@ -32,11 +32,11 @@ from pydantic import ValidationError
 from stainworth.contracts.base import format_validation_error
 from stainworth.contracts.prepare import ExtractConfig
 from stainworth.contracts.stainer import StainerTrainConfig
-from stainworth.contracts.task import MODALITIES, TasksConfig, TaskSweepConfig
+from stainworth.contracts.task import MODALITIES, TasksConfig, TaskSweepConfig, network_source
 from stainworth.errors import InputDataError
 from stainworth.report.endings import ALL, ending_shares, share, still_degenerate
 from stainworth.report.inputs import Evaluation, StainQuality
-from stainworth.report.labels import count, modality_name
+from stainworth.report.labels import count, modality_name, network_label
 
 STUDY_TRAINING_FIELDS = ("learning_rate", "batch_size", "patience", "augment", "max_val_items", "bf16")
 """Training settings the study states; others (seed, epoch caps) it leaves open."""
@@ -86,10 +86,16 @@ def ladder_deviation(task: str, evaluation: Evaluation, study: TaskSweepConfig) 
     capacity = evaluation.table("capacity")
     if capacity is None:
         return []
-    tried = list(dict.fromkeys(capacity.sort_values("capacity")["architecture"].astype(str)))
+    tried = list(dict.fromkeys(capacity.sort_values("capacity", kind="stable")["architecture"].astype(str)))
     if tried == list(study.architectures):
         return []
-    return [f"{task}: capacity sweep over {_names(tried)}; the study's ladder is {_names(study.architectures)}."]
+    sentence = f"{task}: capacity sweep over {_names(network_label(name) for name in tried)}; the study's ladder " \
+               f"is {_names(study.architectures)}."
+    own = [name for name in tried if network_source(name) == "user"]
+    if own:
+        sentence += (f" {_names(own)} {'is a network' if len(own) == 1 else 'are networks'} of your own, placed on "
+                     "the capacity axis by counted trainable parameters.")
+    return [sentence]
 
 
 def learnable_deviation(task: str, evaluation: Evaluation, study: TaskSweepConfig) -> list[str]:

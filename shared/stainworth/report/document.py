@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from stainworth.contracts.report import ReportConfig
-from stainworth.contracts.task import LADDERS, MODALITIES, VERDICT_METRIC
+from stainworth.contracts.task import LADDERS, MODALITIES, VERDICT_METRIC, architecture_slug
 from stainworth.report import figures, tables
 from stainworth.report.blocks import endings_section, table_blocks
 from stainworth.report.html import Block, Details, Document, Image, ImageGrid, Preformatted, Section, Table
@@ -202,8 +202,12 @@ def feature_map_grid(evaluation: Evaluation) -> ImageGrid | None:
     """The mean decoder activation maps as modalities × networks (study Fig. 7), ``None`` without any."""
     cells: dict[tuple[str, str], bytes] = {}
     architectures: set[str] = set()
+    capacity = evaluation.table("capacity")
+    names = {} if capacity is None else {architecture_slug(str(name)): str(name)
+                                          for name in capacity["architecture"].unique()}
     for path in evaluation.feature_maps:
-        architecture, _, modality = path.stem.partition("-")
+        slug, _, modality = path.stem.partition("-")  # <architecture slug>-<modality>
+        architecture = names.get(slug, slug)
         architectures.add(architecture)
         cells[(modality_name(modality), architecture)] = path.read_bytes()
     if not cells:

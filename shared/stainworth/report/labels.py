@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from stainworth.contracts.task import MODALITIES
+from stainworth.contracts.task import MODALITIES, network_source
 
 MODALITY_NAMES: dict[str, str] = {
     "label_free": "label-free",
@@ -34,6 +34,16 @@ STAINER_NAMES: dict[str, str] = {"efficientunet": "EfficientUNet", "pix2pixhd": 
 """Names of the ``stain_report`` methods."""
 MISSING = "–"
 """Shown for a missing or undefined number."""
+
+
+USER_NETWORK_MARK = " (yours)"
+"""Follows the name of a network of your own (``timm:``, ``smp:``, ``py:``) in every table."""
+
+
+def network_label(architecture: Any) -> str:
+    """``architecture`` as tables show it: a network of your own marked :data:`USER_NETWORK_MARK`."""
+    name = str(architecture)
+    return name + USER_NETWORK_MARK if network_source(name) == "user" else name
 
 
 def modality_name(modality: str) -> str:

@@ -29,6 +29,7 @@ from stainworth.report.labels import (
     is_missing,
     modality_name,
     modality_order,
+    network_label,
     number,
     with_interval,
     with_spread,
@@ -113,7 +114,7 @@ def capacity_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
         and the units.
     """
     def build(row: pd.Series) -> dict[str, str]:
-        shown = {"architecture": str(row["architecture"]), "parameters": count(row["capacity"]),
+        shown = {"architecture": network_label(row["architecture"]), "parameters": count(row["capacity"]),
                  "modality": modality_name(str(row["modality"]))}
         for metric in METRIC_COLUMNS[task]:
             shown[f"{METRIC_TITLES[metric]} [95% CI]"] = with_interval(row[metric], row[f"{metric}_ci_low"],
@@ -136,7 +137,7 @@ def _test_items(row: pd.Series, task: str) -> dict[str, str]:
 def capacity_replicates_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
     """The capacity table's replicate rows: each training's metrics with their test-set 95% intervals."""
     def build(row: pd.Series) -> dict[str, str]:
-        shown = {"architecture": str(row["architecture"]), "modality": modality_name(str(row["modality"])),
+        shown = {"architecture": network_label(row["architecture"]), "modality": modality_name(str(row["modality"])),
                  "replicate": count(row["replicate"])}
         for metric in METRIC_COLUMNS[task]:
             shown[f"{METRIC_TITLES[metric]} [95% CI, test set]"] = with_interval(
@@ -149,7 +150,7 @@ def capacity_replicates_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
 def learnable_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
     """The learnable-capacity table: each metric as mean ± SD over all trainings and its combined 95% interval."""
     def build(row: pd.Series) -> dict[str, str]:
-        shown = {"architecture": str(row["architecture"]), "training images": count(row["train_size"]),
+        shown = {"architecture": network_label(row["architecture"]), "training images": count(row["train_size"]),
                  "modality": modality_name(str(row["modality"]))}
         for metric in METRIC_COLUMNS[task]:
             shown[f"{METRIC_TITLES[metric]} mean ± SD"] = with_spread(row[f"{metric}_mean"], row[f"{metric}_std"])
@@ -165,7 +166,7 @@ def learnable_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
 def comparisons_display(table: pd.DataFrame) -> pd.DataFrame:
     """The combined paired comparisons: modality minus reference, 95% interval, p, Holm-adjusted p, family."""
     def build(row: pd.Series) -> dict[str, str]:
-        return {"architecture": str(row["architecture"]), "training images": _size(row["train_size"]),
+        return {"architecture": network_label(row["architecture"]), "training images": _size(row["train_size"]),
                 "modality": modality_name(str(row["modality"])),
                 "metric": METRIC_TITLES.get(str(row["metric"]), str(row["metric"])), "value": number(row["value"]),
                 f"{modality_name(str(row['reference']))} value": number(row["reference_value"]),
@@ -181,7 +182,7 @@ def comparisons_display(table: pd.DataFrame) -> pd.DataFrame:
 def embeddings_display(table: pd.DataFrame) -> pd.DataFrame:
     """Cosine distances between the class embeddings with their 95% bootstrap intervals."""
     def build(row: pd.Series) -> dict[str, str]:
-        return {"capacity level": str(row["level"]), "architecture": str(row["architecture"]),
+        return {"capacity level": str(row["level"]), "architecture": network_label(row["architecture"]),
                 "parameters": count(row["capacity"]), "modality": modality_name(str(row["modality"])),
                 "cosine distance [95% CI]": with_interval(row["cosine_distance"], row["ci_low"], row["ci_high"]),
                 "control / treated": f"{count(row['n_control'])} / {count(row['n_treated'])}",
@@ -268,7 +269,7 @@ def headline_table(capacity: pd.DataFrame, metric: str) -> pd.DataFrame:
     rows = []
     for architecture, parameters in capacities.items():
         own = combined[combined["architecture"] == architecture].set_index("modality")
-        row = {"network (parameters)": f"{architecture} ({count(parameters)})"}
+        row = {"network (parameters)": f"{network_label(architecture)} ({count(parameters)})"}
         for modality in modalities:
             if modality not in own.index:
                 row[modality_name(modality)] = MISSING

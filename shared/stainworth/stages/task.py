@@ -51,6 +51,7 @@ from stainworth.contracts.task import (
     TaskRunManifest,
     TasksConfig,
     TaskUnit,
+    network_source,
 )
 from stainworth.datasets.storage import Dataset
 from stainworth.errors import InputDataError
@@ -68,6 +69,7 @@ from stainworth.tasks.fit_plan import TaskFitPlan
 from stainworth.tasks.predict import predict_classification, predict_segmentation
 from stainworth.tasks.sources import modality_source
 from stainworth.tasks.subsets import draw_subsets
+from stainworth.tasks.user_nets import check_user_net
 
 
 def training_indices(config: TasksConfig, unit: TaskUnit, dataset: Dataset) -> np.ndarray | None:
@@ -104,6 +106,27 @@ def replicate_seed(seed: int, unit: TaskUnit, attempt: int = 0) -> int:
     """
     entropy = [int(seed), int(unit.subset), int(unit.replicate), int(attempt), 0x7A5C]
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])
+
+
+def check_user_networks(units: Sequence[TaskUnit], datasets_dir: str | Path,
+                        virtual_dirs: dict[str, str | Path]) -> None:
+    """Build and probe every network of your own among ``units`` at their images' size, before any trains.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the network: it cannot be built, does not take a 1-channel image of the
+        dataset's size, or returns the wrong shape (:func:`stainworth.tasks.user_nets.check_user_net`).
+    """
+    seen: set[str] = set()
+    for unit in units:
+        if network_source(unit.architecture) != "user" or unit.architecture in seen:
+            continue
+        seen.add(unit.architecture)
+        _, dataset, field = modality_source(unit, datasets_dir, virtual_dirs)
+        shape = dataset.arrays("train")[field].shape
+        check_user_net(unit.architecture, task=unit.task, image_px=(int(shape[-2]), int(shape[-1])),
+                       field=f"train_task {unit.name}")
 
 
 @dataclass
@@ -159,6 +182,7 @@ def train_units_stage(config: TasksConfig, units: Sequence[TaskUnit], datasets_d
         raise InputDataError("train_task: no units given; expected at least one")
     if len({unit.task for unit in units}) > 1 or len(set(names)) < len(names):
         raise InputDataError(f"train_task: units {names}; expected distinct units of one task")
+    check_user_networks(units, datasets_dir, virtual_dirs or {})
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     cache: dict[tuple[str, int | None, int], _Splits] = {}
@@ -199,6 +223,7 @@ def train_task_stage(config: TasksConfig, unit: TaskUnit, datasets_dir: str | Pa
     position
         Shown in progress lines, e.g. ``"run 3/20"``.
     """
+    check_user_networks([unit], datasets_dir, virtual_dirs or {})
     splits = _splits(config, unit, datasets_dir, virtual_dirs or {})
     return _train_unit(config, unit, splits, Path(output_dir), store_uri, position)
 
@@ -234,7 +259,7 @@ def _train_unit(config: TasksConfig, unit: TaskUnit, splits: _Splits, out: Path,
         for attempt in range(training.max_attempts):
             init_seed = replicate_seed(training.seed, unit, attempt)
             torch.manual_seed(init_seed)
-            net = build_task_net(unit.architecture, in_channels=1, weights=weights)
+            net = build_task_net(unit.architecture, in_channels=1, weights=weights, task=unit.task)
             if training.channels_last:
                 net = net.to(memory_format=torch.channels_last)
             net = net.to(device)

@@ -8,11 +8,15 @@ EfficientNet-b0 / -b7 encoder and a linear one-channel output, i.e. a logit). Cl
 (:mod:`stainworth.tasks.classifiers`). The study trained UNet1-3 and CNN1/3 from scratch and
 initialised the others with ImageNet weights; here those weights come from a local file or not at
 all. Capacity is the number of trainable parameters (:func:`capacity`).
+
+Beside the ladders, a task takes networks of your own (:mod:`stainworth.tasks.user_nets`):
+``timm:<model>``, ``smp:<Arch>/<encoder>`` and ``py:<module>:<function>``, on the same capacity
+axis. :func:`check_task_networks` builds and probes them before a run starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -20,12 +24,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from stainworth.contracts.task import LADDERS, TASKS, Task
+from stainworth.contracts.profile import Profile
+from stainworth.contracts.task import LADDERS, TASKS, Task, user_network_kind
 from stainworth.errors import ConfigError
 from stainworth.nets.efficientunet import build_efficientunet
 from stainworth.nets.parameters import trainable_parameters
 from stainworth.tasks.classifiers import build_cnn, build_resnet
 from stainworth.tasks.unet import build_unet
+from stainworth.tasks.user_nets import build_user_net, check_user_net, probe_user_net, user_task
 
 Builder = Callable[[int, Path | None], nn.Module]
 """``(in_channels, weights) -> network``."""
@@ -109,13 +115,15 @@ def _check_in_channels(in_channels: int) -> None:
 
 
 def build_task_net(name: str, *, in_channels: int = 1, weights: str | Path | None = None,
-                   task: str | None = None) -> nn.Module:
+                   task: str | None = None, image_px: int | tuple[int, int] | None = None) -> nn.Module:
     """Task network ``name``, freshly initialised from torch's global seed.
 
     Parameters
     ----------
     name
-        One of :data:`TASK_NETS` (case-insensitive), e.g. ``"unet2"`` or ``"resnet18"``.
+        One of :data:`TASK_NETS` (case-insensitive), e.g. ``"unet2"`` or ``"resnet18"``, or a
+        network of your own (``timm:<model>``, ``smp:<Arch>/<encoder>``, ``py:<module>:<function>``,
+        :func:`~stainworth.tasks.user_nets.build_user_net`).
     in_channels
         Channels of the input images (1 for a label-free, virtual or fluorescence image).
     weights
@@ -124,7 +132,11 @@ def build_task_net(name: str, *, in_channels: int = 1, weights: str | Path | Non
         ``efficientunet*``. RGB first convolutions are summed over colour for one channel; the
         ImageNet classifier is dropped. ``None``: from scratch.
     task
-        If given, the task the caller needs; a network of the other task is refused.
+        If given, the task the caller needs; a network of the other task is refused (a ``py:``
+        network needs it).
+    image_px
+        If given, a user network is probed with one forward pass of a 1-channel image of this
+        size (:func:`~stainworth.tasks.user_nets.probe_user_net`).
 
     Returns
     -------
@@ -140,6 +152,14 @@ def build_task_net(name: str, *, in_channels: int = 1, weights: str | Path | Non
     InputDataError
         A weights file that is missing, unreadable or does not fit the network.
     """
+    if user_network_kind(name):
+        _check_in_channels(in_channels)
+        chosen = user_task(name, task)
+        net = build_user_net(name, task=chosen, in_channels=in_channels,
+                             weights=None if weights is None else Path(weights))
+        if image_px is not None:
+            probe_user_net(net, name, task=chosen, image_px=image_px, in_channels=in_channels)
+        return net
     spec = task_net_spec(name)
     if task is not None:
         suitable = ladder(task)
@@ -154,7 +174,7 @@ def build_task_net(name: str, *, in_channels: int = 1, weights: str | Path | Non
 
 
 @lru_cache(maxsize=64, typed=True)  # typed: in_channels=True must not hit the entry of 1
-def capacity(name: str, *, in_channels: int = 1) -> int:
+def capacity(name: str, *, in_channels: int = 1, task: str | None = None) -> int:
     """Trainable parameters of network ``name`` (the study's measure of capacity).
 
     Counted on a network built on the ``meta`` device: nothing is allocated or initialised, and
@@ -163,9 +183,53 @@ def capacity(name: str, *, in_channels: int = 1) -> int:
     Raises
     ------
     ConfigError
-        Unknown name or ``in_channels`` < 1.
+        Unknown name or ``in_channels`` < 1 (or a ``py:`` network without ``task``).
     """
-    spec = task_net_spec(name)
     _check_in_channels(in_channels)
+    if user_network_kind(name):
+        chosen = user_task(name, task)
+        with torch.random.fork_rng(devices=[]):  # some constructors draw even on the meta device
+            try:
+                with torch.device("meta"):
+                    return trainable_parameters(build_user_net(name, task=chosen, in_channels=in_channels))
+            except ConfigError:
+                raise
+            except Exception:  # noqa: BLE001 - a user network that cannot be built on meta is built on the CPU
+                return trainable_parameters(build_user_net(name, task=chosen, in_channels=in_channels))
+    spec = task_net_spec(name)
     with torch.device("meta"):
         return trainable_parameters(spec.build(in_channels, None))
+
+
+def task_image_px(profile: Profile, task: str) -> int:
+    """The side of ``task``'s images at ``profile``: the segmentation patch or the classification canvas."""
+    extract = profile.prepare.extract
+    return extract.segmentation.patch_px if task == "segmentation" else extract.classification.canvas_px
+
+
+def check_task_networks(profile: Profile, tasks: Iterable[str] = TASKS) -> dict[str, int]:
+    """Build and probe every network of your own that ``profile`` names for ``tasks``, before anything trains.
+
+    Each is built without weights and run once on two 1-channel images of the task's size on the
+    CPU (:func:`~stainworth.tasks.user_nets.check_user_net`); torch's random state is untouched.
+
+    Returns
+    -------
+    dict
+        Trainable parameters by user network name.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the field (``tasks.<task>.architectures[i]`` or
+        ``tasks.<task>.learnable.architecture``) and what was found.
+    """
+    counts: dict[str, int] = {}
+    for task in tasks:
+        sweep = profile.tasks.sweep(task)  # type: ignore[arg-type]
+        fields = [(f"tasks.{task}.architectures[{k}]", name) for k, name in enumerate(sweep.architectures)]
+        fields.append((f"tasks.{task}.learnable.architecture", sweep.learnable.architecture))
+        for where, name in fields:
+            if user_network_kind(name) and name not in counts:
+                counts[name] = check_user_net(name, task=task, image_px=task_image_px(profile, task), field=where)
+    return counts
