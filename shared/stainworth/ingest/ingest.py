@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,8 +162,9 @@ def _fluorescence(plan: TilePlan, dtype: str) -> np.ndarray:
     return stack.astype(dtype)
 
 
-def staging_folder(out: Path) -> Path:
-    """An empty staging folder next to ``out``, renamed into place when complete.
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """An empty staging folder next to ``out``: renamed into place when the block ends, removed if it raises.
 
     Raises
     ------
@@ -175,7 +177,14 @@ def staging_folder(out: Path) -> Path:
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    return staging
+    try:
+        yield staging
+        if out.exists():
+            out.rmdir()
+        os.replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _input_hashes(spec_path: Path, plans: list[TilePlan]) -> dict[str, str]:
@@ -226,8 +235,7 @@ def ingest_acquisition(
     dtype = _fluorescence_dtype(plans)
     names = [channel.name for channel in spec.fluorescence]
     origin = np.min([plan.position_yx for plan in plans], axis=0)
-    staging = staging_folder(out)
-    try:
+    with staged_folder(out) as staging:
         tiles = []
         for k, plan in enumerate(plans):
             stem = f"tiles/r{plan.row:03d}_c{plan.col:03d}"
@@ -255,10 +263,4 @@ def ingest_acquisition(
             tile_size_yx=plans[0].shape, overlap=overlap, tiles=tiles,
         )
         write_manifest(manifest, staging)
-        if out.exists():
-            out.rmdir()
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return manifest

@@ -15,8 +15,6 @@ renamed into place after the last manifest is written, so bad input leaves nothi
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +26,7 @@ from stainworth.contracts.acquisition import AcquisitionManifest, ChannelInfo, C
 from stainworth.contracts.base import canonical_json, config_hash, file_sha256
 from stainworth.contracts.manifest import write_manifest
 from stainworth.errors import ConfigError, InputDataError
-from stainworth.ingest.ingest import nominal_overlap, staging_folder
+from stainworth.ingest.ingest import nominal_overlap, staged_folder
 from stainworth.ingest.omezarr import (
     Plate,
     PlatePosition,
@@ -293,21 +291,14 @@ def ingest_plate(
         progress(f"skipped wells not in plate.conditions: {', '.join(skipped)}")
     group = open_plate(plate.path)
     spec_hash = file_sha256(spec_file)
-    staging = staging_folder(out)
     manifests = []
     total = sum(len(plan.tiles) for plan in plans)
     done = 0
-    try:
+    with staged_folder(out) as staging:
         for plan in plans:
             manifests.append(_write_acquisition(spec, spec_hash, group, plate, plan, pixel, dtype,
                                                 staging / plan.acquisition_id))
             done += len(plan.tiles)
             if progress is not None:
                 progress(f"read {done}/{total} positions ({plan.acquisition_id})")
-        if out.exists():
-            out.rmdir()
-        os.replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return manifests
