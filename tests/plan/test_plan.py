@@ -112,3 +112,22 @@ def test_bad_input_is_one_line(argv, message, tmp_path, capsys):
 def test_share_and_gpus_are_checked_before_any_probe():
     with pytest.raises(ConfigError, match="share"):
         make_plan(load_profile("smoke"), ["stain"], share=1.5, prober=lambda spec: pytest.fail("probed"))
+
+
+def test_epochs_observed_at_mini_come_from_the_newest_run_of_each_pipeline(tmp_path):
+    from stainworth.plan.report import observed_epochs
+
+    def run(name, profile, epochs, metric="auc"):
+        folder = tmp_path / name
+        table = folder / "pipeline-run" / "evaluate" / "evaluation" / "units.csv"
+        table.parent.mkdir(parents=True)
+        (folder / "profile.yaml").write_text(f"name: {profile}\n")
+        pd.DataFrame({"architecture": ["cnn1"] * len(epochs), "epochs_run": epochs, f"test_{metric}": 0.7}).to_csv(
+            table, index=False)
+
+    run("cls_capacity-20261201-000000-aaaa", "mini", [10, 20])
+    run("cls_capacity-20261202-000000-bbbb", "mini", [30, 50])  # newer: this one counts
+    run("cls_capacity-20261203-000000-cccc", "smoke", [1, 1])  # not mini
+    run("seg_capacity-20261201-000000-dddd", "mini", [7], metric="dice")
+    assert observed_epochs(tmp_path) == {("classification", "cnn1"): (40.0, 50, 2),
+                                         ("segmentation", "cnn1"): (7.0, 7, 1)}

@@ -19,6 +19,7 @@ import yaml
 
 from stainworth.contracts.base import canonical_json
 from stainworth.contracts.profile import Profile
+from stainworth.contracts.task import VERDICT_METRIC
 from stainworth.errors import ConfigError
 from stainworth.plan.costs import DEFAULT_SHARE, GPUS, UnitCost, unit_cost, wall_hours
 from stainworth.plan.probe import ProbeResult, ProbeSpec, probe_in_child
@@ -65,7 +66,10 @@ def observed_epochs(runs_dir: str | Path) -> dict[tuple[str, str], tuple[float, 
     frames = [pd.read_csv(table) for run in newest.values() for table in run.glob(UNITS_GLOB)]
     found: dict[tuple[str, str], tuple[float, int, int]] = {}
     for frame in frames:
-        task = "segmentation" if "dice" in "".join(frame.columns) else "classification"
+        tasks = [task for task, metric in VERDICT_METRIC.items() if f"test_{metric}" in frame.columns]
+        if len(tasks) != 1:
+            continue  # not a units table of one task
+        task = tasks[0]
         for architecture, rows in frame.groupby("architecture"):
             found[(task, str(architecture))] = (float(rows["epochs_run"].mean()), int(rows["epochs_run"].max()),
                                                 len(rows))
