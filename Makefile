@@ -11,7 +11,7 @@ CRON ?=
 INTERVAL ?= 60
 
 PROFILE_ARG := $(if $(PROFILE),--profile $(PROFILE))
-SET_ARGS := $(foreach item,$(SET),--set $(item))
+SET_ARGS := $(foreach item,$(SET),--set '$(item)')
 OVERLAY_ARG := $(if $(OVERLAY),--overlay $(OVERLAY))
 
 .PHONY: setup submit test profile compile schedule watch images bench plan gpu-check reference lint lint-imports clean

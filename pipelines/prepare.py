@@ -1,6 +1,6 @@
 """Pipeline ``prepare``: acquisitions → stitched, registered, labelled fields → the two task datasets."""
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from kfp import dsl
 
@@ -14,11 +14,20 @@ from stainworth.pipelines.parameters import profile_pipeline
 from stainworth.runner.platform import configure_task
 
 
+class Prepared(NamedTuple):
+    """The outputs of the prepare graph later tasks read."""
+
+    datasets: Any
+    """``extract``'s output: both task datasets."""
+    stitched: Any
+    """``stitch``'s output: the label-free mosaics and tile positions (external stainers read them)."""
+
+
 def prepare_tasks(profile: Profile, prepare_config: Any, simulate_config: Any, store_uri: Any, *,
-                  part: str = "") -> Any:
+                  part: str = "") -> Prepared:
     """Add the prepare graph (ingest → stitch → register → label → extract) to the current pipeline.
 
-    Returns the ``extract`` task; its output ``datasets`` holds both datasets. ``part`` is appended
+    Returns the outputs of ``extract`` (both datasets) and ``stitch``. ``part`` is appended
     to the display names (a pipeline with two prepare graphs).
     """
     suffix = f" ({part})" if part else ""
@@ -35,7 +44,7 @@ def prepare_tasks(profile: Profile, prepare_config: Any, simulate_config: Any, s
                        labelled=labelled.outputs["labelled"]).set_display_name(f"extract{suffix}")
     for task in (ingested, stitched, registered, labelled, datasets):
         configure_task(task, profile.cluster, gpu=False)
-    return datasets
+    return Prepared(datasets=datasets.outputs["datasets"], stitched=stitched.outputs["stitched"])
 
 
 def build(profile: Profile):
@@ -47,6 +56,6 @@ def build(profile: Profile):
         "classification datasets into the store.",
     )
     def prepare(prepare_config: dict, simulate_config: dict, store_uri: str) -> dsl.Dataset:
-        return prepare_tasks(profile, prepare_config, simulate_config, store_uri).outputs["datasets"]
+        return prepare_tasks(profile, prepare_config, simulate_config, store_uri).datasets
 
     return prepare

@@ -15,6 +15,7 @@ from stainworth.components.detect_acquisitions import detect_acquisitions
 from stainworth.components.publish_stainers import publish_stainers
 from stainworth.contracts.prepare import PrepareConfig
 from stainworth.contracts.profile import Profile
+from stainworth.errors import ConfigError
 from stainworth.pipelines.parameters import profile_pipeline
 from stainworth.pipelines.prepare import prepare_tasks
 from stainworth.pipelines.stain import train_stainers
@@ -45,6 +46,9 @@ def prepare_configs(profile: Profile) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def build(profile: Profile):
     """The ``retrain`` pipeline with the profile's values as parameter defaults."""
+    if sorted(profile.stain.builtin) != ["efficientunet", "pix2pixhd"]:
+        raise ConfigError(f"stain.builtin: found {list(profile.stain.builtin)}; the retrain pipeline retrains and "
+                          "publishes both of the study's stainers, expected [efficientunet, pix2pixhd]")
     training_prepare, holdout_prepare = prepare_configs(profile)
     kinds = list(profile.stain.datasets)
     plan = sweep_plan(profile.retrain.evaluate)
@@ -63,8 +67,9 @@ def build(profile: Profile):
         configure_task(detected, profile.cluster, gpu=False)
         with dsl.If(detected.outputs["Output"] > 0, name="new-acquisitions"):
             holdout = prepare_tasks(profile, holdout_prepare_config, simulate_config, store_uri,
-                                    part="holdout").outputs["datasets"]
-            datasets = prepare_tasks(profile, prepare_config, simulate_config, store_uri).outputs["datasets"]
+                                    part="holdout").datasets
+            prepared = prepare_tasks(profile, prepare_config, simulate_config, store_uri)
+            datasets = prepared.datasets
             trained, published = {}, {}
             for kind in kinds:
                 trained[kind] = train_stainers(profile, kind, stain_config, store_uri, datasets)
@@ -77,7 +82,8 @@ def build(profile: Profile):
                                     ).set_display_name("advance ledger")
             configure_task(ledger, profile.cluster, gpu=False)
             if plan:
-                evaluated = sweeps_graph(profile, plan, tasks_config, stain_config, store_uri, datasets, trained)
+                configs = {"tasks_config": tasks_config, "stain_config": stain_config, "prepare_config": prepare_config}
+                evaluated = sweeps_graph(profile, plan, configs, store_uri, prepared, trained)
                 ledger.after(evaluated[REPORT_OUTPUT].task)
 
     return retrain

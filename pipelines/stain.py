@@ -5,45 +5,72 @@ from typing import Any, NamedTuple
 from kfp import dsl
 
 from stainworth.components.apply_stainer import apply_stainer
+from stainworth.components.external_stainers import external_stainers
 from stainworth.components.stain_report import stain_report
 from stainworth.components.train_stainer import train_stainer
 from stainworth.contracts.profile import Profile
+from stainworth.contracts.task import BUILTIN_VIRTUAL
 from stainworth.pipelines.parameters import profile_pipeline
-from stainworth.pipelines.prepare import prepare_tasks
+from stainworth.pipelines.prepare import Prepared, prepare_tasks
 from stainworth.runner.platform import configure_task
 
 ARCHITECTURES = ("pix2pixhd", "efficientunet")
+"""The study's stainers, in the order their tasks are added."""
+EXTERNAL = "external"
+"""The input through which tasks receive the ``external_stainers`` output."""
 
 
-def train_stainers(profile: Profile, kind: str, stain_config: Any, store_uri: Any, datasets: Any) -> dict[str, Any]:
-    """Add the training of both architectures on one dataset (GPU); their outputs by architecture."""
-    trained = {}
+def train_stainers(profile: Profile, kind: str, stain_config: Any, store_uri: Any, datasets: Any,
+                   after: Any = None) -> dict[str, Any]:
+    """Add the training of ``stain.builtin``'s architectures on one dataset (GPU); their outputs by architecture.
+
+    ``after``: a task they wait for (the external stainers' checks, so that bad input ends a run
+    before any training starts).
+    """
+    trained: dict[str, Any] = {}
     for architecture in ARCHITECTURES:
+        if architecture not in profile.stain.builtin:
+            continue
         task = train_stainer(config=stain_config, kind=kind, architecture=architecture, store_uri=store_uri,
                              datasets=datasets).set_display_name(f"train {architecture} ({kind})")
         configure_task(task, profile.cluster, gpu=True)
+        if after is not None:
+            task.after(after)
         trained[architecture] = task.outputs["stainer"]
     return trained
 
 
-def stain_tasks(profile: Profile, kind: str, stain_config: Any, store_uri: Any, datasets: Any,
-                trained: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
-    """Add one dataset's stainers to the current pipeline: train, apply (GPU), report (CPU).
+def stain_tasks(profile: Profile, kind: str, stain_config: Any, prepare_config: Any, store_uri: Any,
+                prepared: Prepared, trained: dict[str, Any] | None = None) -> tuple[dict[str, Any], Any]:
+    """Add one dataset's stainers to the current pipeline: external ones, train, apply (GPU), report (CPU).
 
-    ``trained``: stainers the pipeline trained already (by architecture); none: trained here.
-    Returns the ``apply_stainer`` outputs by architecture and the ``stain_report`` output.
+    ``trained``: the study's stainers the pipeline trained already (by architecture); none: trained here.
+    Returns the virtual datasets as the inputs of ``train_task`` and ``evaluate`` take them
+    (``virtual_effunet``, ``virtual_pix2pixhd``, ``external``; only those the profile makes) and
+    the ``stain_report`` output.
     """
-    trained = trained or train_stainers(profile, kind, stain_config, store_uri, datasets)
-    virtual = {}
+    external = None
+    if profile.stain.external:
+        external = external_stainers(config=stain_config, prepare_config=prepare_config, kind=kind, store_uri=store_uri,
+                                     stitched=prepared.stitched, datasets=prepared.datasets
+                                     ).set_display_name(f"external stainers ({kind})")
+        configure_task(external, profile.cluster, gpu=any(entry.model for entry in profile.stain.external))
+    if trained is None:
+        trained = train_stainers(profile, kind, stain_config, store_uri, prepared.datasets, after=external)
+    applied = {}
     for architecture in ARCHITECTURES:
-        applied = apply_stainer(config=stain_config, kind=kind, stainer=trained[architecture],
-                                datasets=datasets).set_display_name(f"apply {architecture} ({kind})")
-        configure_task(applied, profile.cluster, gpu=True)
-        virtual[architecture] = applied.outputs["virtual"]
-    report = stain_report(config=stain_config, kind=kind, datasets=datasets, **virtual
+        if architecture not in trained:
+            continue
+        task = apply_stainer(config=stain_config, kind=kind, stainer=trained[architecture],
+                             datasets=prepared.datasets).set_display_name(f"apply {architecture} ({kind})")
+        configure_task(task, profile.cluster, gpu=True)
+        applied[architecture] = task.outputs["virtual"]
+    extra = {} if external is None else {EXTERNAL: external.outputs["virtual"]}
+    report = stain_report(config=stain_config, kind=kind, datasets=prepared.datasets, **applied, **extra
                           ).set_display_name(f"report ({kind})")
     configure_task(report, profile.cluster, gpu=False)
-    return virtual, report.outputs["report"]
+    virtual = {BUILTIN_VIRTUAL[architecture]: output for architecture, output in applied.items()}
+    return virtual | extra, report.outputs["report"]
 
 
 def build(profile: Profile):
@@ -61,8 +88,8 @@ def build(profile: Profile):
         "the image-quality report (SSIM, PSNR, PCC, MSE, NRMSE; image panels).",
     )
     def stain(prepare_config: dict, simulate_config: dict, stain_config: dict, store_uri: str) -> outputs:
-        datasets = prepare_tasks(profile, prepare_config, simulate_config, store_uri).outputs["datasets"]
-        reports = {f"{kind}_report": stain_tasks(profile, kind, stain_config, store_uri, datasets)[1]
+        prepared = prepare_tasks(profile, prepare_config, simulate_config, store_uri)
+        reports = {f"{kind}_report": stain_tasks(profile, kind, stain_config, prepare_config, store_uri, prepared)[1]
                    for kind in kinds}
         return outputs(**reports)
 

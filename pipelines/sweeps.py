@@ -17,7 +17,7 @@ from stainworth.contracts.profile import Profile
 from stainworth.contracts.task import LADDERS, SweepKind, Task, TasksConfig, network_source
 from stainworth.pipelines import SWEEP_PIPELINES
 from stainworth.pipelines.parameters import profile_pipeline
-from stainworth.pipelines.prepare import prepare_tasks
+from stainworth.pipelines.prepare import Prepared, prepare_tasks
 from stainworth.pipelines.stain import stain_tasks
 from stainworth.runner.platform import configure_task
 
@@ -25,8 +25,6 @@ LOCAL_SLOTS = 2
 """Loop iterations kfp.local runs at once: a local run deals its trainings to as many tasks."""
 REPORT_OUTPUT = "study_report"
 """The pipeline output holding the report folder (``report.html``, ``summary.md``, figures, tables)."""
-VIRTUAL_MODALITY = {"efficientunet": "virtual_effunet", "pix2pixhd": "virtual_pix2pixhd"}
-"""Stainer architecture → the modality its ``apply_stainer`` output is."""
 
 
 def sweep_units(tasks: TasksConfig, task: Task, sweeps: Sequence[SweepKind]) -> list[dict[str, Any]]:
@@ -113,15 +111,17 @@ def _deal_to_slots(units: list[dict[str, Any]], ranks: Mapping[str, int], modali
     return slots
 
 
-def sweep_tasks(profile: Profile, task: Task, units: list[dict[str, Any]], tasks_config: Any, stain_config: Any,
-                store_uri: Any, datasets: Any, trained: dict[str, Any] | None = None) -> tuple[Any, Any]:
-    """Add one task's part to the current pipeline: both stainers on its dataset, the units, the evaluation.
+def sweep_tasks(profile: Profile, task: Task, units: list[dict[str, Any]], configs: Mapping[str, Any],
+                store_uri: Any, prepared: Prepared, trained: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """Add one task's part to the current pipeline: the stainers on its dataset, the units, the evaluation.
 
+    ``configs``: the pipeline parameters ``tasks_config``, ``stain_config`` and ``prepare_config``.
     ``trained``: the task's stainers when the pipeline trained them already (else trained here).
     Returns the ``stain_report`` and the ``evaluate`` outputs.
     """
-    applied, report = stain_tasks(profile, task, stain_config, store_uri, datasets, trained)
-    virtual = {VIRTUAL_MODALITY[architecture]: output for architecture, output in applied.items()}
+    tasks_config, datasets = configs["tasks_config"], prepared.datasets
+    virtual, report = stain_tasks(profile, task, configs["stain_config"], configs["prepare_config"], store_uri,
+                                  prepared, trained)
     with dsl.ParallelFor(units, parallelism=profile.cluster.parallelism, name=f"{task} units") as unit:
         unit_task = train_task(config=tasks_config, task=task, item=unit, store_uri=store_uri, datasets=datasets,
                                **virtual).set_display_name(f"train unit ({task})")
@@ -166,10 +166,12 @@ def sweep_plan(pipelines: Sequence[str]) -> dict[Task, tuple[SweepKind, ...]]:
     return plan
 
 
-def sweeps_graph(profile: Profile, plan: Mapping[Task, Sequence[SweepKind]], tasks_config: Any, stain_config: Any,
-                 store_uri: Any, datasets: Any, trained: Mapping[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Add ``plan``'s sweeps and the study report to the current pipeline, on ``datasets``.
+def sweeps_graph(profile: Profile, plan: Mapping[Task, Sequence[SweepKind]], configs: Mapping[str, Any],
+                 store_uri: Any, prepared: Prepared, trained: Mapping[str, dict[str, Any]] | None = None
+                 ) -> dict[str, Any]:
+    """Add ``plan``'s sweeps and the study report to the current pipeline, on the ``prepared`` datasets.
 
+    ``configs``: the pipeline parameters ``tasks_config``, ``stain_config`` and ``prepare_config``.
     ``trained``: the stainers per dataset kind when the pipeline trained them already (else each
     task's part trains its own). Returns the outputs ``<task>_report``, ``<task>_evaluation`` and
     ``study_report`` by name.
@@ -177,7 +179,7 @@ def sweeps_graph(profile: Profile, plan: Mapping[Task, Sequence[SweepKind]], tas
     results = {}
     for task, sweeps in plan.items():
         results[f"{task}_report"], results[f"{task}_evaluation"] = sweep_tasks(
-            profile, task, sweep_units(profile.tasks, task, sweeps), tasks_config, stain_config, store_uri, datasets,
+            profile, task, sweep_units(profile.tasks, task, sweeps), configs, store_uri, prepared,
             (trained or {}).get(task))
     report_config = {"profile": profile.name,
                      "settings": profile.model_dump(mode="json", exclude={"cluster"}, exclude_none=True)}
@@ -209,8 +211,9 @@ def build_sweeps(profile: Profile, name: str, plan: Mapping[Task, Sequence[Sweep
     @profile_pipeline(profile, name=f"stainworth-{name.replace('_', '-')}", description=description)
     def pipeline(prepare_config: dict, simulate_config: dict, stain_config: dict, tasks_config: dict,
                  store_uri: str) -> outputs:
-        datasets = prepare_tasks(profile, prepare_config, simulate_config, store_uri).outputs["datasets"]
-        results = sweeps_graph(profile, plan, tasks_config, stain_config, store_uri, datasets)
+        prepared = prepare_tasks(profile, prepare_config, simulate_config, store_uri)
+        configs = {"tasks_config": tasks_config, "stain_config": stain_config, "prepare_config": prepare_config}
+        results = sweeps_graph(profile, plan, configs, store_uri, prepared)
         return outputs(**results)
 
     return pipeline

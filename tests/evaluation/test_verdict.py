@@ -122,7 +122,8 @@ def test_training_size_axis_with_several_architectures():
     ("segmentation", "virtual_effunet", "auc", {}, ConfigError, r"metric: found 'auc' for segmentation; expected one "
                                                                 r"of precision, recall, dice"),
     ("segmentation", "label_free", "dice", {}, ConfigError, r"stainer_modality: found 'label_free'; expected one of "
-                                                            r"virtual_effunet, virtual_pix2pixhd, fluorescence"),
+                                                            r"virtual_effunet, virtual_pix2pixhd, virtual_<external "
+                                                            r"stainer>, fluorescence"),
     ("segmentation", "virtual_effunet", "dice", {"axis": "epochs"}, ConfigError,
      r"axis: found 'epochs'; expected one of capacity, train_size"),
     ("segmentation", "virtual_effunet", "dice", {"alpha": 0.0}, ConfigError, r"alpha: found 0.0; expected a level"),

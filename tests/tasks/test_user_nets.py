@@ -144,7 +144,7 @@ def merged(base, extra):
 def test_the_profile_snippets_of_the_docs_are_valid_and_their_networks_fit():
     text = (Path(__file__).resolve().parents[2] / "docs" / "your_own.md").read_text()
     snippets = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.S)]
-    assert len(snippets) == 4
+    assert len(snippets) == 6  # four of networks, two of stainers
     base = yaml.safe_load(profile_path("smoke").read_text())
     profiles = [validate_model(Profile, merged(base, snippet), where="docs") for snippet in snippets]
     names = [name for profile in profiles for task in ("segmentation", "classification")
@@ -152,3 +152,6 @@ def test_the_profile_snippets_of_the_docs_are_valid_and_their_networks_fit():
     assert names == ["timm:convnext_nano", "smp:Unet/resnet34", "py:stainworth.tasks.examples:tiny_cnn",
                      "timm:convnext_nano"]
     assert check_task_networks(profiles[2]) == {"py:stainworth.tasks.examples:tiny_cnn": 1265}
+    assert [profile.tasks.classification.modalities[1:-1] for profile in profiles[4:]] == [
+        ["virtual_effunet", "virtual_pix2pixhd", "virtual_cytoland", "virtual_mylab"],
+        ["virtual_effunet", "virtual_pix2pixhd", "virtual_cytoland"]]

@@ -22,7 +22,7 @@ import pandas as pd
 from stainworth.analysis.embeddings import class_cosine_distance, embeddings
 from stainworth.analysis.feature_maps import has_decoder_features, mean_activation_map, save_feature_map_png
 from stainworth.analysis.observer import cho_auc
-from stainworth.contracts.task import MODALITIES, architecture_slug
+from stainworth.contracts.task import architecture_slug, modality_rank
 from stainworth.evaluation.trained import TrainedUnit, capacity_levels, first_replicates, test_images
 from stainworth.progress import Progress
 from stainworth.tasks.sources import ModalitySources
@@ -38,7 +38,7 @@ def classification_analyses(units: list[TrainedUnit], sources: ModalitySources, 
     """Class-embedding cosine distances (low, medium, high capacity) and the Hotelling reference."""
     by_key = first_replicates(units)
     levels = capacity_levels(units)
-    modalities = [m for m in MODALITIES if any(key[1] == m for key in by_key)]
+    modalities = sorted({key[1] for key in by_key}, key=modality_rank)
     progress = Progress("evaluate embeddings", len(levels) * len(modalities) + len(modalities))
     rows = []
     for level, architecture in levels:

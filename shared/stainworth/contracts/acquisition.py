@@ -43,6 +43,9 @@ class TileInfo(StrictModel):
     """Nominal stage position of the tile's top-left corner in mosaic pixels (y, x)."""
     files: dict[str, str]
     """Relative path of the tile's file for each channel group (``label_free``, ``fluorescence``)."""
+    source: str | None = None
+    """Where the tile was read from: the position path (``A/1/0``) of a tile ingested from an
+    OME-Zarr plate, so that a plate of virtual stains with the same positions matches it."""
 
 
 class AcquisitionManifest(OutputManifest):

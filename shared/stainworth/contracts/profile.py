@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from stainworth.contracts.base import StrictModel
 from stainworth.contracts.cluster import ClusterConfig
@@ -10,7 +10,7 @@ from stainworth.contracts.prepare import PrepareConfig
 from stainworth.contracts.retrain import RetrainConfig
 from stainworth.contracts.simulate import SimulateConfig
 from stainworth.contracts.stainer import StainConfig
-from stainworth.contracts.task import TasksConfig
+from stainworth.contracts.task import TASKS, TasksConfig, is_virtual, sweep_modalities
 
 
 class Profile(StrictModel):
@@ -32,3 +32,22 @@ class Profile(StrictModel):
     """Retraining on new acquisitions: ledger, holdout, model registry, promotion."""
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     """Cluster-only settings (ignored by local runs)."""
+
+    @model_validator(mode="after")
+    def _modalities_of_the_stainers(self) -> Profile:
+        """Default each sweep's modalities to those of the profile's stainers; check explicit ones.
+
+        Default: label-free, ``stain.builtin``'s, ``stain.external``'s, fluorescence. Modalities given
+        explicitly must name a stainer of the profile.
+        """
+        made = sweep_modalities(list(self.stain.builtin), [external.name for external in self.stain.external])
+        for task in TASKS:
+            sweep = self.tasks.sweep(task)
+            if "modalities" not in sweep.model_fields_set:
+                sweep.modalities = made
+                continue
+            for k, modality in enumerate(sweep.modalities):
+                if is_virtual(modality) and modality not in made:
+                    raise ValueError(f"tasks.{task}.modalities[{k}]: '{modality}' is made by no stainer of this "
+                                     f"profile; stain.builtin and stain.external make {made[1:-1] or 'none'}")
+        return self

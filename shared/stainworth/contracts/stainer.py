@@ -8,6 +8,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from stainworth.contracts.base import DeviceName, StrictModel
 from stainworth.contracts.manifest import OutputManifest
+from stainworth.contracts.task import sweep_modalities
 
 Encoder = Literal["efficientnet-b0", "efficientnet-b1", "efficientnet-b2", "efficientnet-b3",
                   "efficientnet-b4", "efficientnet-b5", "efficientnet-b6", "efficientnet-b7"]
@@ -111,9 +112,93 @@ class ApplyConfig(StrictModel):
     """Test images shown in the report's image panels."""
 
 
-class StainConfig(StrictModel):
-    """The ``stain`` pipeline: train both stainers on each dataset, stain every split, report image quality."""
+STUDY_STAINERS: tuple[Architecture, ...] = ("efficientunet", "pix2pixhd")
+"""The study's stainers (``stain.builtin`` by default)."""
+MODEL_SUFFIXES: dict[str, str] = {".onnx": "onnx", ".pt": "torchscript", ".pts": "torchscript"}
+"""Suffix of an external stainer's model file → its format (ONNX through onnxruntime, or TorchScript)."""
+RESERVED_STAINER_NAMES = ("effunet", "pix2pixhd", "efficientunet")
+"""External stainer names that would clash with the study's stainers and their modalities."""
 
+
+class InputNormalisation(StrictModel):
+    """How an external model's label-free input is scaled before it sees it.
+
+    ``percentile``: ``(x - p_low) / (p_high - p_low)`` with the ``low`` and ``high`` percentiles of
+    each label-free mosaic (the usual preprocessing of CARE, CSBDeep and Cytoland models);
+    ``none``: the label-free values as stored.
+    """
+
+    kind: Literal["percentile", "none"] = "percentile"
+    low: float = Field(default=1.0, ge=0, lt=100)
+    high: float = Field(default=99.0, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _low_below_high(self) -> InputNormalisation:
+        if self.low >= self.high:
+            raise ValueError(f"low {self.low} must be below high {self.high}")
+        return self
+
+
+class ExternalStainerConfig(StrictModel):
+    """A stainer trained elsewhere: its images (``images``) or its model file (``model``), one of the two.
+
+    Its images become modality ``virtual_<name>`` in every sweep, table, figure and verdict.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    """Lower-case letters, digits and ``_``; the modality is ``virtual_<name>``."""
+    images: str | None = None
+    """Folder or store URI with one virtually stained image per label-free tile of every acquisition,
+    in the acquisitions' layout: ``<acquisition_id>/<the tile's label_free file>`` (any of .ome.tif,
+    .tif, .tiff, .png in place of the suffix)."""
+    channel: str | None = None
+    """When ``images`` is an OME-Zarr HCS plate (e.g. VisCy's predictions): the label of the channel
+    holding the virtual stain. Each tile ingested from a plate reads the position of the same path."""
+    z: int | Literal["middle", "mean", "max"] = "middle"
+    """When ``images`` is a plate: the z-plane (index, ``middle``) or the projection (``mean``, ``max``)."""
+    model: str | None = None
+    """File or store URI of the model: ``.onnx`` (run by onnxruntime) or a TorchScript ``.pt``; one
+    channel in and one out, taking (B, 1, tile, tile) batches of ``stain.apply.tile_px``."""
+    input_normalisation: InputNormalisation = Field(default_factory=InputNormalisation)
+    """The model's input scaling (``model`` only)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExternalStainerConfig:
+        if (self.images is None) == (self.model is None):
+            raise ValueError(f"external stainer '{self.name}': give exactly one of images (pre-computed "
+                             "images) or model (a .onnx or TorchScript .pt file)")
+        if self.name in RESERVED_STAINER_NAMES:
+            raise ValueError(f"external stainer name '{self.name}': clashes with a built-in stainer "
+                             f"({', '.join(RESERVED_STAINER_NAMES)}); choose another")
+        if self.channel is not None and self.images is None:
+            raise ValueError(f"external stainer '{self.name}': channel names a channel of an OME-Zarr plate of "
+                             "images; it goes with images, not with model")
+        if self.model is not None and self.model_format is None:
+            raise ValueError(f"external stainer '{self.name}': model '{self.model}' has no known suffix; "
+                             f"expected one of {', '.join(MODEL_SUFFIXES)}")
+        return self
+
+    @property
+    def modality(self) -> str:
+        """``virtual_<name>``."""
+        return f"virtual_{self.name}"
+
+    @property
+    def model_format(self) -> str | None:
+        """``onnx`` or ``torchscript`` from the model's suffix (None without a model or with another suffix)."""
+        if self.model is None:
+            return None
+        suffix = "." + self.model.rsplit("/", 1)[-1].rpartition(".")[2].lower()
+        return MODEL_SUFFIXES.get(suffix)
+
+
+class StainConfig(StrictModel):
+    """The ``stain`` pipeline: the study's stainers trained on each dataset and external ones, and image quality."""
+
+    builtin: list[Architecture] = Field(default_factory=lambda: list(STUDY_STAINERS))
+    """The study's stainers trained here; ``[]`` switches them off."""
+    external: list[ExternalStainerConfig] = Field(default_factory=list)
+    """Stainers trained elsewhere (:class:`ExternalStainerConfig`)."""
     datasets: list[DatasetKind] = Field(default_factory=lambda: list(DATASET_KINDS), min_length=1)
     training: StainerTrainConfig = Field(default_factory=StainerTrainConfig)
     """Shared training settings; ``architecture`` is set per task."""
@@ -124,6 +209,22 @@ class StainConfig(StrictModel):
     apply: ApplyConfig = Field(default_factory=ApplyConfig)
     store_prefix: str = Field(default="stainers", pattern=r"^[A-Za-z0-9._/-]+$")
     """Store prefix the trained stainers and their checkpoints are published under."""
+
+    @model_validator(mode="after")
+    def _stainers_distinct(self) -> StainConfig:
+        if len(set(self.builtin)) != len(self.builtin):
+            raise ValueError(f"builtin {self.builtin}: each stainer at most once")
+        names = [external.name for external in self.external]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"external: name {repeated[0]!r} given {names.count(repeated[0])} times; "
+                             "names must differ")
+        return self
+
+    @property
+    def modalities(self) -> list[str]:
+        """The virtual modalities these stainers make: the study's first, then the external ones in order."""
+        return sweep_modalities(list(self.builtin), [external.name for external in self.external])[1:-1]
 
     @model_validator(mode="after")
     def _overrides_are_valid(self) -> StainConfig:

@@ -12,7 +12,7 @@ modalities is paired.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -24,10 +24,16 @@ Task = Literal["segmentation", "classification"]
 TASKS: tuple[Task, ...] = ("segmentation", "classification")
 VERDICT_METRIC: dict[str, str] = {"segmentation": "dice", "classification": "auc"}
 """The metric each task's verdict is decided on (also the per-training test metric of ``units.csv``)."""
-Modality = Literal["label_free", "virtual_effunet", "virtual_pix2pixhd", "fluorescence"]
-MODALITIES: tuple[Modality, ...] = ("label_free", "virtual_effunet", "virtual_pix2pixhd", "fluorescence")
-VIRTUAL_MODALITIES: tuple[Modality, ...] = ("virtual_effunet", "virtual_pix2pixhd")
-"""The modalities made by a stainer (an ``apply_stainer`` output each)."""
+MODALITY_PATTERN = r"^(label_free|fluorescence|virtual_[a-z][a-z0-9_]{0,31})$"
+Modality = Annotated[str, Field(pattern=MODALITY_PATTERN)]
+"""``label_free``, ``fluorescence``, or ``virtual_<name>``: the images of one stainer (the study's
+``virtual_effunet`` and ``virtual_pix2pixhd``, or ``virtual_<name>`` of an external stainer of
+``stain.external``)."""
+MODALITIES: tuple[str, ...] = ("label_free", "virtual_effunet", "virtual_pix2pixhd", "fluorescence")
+"""The study's four modalities, in reporting order."""
+VIRTUAL_PREFIX = "virtual_"
+BUILTIN_VIRTUAL: dict[str, str] = {"efficientunet": "virtual_effunet", "pix2pixhd": "virtual_pix2pixhd"}
+"""Built-in stainer architecture → the modality of its images."""
 SweepKind = Literal["capacity", "learnable"]
 Ending = Literal["early_stop", "epoch_cap", "degenerate_retrained"]
 """How a training ended: early stopping on its validation loss, its epoch cap, or (after a degenerate
@@ -69,6 +75,24 @@ _PER_ARCHITECTURE_RANGES: dict[str, tuple[float, float, str]] = {
     "plateau_patience_by_architecture": (1, 10000, "values from 1 to 10000"),
     "learning_rate_by_architecture": (1e-12, 1, "rates in (0, 1]"),
 }
+
+
+def is_virtual(modality: str) -> bool:
+    """Whether ``modality`` is the images of a stainer (``virtual_<name>``)."""
+    return modality.startswith(VIRTUAL_PREFIX)
+
+
+def modality_rank(modality: str) -> tuple[int, str]:
+    """Sort key of the reporting order: label-free, the study's stainers, external stainers by name, fluorescence."""
+    if modality in MODALITIES:
+        return (MODALITIES.index(modality) if modality != "fluorescence" else 4, "")
+    return (3, modality) if is_virtual(modality) else (5, modality)
+
+
+def sweep_modalities(builtin: list[str], external: list[str]) -> list[str]:
+    """A sweep's modalities for the study's stainers ``builtin`` (architectures) and the ``external`` names."""
+    virtual = [BUILTIN_VIRTUAL[name] for name in ("efficientunet", "pix2pixhd") if name in builtin]
+    return ["label_free", *virtual, *(VIRTUAL_PREFIX + name for name in external), "fluorescence"]
 
 
 def user_network_kind(name: str) -> str | None:
@@ -227,6 +251,8 @@ class TaskSweepConfig(StrictModel):
     """Capacity sweep: networks of the task's ladder and networks of your own (:data:`USER_NETWORK_FORMS`)."""
     learnable: LearnableConfig
     modalities: list[Modality] = Field(default_factory=lambda: list(MODALITIES), min_length=1)
+    """Input images compared; in a profile, by default label-free, one per stainer of ``stain``
+    (built-in and external) and the real fluorescence."""
     training: TaskTrainingConfig
     replicates: int = Field(default=3, ge=2, le=20)
     """Trainings of every unit, with different initialisation and batch order on the same items: the

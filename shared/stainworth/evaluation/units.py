@@ -14,13 +14,15 @@ other items.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from stainworth.contracts.task import MODALITIES, TASKS
+from stainworth.contracts.task import MODALITIES, MODALITY_PATTERN, TASKS
+from stainworth.contracts.task import modality_rank as contract_modality_rank
 from stainworth.errors import InputDataError
 
 SCORE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -93,9 +95,9 @@ class UnitScores:
                 f"replicate {self.replicate})")
 
 
-def modality_rank(modality: str) -> int:
-    """Position of ``modality`` in the reporting order: label_free, virtual_effunet, virtual_pix2pixhd, fluorescence."""
-    return MODALITIES.index(modality)
+def modality_rank(modality: str) -> tuple[int, str]:
+    """Sort key of the reporting order: label-free, the study's stainers, external stainers, fluorescence."""
+    return contract_modality_rank(modality)
 
 
 def _shown(item: object) -> str:
@@ -107,9 +109,9 @@ def _check_unit(unit: UnitScores, task: str) -> None:
     if unit.task != task:
         raise InputDataError(f"mixed tasks: {unit.describe()} is {unit.task!r} but the first unit is {task!r}; "
                              "expected units of one task")
-    if unit.modality not in MODALITIES:
+    if not re.fullmatch(MODALITY_PATTERN, unit.modality):
         raise InputDataError(f"{unit.describe()}: modality {unit.modality!r} is unknown; expected one of "
-                             f"{', '.join(MODALITIES)}")
+                             f"{', '.join(MODALITIES)} or virtual_<stainer>")
     columns = SCORE_COLUMNS[task]
     missing = [column for column in columns if column not in unit.scores.columns]
     if missing:

@@ -27,13 +27,14 @@ probability of any false call within it at alpha).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from stainworth.contracts.task import MODALITIES, VERDICT_METRIC, VIRTUAL_MODALITIES, network_source
+from stainworth.contracts.task import MODALITY_PATTERN, VERDICT_METRIC, is_virtual, modality_rank, network_source
 from stainworth.errors import ConfigError, InputDataError
 from stainworth.evaluation.tables import TASK_METRICS, sort_rows
 from stainworth.evaluation.trend import capacity_trend
@@ -116,9 +117,9 @@ def _check_request(comparisons: pd.DataFrame, task: str, stainer_modality: str, 
         raise ConfigError(f"task: found {task!r}; expected one of {', '.join(TASK_METRICS)}")
     if metric not in TASK_METRICS[task]:
         raise ConfigError(f"metric: found {metric!r} for {task}; expected one of {', '.join(TASK_METRICS[task])}")
-    if stainer_modality not in MODALITIES or stainer_modality == REFERENCE:
-        others = [m for m in MODALITIES if m != REFERENCE]
-        raise ConfigError(f"stainer_modality: found {stainer_modality!r}; expected one of {', '.join(others)}")
+    if stainer_modality == REFERENCE or not re.fullmatch(MODALITY_PATTERN, str(stainer_modality)):
+        raise ConfigError(f"stainer_modality: found {stainer_modality!r}; expected one of virtual_effunet, "
+                          "virtual_pix2pixhd, virtual_<external stainer>, fluorescence")
     if axis not in AXES:
         raise ConfigError(f"axis: found {axis!r}; expected one of {', '.join(AXES)}")
     if not 0 < alpha < 1:
@@ -374,7 +375,8 @@ def study_verdict(task: str, tables: Mapping[str, pd.DataFrame], units: Sequence
     comparisons = tables.get("comparisons")
     sentences: list[str] = []
     details: dict[str, Any] = {}
-    for stainer in VIRTUAL_MODALITIES:
+    present = [] if comparisons is None else comparisons["modality"].astype(str).unique()
+    for stainer in sorted((m for m in present if is_virtual(m)), key=modality_rank):
         rows = pd.DataFrame() if comparisons is None else comparisons[
             (comparisons["modality"] == stainer) & (comparisons["metric"] == metric)]
         if not rows.empty and rows["train_size"].isna().any():

@@ -15,6 +15,10 @@ ACQUIRED = "acquisitions.json"
 FIELDS = "fields"
 MOSAIC = "mosaic.zarr"
 """Stitch output: ``label_free`` (Y, X) float32 and ``fluorescence`` (C, Y', X') arrays."""
+TILE_POSITIONS, TILE_SHAPE = "tile_positions_yx", "tile_shape_yx"
+"""Attributes of the stitch output's mosaic group: each tile's top-left corner (y, x) in the mosaic, in the
+acquisition manifest's order, and the tile size, so that images made per tile (an external stainer's)
+are placed exactly like the label-free tiles."""
 REGISTERED = "registered.zarr"
 """Register output: ``fluorescence`` (C, Y, X) float32 in the label-free frame."""
 LABELS = "labels.zarr"

@@ -223,7 +223,8 @@ def _write_acquisition(spec: PlateIngestSpec, spec_hash: str, group: zarr.Group,
         write_ome_tiff(folder / files["label_free"], label_free, axes="YX", pixel_size_um=pixel)
         write_ome_tiff(folder / files["fluorescence"], fluorescence, axes="CYX", pixel_size_um=pixel,
                        channel_names=names)
-        tiles.append(TileInfo(row=tile.row, col=tile.col, position_yx=tile.position_yx, files=files))
+        tiles.append(TileInfo(row=tile.row, col=tile.col, position_yx=tile.position_yx, files=files,
+                              source=tile.position.path))
         digest = hashlib.sha256(canonical_json(tile.position.__dict__).encode())
         for array in (label_free, fluorescence):
             digest.update(np.ascontiguousarray(array).tobytes())

@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from stainworth.contracts.report import ReportConfig
-from stainworth.contracts.task import LADDERS, MODALITIES, VERDICT_METRIC, architecture_slug
+from stainworth.contracts.task import LADDERS, VERDICT_METRIC, architecture_slug, modality_rank
 from stainworth.report import figures, tables
 from stainworth.report.blocks import endings_section, table_blocks
 from stainworth.report.html import Block, Details, Document, Image, ImageGrid, Preformatted, Section, Table
@@ -146,7 +146,9 @@ COMPARED_METRICS = {"ssim": "SSIM", "pearson": "Pearson correlation",
 def _quality_notes(quality: StainQuality) -> list[str]:
     """One sentence per stainer: where it beats both baselines, and in words where it does not."""
     metrics, notes = quality.manifest.metrics, []
-    for name, title in STAINER_NAMES.items():
+    names = [key.removesuffix(".beats_baselines") for key in metrics if key.endswith(".beats_baselines")]
+    for name in sorted(names, key=lambda n: (n not in STAINER_NAMES, n)):
+        title = STAINER_NAMES.get(name, name)
         flag = metrics.get(f"{name}.beats_baselines")
         if flag is None:
             continue
@@ -202,6 +204,7 @@ def feature_map_grid(evaluation: Evaluation) -> ImageGrid | None:
     """The mean decoder activation maps as modalities × networks (study Fig. 7), ``None`` without any."""
     cells: dict[tuple[str, str], bytes] = {}
     architectures: set[str] = set()
+    modalities: set[str] = set()
     capacity = evaluation.table("capacity")
     names = {} if capacity is None else {architecture_slug(str(name)): str(name)
                                           for name in capacity["architecture"].unique()}
@@ -209,10 +212,11 @@ def feature_map_grid(evaluation: Evaluation) -> ImageGrid | None:
         slug, _, modality = path.stem.partition("-")  # <architecture slug>-<modality>
         architecture = names.get(slug, slug)
         architectures.add(architecture)
+        modalities.add(modality)
         cells[(modality_name(modality), architecture)] = path.read_bytes()
     if not cells:
         return None
-    rows = [modality_name(m) for m in MODALITIES if any(key[0] == modality_name(m) for key in cells)]
+    rows = [modality_name(m) for m in sorted(modalities, key=modality_rank)]
     return ImageGrid("Mean activation of the penultimate decoder layer over test images, rows modalities, "
                      "columns networks of increasing capacity (study Fig. 7)", rows,
                      _architecture_order(evaluation, architectures), cells)
@@ -220,10 +224,9 @@ def feature_map_grid(evaluation: Evaluation) -> ImageGrid | None:
 
 def _mask_panels(evaluation: Evaluation) -> list[Image]:
     """Predicted-mask panels, capacity sweep first, each sweep in modality order."""
-    def order(path: Path) -> tuple[int, int, str]:
+    def order(path: Path) -> tuple[int, tuple[int, str], str]:
         sweep, _, modality = path.stem.partition("-")
-        rank = MODALITIES.index(modality) if modality in MODALITIES else len(MODALITIES)
-        return (0 if sweep == "capacity" else 1, rank, path.stem)
+        return (0 if sweep == "capacity" else 1, modality_rank(modality), path.stem)
 
     shown = []
     for path in sorted(evaluation.panels, key=order):

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from stainworth.contracts.task import VIRTUAL_MODALITIES
+from stainworth.contracts.task import is_virtual
 from stainworth.report import plotting
 from stainworth.report.inputs import replicate_rows, summary_rows
 from stainworth.report.labels import modality_name, modality_order
@@ -177,8 +177,8 @@ def stainer_panels(modalities: Sequence[str]) -> list[tuple[str, list[str]]]:
     virtual stain, one panel holds what there is.
     """
     present = modality_order(modalities)
-    references = [m for m in present if m not in VIRTUAL_MODALITIES]
-    stainers = [m for m in present if m in VIRTUAL_MODALITIES]
+    references = [m for m in present if not is_virtual(m)]
+    stainers = [m for m in present if is_virtual(m)]
     if not stainers:
         return [("no virtual stain", present)]
     return [(modality_name(stainer), modality_order([*references, stainer])) for stainer in stainers]

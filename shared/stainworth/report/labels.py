@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from stainworth.contracts.task import MODALITIES, network_source
+from stainworth.contracts.task import VIRTUAL_PREFIX, is_virtual, modality_rank, network_source
 
 MODALITY_NAMES: dict[str, str] = {
     "label_free": "label-free",
@@ -46,16 +46,30 @@ def network_label(architecture: Any) -> str:
     return name + USER_NETWORK_MARK if network_source(name) == "user" else name
 
 
+EXTERNAL_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+EXTERNAL_MARKERS = ("v", "P", "X", "<", ">", "h")
+"""Colours and markers of external stainers' modalities, in the order of their names."""
+
+
 def modality_name(modality: str) -> str:
-    """The legend name of ``modality`` (unknown names are shown as they are)."""
+    """The legend name of ``modality``: ``virtual (<name>)`` for an external stainer's."""
+    if modality not in MODALITY_NAMES and is_virtual(modality):
+        return f"virtual ({modality[len(VIRTUAL_PREFIX):]})"
     return MODALITY_NAMES.get(modality, modality)
 
 
+def modality_style(modality: str, present: Any = ()) -> tuple[str | None, str]:
+    """``(colour, marker)`` of ``modality``; an external stainer's by its place among the external ones ``present``."""
+    if modality in MODALITY_COLOURS:
+        return MODALITY_COLOURS[modality], MODALITY_MARKERS[modality]
+    external = sorted(({str(m) for m in present} | {modality}) - set(MODALITY_COLOURS))
+    k = external.index(modality)
+    return EXTERNAL_COLOURS[k % len(EXTERNAL_COLOURS)], EXTERNAL_MARKERS[k % len(EXTERNAL_MARKERS)]
+
+
 def modality_order(modalities: Any) -> list[str]:
-    """The distinct ``modalities`` in the reporting order; unknown ones last, alphabetically."""
-    present = set(modalities)
-    known = [m for m in MODALITIES if m in present]
-    return known + sorted(str(m) for m in present - set(MODALITIES))
+    """The distinct ``modalities`` in reporting order: label-free, the study's stainers, external ones, fluorescence."""
+    return sorted({str(m) for m in modalities}, key=modality_rank)
 
 
 def is_missing(value: Any) -> bool:

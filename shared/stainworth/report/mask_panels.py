@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from stainworth.analysis.feature_maps import mask_panel_png
-from stainworth.contracts.task import MODALITIES
+from stainworth.contracts.task import modality_rank
 from stainworth.evaluation.trained import TrainedUnit, first_replicates
 from stainworth.tasks.sources import ModalitySources
 
@@ -21,7 +21,7 @@ def mask_panels(units: list[TrainedUnit], sources: ModalitySources, out: Path, t
     by_key = first_replicates(units)
     (out / "panels").mkdir(exist_ok=True)
     written: list[str] = []
-    for modality in MODALITIES:
+    for modality in sorted({m for _, m in by_key} | {u.manifest.unit.modality for u in units}, key=modality_rank):
         across_capacity = {a: u for (a, m), u in by_key.items() if m == modality}
         if across_capacity:
             written.append(_panel(across_capacity, sources, out / "panels" / f"capacity-{modality}.png",

@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import NullLocator
 from matplotlib.transforms import ScaledTranslation
 
-from stainworth.report.labels import MODALITY_COLOURS, MODALITY_MARKERS, modality_name, short_count
+from stainworth.report.labels import modality_name, modality_style, short_count
 
 LEVELS = ("low", "medium", "high")
 """Capacity levels of the embedding analysis, in drawing order."""
@@ -71,16 +71,21 @@ def _shift(axis: Axes, slot: float, extra: float = 0.0) -> ScaledTranslation:
     return ScaledTranslation((slot * DODGE_POINTS + extra) / 72.0, 0, axis.figure.dpi_scale_trans)
 
 
-def dodged_series(axis: Axes, x: np.ndarray, y: np.ndarray, errors: np.ndarray, modality: str, slot: float) -> None:
-    """One modality's line with error bars, shifted ``slot`` dodge steps on the display."""
-    axis.errorbar(x, y, yerr=errors, label=modality_name(modality), color=MODALITY_COLOURS.get(modality),
-                  marker=MODALITY_MARKERS.get(modality, "o"), markersize=5, capsize=3, linewidth=1.4,
-                  transform=axis.transData + _shift(axis, slot), zorder=3)
+def dodged_series(axis: Axes, x: np.ndarray, y: np.ndarray, errors: np.ndarray, modality: str, slot: float,
+                  present: Sequence[str] = ()) -> None:
+    """One modality's line with error bars, shifted ``slot`` dodge steps on the display.
+
+    ``present``: the figure's modalities (they set an external stainer's colour).
+    """
+    colour, marker = modality_style(modality, present)
+    axis.errorbar(x, y, yerr=errors, label=modality_name(modality), color=colour, marker=marker, markersize=5,
+                  capsize=3, linewidth=1.4, transform=axis.transData + _shift(axis, slot), zorder=3)
 
 
-def dodged_points(axis: Axes, x: np.ndarray, y: np.ndarray, modality: str, slot: float) -> None:
+def dodged_points(axis: Axes, x: np.ndarray, y: np.ndarray, modality: str, slot: float,
+                  present: Sequence[str] = ()) -> None:
     """Single trainings of one modality as small points (one scatter), just right of its line's error bar."""
-    axis.scatter(x, y, s=POINT_SIZE, color=MODALITY_COLOURS.get(modality), alpha=0.6, linewidths=0,
+    axis.scatter(x, y, s=POINT_SIZE, color=modality_style(modality, present)[0], alpha=0.6, linewidths=0,
                  transform=axis.transData + _shift(axis, slot, POINT_OFFSET), zorder=4)
 
 
@@ -178,21 +183,26 @@ def lines(axis: Axes, table: pd.DataFrame, modalities: Sequence[str], x_column: 
         order = np.argsort(x, kind="stable")
         y = rows[value].to_numpy(dtype=float)[order]
         bar_low, bar_high = rows[low].to_numpy(dtype=float)[order], rows[high].to_numpy(dtype=float)[order]
-        dodged_series(axis, x[order], y, error_lengths(y, bar_low, bar_high), modality, slot)
+        dodged_series(axis, x[order], y, error_lengths(y, bar_low, bar_high), modality, slot, modalities)
         drawn += [y, bar_low, bar_high]
         if points is not None:
-            drawn.append(_points(axis, points, rows, modality, slot, x_column, point_value or value, capacities))
+            drawn.append(_points(axis, points, rows, (modality, slot, modalities), x_column, point_value or value,
+                                 capacities))
     return drawn
 
 
-def _points(axis: Axes, points: pd.DataFrame, rows: pd.DataFrame, modality: str, slot: float, x_column: str,
-            column: str, capacities: pd.Series) -> np.ndarray:
-    """The single trainings of one modality at the x of its line; returns their values."""
+def _points(axis: Axes, points: pd.DataFrame, rows: pd.DataFrame, series: tuple[str, float, Sequence[str]],
+            x_column: str, column: str, capacities: pd.Series) -> np.ndarray:
+    """The single trainings of one modality at the x of its line; returns their values.
+
+    ``series``: the modality, its dodge slot and the figure's modalities.
+    """
+    modality, slot, modalities = series
     own = points[(points["modality"] == modality) & points[x_column].isin(set(rows[x_column]))]
     x, y = _x(own, x_column, capacities), own[column].to_numpy(dtype=float)
     keep = np.isfinite(x) & np.isfinite(y)
     if keep.any():
-        dodged_points(axis, x[keep], y[keep], modality, slot)
+        dodged_points(axis, x[keep], y[keep], modality, slot, modalities)
     return y[keep]
 
 
@@ -245,7 +255,7 @@ def grouped_bars(axis: Axes, embeddings: pd.DataFrame, modalities: Sequence[str]
         low, high = picked["ci_low"].to_numpy(dtype=float), picked["ci_high"].to_numpy(dtype=float)
         x = np.asarray(keep, dtype=float) + (k - (len(modalities) - 1) / 2) * width
         axis.bar(x, values, width=width, yerr=error_lengths(values, low, high), capsize=3,
-                 label=modality_name(modality), color=MODALITY_COLOURS.get(modality), edgecolor="black",
+                 label=modality_name(modality), color=modality_style(modality, modalities)[0], edgecolor="black",
                  linewidth=0.5)
         drawn += [values, high]
     axis.set_xticks(range(len(levels)), [label for _, label in levels], fontsize=8)

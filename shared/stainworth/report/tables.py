@@ -41,6 +41,7 @@ QUALITY_METRICS = {"ssim": "SSIM", "psnr": "PSNR (dB)", "pearson": "Pearson", "p
                    "mse": "MSE", "nrmse": "NRMSE"}
 """Image-quality metrics of ``stain_report``, in the order shown."""
 QUALITY_ORDER = ("efficientunet", "pix2pixhd", "identity", "linear")
+"""The study's stainers and the baselines in the order shown; external stainers come between them, by name."""
 
 
 def _rows(table: pd.DataFrame, build: Any) -> pd.DataFrame:
@@ -232,8 +233,9 @@ def quality_display(summary: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per method (stainers first, then the baselines), one column per metric.
     """
-    methods = [m for m in QUALITY_ORDER if m in set(summary["method"])]
-    methods += sorted(set(map(str, summary["method"])) - set(QUALITY_ORDER))
+    present = set(map(str, summary["method"]))
+    external = sorted(present - set(QUALITY_ORDER))
+    methods = [m for m in QUALITY_ORDER[:2] if m in present] + external + [m for m in QUALITY_ORDER[2:] if m in present]
     metrics = [m for m in QUALITY_METRICS if m in set(summary["metric"])]
     rows = []
     for method in methods:

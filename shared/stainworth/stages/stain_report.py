@@ -68,7 +68,7 @@ def linear_baseline(dataset: Dataset, *, max_pixels: int = 2_000_000, seed: int 
 
 def _virtual(folder: Path, kind: DatasetKind, source_hash: str) -> tuple[DatasetManifest, np.ndarray]:
     manifest = read_manifest(DatasetManifest, folder)
-    if manifest.stage != "apply_stainer" or manifest.input_hashes.get(kind) != source_hash:
+    if manifest.stage not in ("apply_stainer", "external_stainers") or manifest.input_hashes.get(kind) != source_hash:
         raise InputDataError(f"{folder}: not a virtual {kind} dataset of the given source "
                              f"(stage '{manifest.stage}', source {manifest.input_hashes.get(kind, 'none')[:12]})")
     return manifest, np.asarray(open_dataset(folder / DATASET_DIR).arrays("test")["fluorescence"][:])
@@ -87,7 +87,8 @@ def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Pat
     datasets_dir
         The ``extract`` output (or one dataset folder).
     virtual_dirs
-        ``{"pix2pixhd": folder, "efficientunet": folder}``: ``apply_stainer`` outputs.
+        ``{stainer: folder}``: the study's stainers by architecture (``pix2pixhd``, ``efficientunet``;
+        ``apply_stainer`` outputs), external stainers by their names (``external_stainers`` outputs).
     output_dir
         Where ``panels.png``, ``quality_summary.csv`` and the manifest go.
     """

@@ -18,7 +18,17 @@ from stainworth.contracts.fields import FieldInfo, FieldsManifest
 from stainworth.contracts.manifest import MANIFEST_NAME, OutputManifest, read_manifest, write_manifest
 from stainworth.contracts.prepare import PrepareConfig, StitchConfig
 from stainworth.errors import InputDataError
-from stainworth.fields import ACQUIRED, MOSAIC, TRUTH, FieldCache, field_path, mean_metrics, reuse_or_make_each
+from stainworth.fields import (
+    ACQUIRED,
+    MOSAIC,
+    TILE_POSITIONS,
+    TILE_SHAPE,
+    TRUTH,
+    FieldCache,
+    field_path,
+    mean_metrics,
+    reuse_or_make_each,
+)
 from stainworth.io.acquisition import load_tile, read_acquisition
 from stainworth.mosaic import StitchResult, assemble_mosaic, estimate_tile_positions, iter_blocks, read_window
 from stainworth.progress import Progress
@@ -107,6 +117,8 @@ def stitch_acquisition(config: StitchConfig, folder: Path, out_root: Path,
     assemble_mosaic(lambda k: load_tile(folder, acquisition.tiles[k], "fluorescence").reshape(len(channels),
                     *result.tile_shape), result.positions, fluorescence, tile_shape=result.tile_shape,
                     block=config.block_px)
+    group.attrs.update({TILE_POSITIONS: np.rint(result.positions).astype(int).tolist(),
+                        TILE_SHAPE: list(result.tile_shape)})
     metrics = {"tiles": float(len(acquisition.tiles)), "pair_residual_px_rms": result.rms_residual_px,
                "pairs_used": float(sum(bool(p["used"]) for p in result.pair_table)),
                "pairs": float(len(result.pair_table))}

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from stainworth.contracts.fields import DatasetManifest
-from stainworth.contracts.task import VIRTUAL_MODALITIES, TaskUnit
+from stainworth.contracts.task import TaskUnit, is_virtual
 from stainworth.datasets.folders import dataset_folder, read_dataset
 from stainworth.datasets.storage import Dataset
 from stainworth.errors import InputDataError
@@ -15,7 +15,7 @@ from stainworth.errors import InputDataError
 def modality_source(unit: TaskUnit, datasets_dir: str | Path, virtual_dirs: dict[str, str | Path]
                     ) -> tuple[DatasetManifest, Dataset, str]:
     """The manifest, opened dataset and image field a unit's modality reads."""
-    if unit.modality in VIRTUAL_MODALITIES:
+    if is_virtual(unit.modality):
         if unit.modality not in virtual_dirs:
             raise InputDataError(f"train_task {unit.name}: no {unit.modality} dataset given; "
                                  f"expected the apply_stainer output of that stainer")
