@@ -137,3 +137,25 @@ def test_a_wrong_input_ends_with_one_line_before_anything_is_written(prepared_ou
     error = capsys.readouterr().err.strip()
     assert ended.value.code == 2 and error.startswith("stainworth-error:") and "\n" not in error
     assert says in error and not (out / "manifest.json").exists() and not (out / "virtual_fine").exists()
+
+
+def test_pre_computed_images_and_a_model_in_an_s3_store_are_fetched(prepared_outputs, smoke_prepare, extracted,
+                                                                   tmp_path, s3_env, new_bucket):
+    from stainworth.store import open_store
+
+    images = write_precomputed(prepared_outputs[1], tmp_path / "precomputed")
+    model = export_onnx(Affine(), tmp_path / "affine.onnx")
+    bucket = new_bucket("external")
+    store = open_store(f"s3://{bucket}/lab")
+    for path in sorted(p for p in images.rglob("*") if p.is_file()):
+        store.put_file(f"predictions/{path.relative_to(images)}", path)
+    store.put_file("models/affine.onnx", model)
+    local = run(prepared_outputs, smoke_prepare, extracted,
+                [{"name": "local", "images": str(images)}], tmp_path / "local")
+    fetched = run(prepared_outputs, smoke_prepare, extracted,
+                  [{"name": "local", "images": f"s3://{bucket}/lab/predictions"},
+                   {"name": "onnxnet", "model": f"s3://{bucket}/lab/models/affine.onnx"}], tmp_path / "fetched")
+    same = [read_dataset(Path(v.path) / "virtual_local", "segmentation")[1].arrays("test")["fluorescence"][:]
+            for v in (local, fetched)]
+    np.testing.assert_array_equal(*same)
+    assert (Path(fetched.path) / "virtual_onnxnet" / "manifest.json").is_file()
