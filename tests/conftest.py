@@ -437,3 +437,23 @@ def phantom_position(tile_px=512, *, condition, seed, labels=("Phase3D", "BF", "
 def hcs_phantom_position():
     """:func:`phantom_position`: one phantom field as a plate position, with its source planes."""
     return phantom_position
+
+
+def export_affine_onnx(path, *, out_channels=1):
+    """An ONNX model of ``2 x + 1`` (a 1x1 convolution, one channel in, ``out_channels`` out) with dynamic
+    batch and spatial axes, exported as a lab would export its stainer."""
+    import torch
+
+    conv = torch.nn.Conv2d(1, out_channels, 1)
+    with torch.no_grad():
+        conv.weight.fill_(2.0)
+        conv.bias.fill_(1.0)
+    torch.onnx.export(conv.eval(), torch.zeros(1, 1, 32, 32), str(path), dynamo=False, input_names=["x"],
+                      output_names=["y"], dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "y": {0: "n", 2: "h", 3: "w"}})
+    return path
+
+
+@pytest.fixture(scope="session")
+def affine_onnx():
+    """:func:`export_affine_onnx`: ``affine_onnx(path, out_channels=1)`` writes the model and returns ``path``."""
+    return export_affine_onnx

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-import torch
 from kfp import dsl
 
 from stainworth.components.external_stainers import external_stainers
@@ -22,24 +21,6 @@ from stainworth.datasets.folders import dataset_folder, read_dataset
 from stainworth.io.acquisition import load_tile
 
 from .conftest import STAIN_CONFIG
-
-
-class Affine(torch.nn.Module):
-    def __init__(self, out=1):
-        super().__init__()
-        self.conv = torch.nn.Conv2d(1, out, 1)
-        with torch.no_grad():
-            self.conv.weight.fill_(2.0)
-            self.conv.bias.fill_(1.0)
-
-    def forward(self, x):
-        return self.conv(x)
-
-
-def export_onnx(module, path):
-    torch.onnx.export(module.eval(), torch.zeros(1, 1, 32, 32), str(path), dynamo=False, input_names=["x"],
-                      output_names=["y"], dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "y": {0: "n", 2: "h", 3: "w"}})
-    return path
 
 
 def acquisitions(store_uri):
@@ -79,9 +60,9 @@ def run(prepared_outputs, smoke_prepare, extracted, external, out, kind="segment
 
 @pytest.mark.parametrize("kind", ["segmentation", "classification"])
 def test_pre_computed_images_and_an_onnx_model_become_paired_virtual_datasets(prepared_outputs, smoke_prepare,
-                                                                              extracted, tmp_path, kind):
+                                                                              extracted, tmp_path, affine_onnx, kind):
     images = write_precomputed(prepared_outputs[1], tmp_path / "precomputed")
-    model = export_onnx(Affine(), tmp_path / "affine.onnx")
+    model = affine_onnx(tmp_path / "affine.onnx")
     virtual = run(prepared_outputs, smoke_prepare, extracted,
                   [{"name": "precomputed", "images": str(images)}, {"name": "onnxnet", "model": str(model)}],
                   tmp_path / "out", kind)
@@ -122,15 +103,15 @@ def damage(kind, images, tmp_path):
 
 @pytest.mark.parametrize("kind", ["missing", "extra", "shape", "channels"])
 def test_a_wrong_input_ends_with_one_line_before_anything_is_written(prepared_outputs, smoke_prepare, extracted,
-                                                                     tmp_path, capsys, kind):
+                                                                     tmp_path, capsys, affine_onnx, kind):
     if kind == "channels":
-        entry = {"name": "twochannel", "model": str(export_onnx(Affine(out=2), tmp_path / "two.onnx"))}
+        entry = {"name": "twochannel", "model": str(affine_onnx(tmp_path / "two.onnx", out_channels=2))}
         says = "stain.external[1].model: the ONNX model's output 'y' has shape"
     else:
         images = write_precomputed(prepared_outputs[1], tmp_path / "precomputed")
         says = damage(kind, images, tmp_path)
         entry = {"name": "broken", "images": str(images)}
-    good = {"name": "fine", "model": str(export_onnx(Affine(), tmp_path / "fine.onnx"))}
+    good = {"name": "fine", "model": str(affine_onnx(tmp_path / "fine.onnx"))}
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as ended:
         run(prepared_outputs, smoke_prepare, extracted, [good, entry], out)
@@ -140,11 +121,11 @@ def test_a_wrong_input_ends_with_one_line_before_anything_is_written(prepared_ou
 
 
 def test_pre_computed_images_and_a_model_in_an_s3_store_are_fetched(prepared_outputs, smoke_prepare, extracted,
-                                                                   tmp_path, s3_env, new_bucket):
+                                                                   tmp_path, s3_env, new_bucket, affine_onnx):
     from stainworth.store import open_store
 
     images = write_precomputed(prepared_outputs[1], tmp_path / "precomputed")
-    model = export_onnx(Affine(), tmp_path / "affine.onnx")
+    model = affine_onnx(tmp_path / "affine.onnx")
     bucket = new_bucket("external")
     store = open_store(f"s3://{bucket}/lab")
     for path in sorted(p for p in images.rglob("*") if p.is_file()):

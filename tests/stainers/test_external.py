@@ -13,7 +13,7 @@ from stainworth.stainers.external_images import find_tile_image, read_tile_image
 
 
 class Affine(torch.nn.Module):
-    """``2 x + 1`` as a 1x1 convolution (one channel in, ``out`` channels out)."""
+    """``2 x + 1`` as a 1x1 convolution (one channel in, ``out`` channels out), for TorchScript."""
 
     def __init__(self, out=1):
         super().__init__()
@@ -26,16 +26,10 @@ class Affine(torch.nn.Module):
         return self.conv(x)
 
 
-def export_onnx(module, path):
-    torch.onnx.export(module.eval(), torch.zeros(1, 1, 32, 32), str(path), dynamo=False, input_names=["x"],
-                      output_names=["y"], dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}, "y": {0: "n", 2: "h", 3: "w"}})
-    return path
-
-
 @pytest.mark.parametrize("model_format", ["onnx", "torchscript"])
-def test_a_model_file_runs_as_a_numpy_function(tmp_path, model_format):
+def test_a_model_file_runs_as_a_numpy_function(tmp_path, affine_onnx, model_format):
     if model_format == "onnx":
-        path = export_onnx(Affine(), tmp_path / "m.onnx")
+        path = affine_onnx(tmp_path / "m.onnx")
     else:
         path = tmp_path / "m.pt"
         torch.jit.script(Affine()).save(str(path))
@@ -45,8 +39,8 @@ def test_a_model_file_runs_as_a_numpy_function(tmp_path, model_format):
     check_external_model(model, 64)
 
 
-def test_a_model_with_two_output_channels_is_refused_at_load(tmp_path):
-    path = export_onnx(Affine(out=2), tmp_path / "two.onnx")
+def test_a_model_with_two_output_channels_is_refused_at_load(tmp_path, affine_onnx):
+    path = affine_onnx(tmp_path / "two.onnx", out_channels=2)
     with pytest.raises(InputDataError, match=r"stain.external\[1\].model: the ONNX model's output 'y' has shape"):
         load_external_model(path, "onnx", where="stain.external[1].model")
 

@@ -24,7 +24,6 @@ Output: one folder per stainer, ``virtual_<name>/`` (a virtual dataset with its 
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ from stainworth.nets.devices import resolve_device
 from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.progress import Progress
 from stainworth.stainers.external import ExternalModel, check_external_model, input_scaling, load_external_model
-from stainworth.stainers.external_images import TileReader, file_tile_images, is_plate, plate_tile_images
+from stainworth.stainers.external_images import TileReader, file_hash, file_tile_images, is_plate, plate_tile_images
 from stainworth.stainers.quality import image_quality, summarise
 from stainworth.stainers.tiling import stain_mosaic
 from stainworth.stainers.train import dataset_normalisers
@@ -138,7 +137,7 @@ def _checked(external: ExternalStainerConfig, index: int, tile: int, manifests: 
         path = fetch_model_file(external.model, scratch / f"model-{index}", field=where)
         model = load_external_model(path, str(external.model_format), device=str(resolve_device(device)), where=where)
         check_external_model(model, tile)
-        return _Source(external, where, _file_hash(path), model=model)
+        return _Source(external, where, file_hash(path), model=model)
     where = f"stain.external[{index}].images"
     folder = _images_folder(str(external.images), list(manifests), scratch / f"images-{index}", where)
     if is_plate(folder):
@@ -164,14 +163,6 @@ def _images_folder(uri: str, acquisition_ids: list[str], scratch: Path, where: s
     if not folder.is_dir():
         raise InputDataError(f"{where}: {folder} is not a folder; expected one sub-folder per acquisition")
     return folder
-
-
-def _file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _virtual_mosaics(source: _Source, config: StainConfig, stitched: Path, field_ids: list[str],

@@ -69,7 +69,7 @@ def file_tile_images(folder: Path, acquisitions: dict[str, AcquisitionManifest],
                 raise InputDataError(f"{path}: image of shape {tile_image_shape(path)}; expected {shape}, the size "
                                      "of its label-free tile")
             digest.update(f"{fid}/{path.name}".encode())
-            digest.update(_file_hash(path).encode())
+            digest.update(file_hash(path).encode())
         extra = sorted(set(_image_files(folder / fid)) - set(present))
         if extra:
             raise InputDataError(f"{where}: {extra[0]} matches no label-free tile of acquisition '{fid}' "
@@ -140,7 +140,8 @@ def _image_files(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if path.is_file() and not path.name.startswith(".")]
 
 
-def _file_hash(path: Path) -> str:
+def file_hash(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes, read in blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
