@@ -91,6 +91,20 @@ def test_quality_puts_stainers_before_baselines(data):
     assert shown.iloc[0]["PSNR (dB)"] == "23.000 ± 0.0500" and shown.iloc[0]["test images"] == "12"
 
 
+def test_quality_by_class_puts_external_stainers_between_the_studys_and_the_baselines():
+    import pandas as pd
+
+    rows = [{"method": method, "class": name, "metric": metric, "mean": 0.5 + k, "std": 0.01, "n": 3}
+            for k, method in enumerate(["linear", "mylab", "efficientunet", "identity"])
+            for name in ("control", "treated") for metric in ("ssim", "frc_um")]
+    shown = tables.quality_by_class_display(pd.DataFrame(rows))
+    assert list(shown["method"]) == ["EfficientUNet", "mylab", "identity (baseline)", "global linear (baseline)"]
+    assert list(shown.columns) == ["method", "SSIM, control", "SSIM, treated", "Pearson, control", "Pearson, treated",
+                                   "Pearson in nuclei, control", "Pearson in nuclei, treated",
+                                   "FRC resolution (µm), control", "FRC resolution (µm), treated"]
+    assert shown.iloc[1]["SSIM, treated"] == "1.500 ± 0.0100" and shown.iloc[1]["Pearson, control"] == "–"
+
+
 def test_headline_table_has_one_row_per_network_by_capacity_from_the_summary_rows(data):
     table = data.cls_capacity().iloc[::-1]
     shown = tables.headline_table(table[table["modality"] != "virtual_pix2pixhd"], "auc")

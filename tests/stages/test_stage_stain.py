@@ -123,7 +123,15 @@ def test_the_report_scores_both_stainers_and_the_baselines_and_draws_panels(trai
         assert manifest.metrics[f"{method}.beats_baselines"] == float(expected)
         assert beats_baselines(comparisons.to_dict("records"), method) is expected
     summary = pd.read_csv(tmp_path / "report" / "quality_summary.csv")
-    assert len(summary) == 4 * 6 and {"mean", "median", "p5", "p95", "n"} <= set(summary.columns)
+    assert len(summary) == 4 * 7 and {"mean", "median", "p5", "p95", "n"} <= set(summary.columns)
+    resolution = summary[summary.metric == "frc_um"].set_index("method")
+    assert (resolution["mean"] >= 2 * 0.32 - 1e-9).all()  # never finer than two pixels of 0.32 um
+    by_class = pd.read_csv(tmp_path / "report" / "quality_by_class.csv")
+    assert set(by_class["class"]) == {"control", "treated"} and len(by_class) == 2 * 4 * 7
+    counts = by_class[by_class.metric == "ssim"].groupby("method")["n"].sum()
+    assert counts.to_dict() == summary[summary.metric == "ssim"].set_index("method")["n"].to_dict()  # a partition
+    assert manifest.metrics["efficientunet.treated.ssim.mean"] == pytest.approx(
+        by_class.query("method == 'efficientunet' and `class` == 'treated' and metric == 'ssim'")["mean"].iloc[0])
     assert (tmp_path / "report" / "panels.png").stat().st_size > 10_000
     # the linear map is the least-squares one: no (a, b) nearby does better on the training pixels
     from stainworth.datasets import open_dataset as open_ds

@@ -184,6 +184,11 @@ def _quality(qualities: Sequence[StainQuality]) -> Section:
         blocks: list[Block] = [Table(f"{quality.kind}: image quality against the real fluorescence on the test split "
                               "(mean ± SD over test images)", tables.quality_display(quality.summary),
                               f"tables/quality/{quality.kind}.csv")]
+        if quality.by_class is not None:
+            blocks.append(Table(f"{quality.kind}: image quality by class of the test images (mean ± SD): a stainer "
+                                "good on average can fail on the class that carries the signal",
+                                tables.quality_by_class_display(quality.by_class),
+                                f"tables/quality/{quality.kind}_by_class.csv"))
         if quality.panels is not None:
             blocks.append(Image(f"{quality.kind}: label-free input, virtual stains and real fluorescence "
                                 f"(study {QUALITY_FIGURE.get(quality.kind, '')})", quality.panels.read_bytes()))

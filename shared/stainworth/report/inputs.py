@@ -33,7 +33,7 @@ METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 """Metric columns of each task's tables."""
 VERDICT_FILE = "verdict.json"
-QUALITY_TABLE, QUALITY_PANELS = "quality_summary.csv", "panels.png"
+QUALITY_TABLE, QUALITY_PANELS, QUALITY_BY_CLASS = "quality_summary.csv", "panels.png", "quality_by_class.csv"
 
 
 def required_columns(name: str, task: str) -> tuple[str, ...]:
@@ -109,6 +109,8 @@ class StainQuality:
     kind: DatasetKind
     summary: pd.DataFrame
     panels: Path | None
+    by_class: pd.DataFrame | None = None
+    """Classification: the summary per class of the test images (``quality_by_class.csv``)."""
 
 
 def checked_manifest(folder: str | Path, model: type[T], stage: str, expected: str) -> T:
@@ -256,7 +258,9 @@ def read_stain_quality(folder: str | Path, kind: str | None = None) -> StainQual
     if summary is None:
         raise InputDataError(f"{path}: no rows in {QUALITY_TABLE}; expected the image-quality summary")
     panels = path / QUALITY_PANELS
-    return StainQuality(path, manifest, found, summary, panels if panels.is_file() else None)
+    by_class = read_table(path / QUALITY_BY_CLASS, ("method", "class", "metric", "mean", "std", "n")) \
+        if (path / QUALITY_BY_CLASS).is_file() else None
+    return StainQuality(path, manifest, found, summary, panels if panels.is_file() else None, by_class)
 
 
 def check_names(names: Iterable[str], allowed: tuple[str, ...], what: str) -> None:

@@ -38,10 +38,37 @@ from stainworth.report.labels import (
 METRIC_TITLES = {"precision": "precision", "recall": "recall", "dice": "Dice", "auc": "AUC (empirical)",
                  "binormal_auc": "AUC (binormal)"}
 QUALITY_METRICS = {"ssim": "SSIM", "psnr": "PSNR (dB)", "pearson": "Pearson", "pearson_nucleus": "Pearson in nuclei",
-                   "mse": "MSE", "nrmse": "NRMSE"}
+                   "mse": "MSE", "nrmse": "NRMSE", "frc_um": "FRC resolution (µm)"}
 """Image-quality metrics of ``stain_report``, in the order shown."""
 QUALITY_ORDER = ("efficientunet", "pix2pixhd", "identity", "linear")
 """The study's stainers and the baselines in the order shown; external stainers come between them, by name."""
+
+
+def quality_methods(summary: pd.DataFrame) -> list[str]:
+    """The methods of a quality table in display order: the study's stainers, external ones, the baselines."""
+    present = set(map(str, summary["method"]))
+    external = sorted(present - set(QUALITY_ORDER))
+    return [m for m in QUALITY_ORDER[:2] if m in present] + external + [m for m in QUALITY_ORDER[2:] if m in present]
+
+
+CLASS_METRICS = ("ssim", "pearson", "pearson_nucleus", "frc_um")
+"""Metrics the per-class quality table shows."""
+
+
+def quality_by_class_display(by_class: pd.DataFrame) -> pd.DataFrame:
+    """One row per method, one column per (metric, class): the mean ± SD over that class's test images."""
+    rows = []
+    classes = list(dict.fromkeys(map(str, by_class["class"])))
+    for method in quality_methods(by_class):
+        own = by_class[by_class["method"] == method]
+        row = {"method": STAINER_NAMES.get(method, method)}
+        for metric in CLASS_METRICS:
+            for name in classes:
+                found = own[(own["metric"] == metric) & (own["class"] == name)]
+                row[f"{QUALITY_METRICS[metric]}, {name}"] = (
+                    with_spread(found["mean"].iloc[0], found["std"].iloc[0]) if not found.empty else MISSING)
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _rows(table: pd.DataFrame, build: Any) -> pd.DataFrame:
@@ -233,9 +260,7 @@ def quality_display(summary: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         One row per method (stainers first, then the baselines), one column per metric.
     """
-    present = set(map(str, summary["method"]))
-    external = sorted(present - set(QUALITY_ORDER))
-    methods = [m for m in QUALITY_ORDER[:2] if m in present] + external + [m for m in QUALITY_ORDER[2:] if m in present]
+    methods = quality_methods(summary)
     metrics = [m for m in QUALITY_METRICS if m in set(summary["metric"])]
     rows = []
     for method in methods:

@@ -10,6 +10,11 @@ network:
 - **linear**: the best global linear map ``a * label_free + b`` (least squares on the training
   split's pixels).
 
+Beside the pixel metrics, each image's Fourier ring correlation resolution against the real
+fluorescence (``frc_um``: the finest detail reproduced, 1/7 threshold, in um from the dataset's
+pixel size; :mod:`stainworth.stainers.resolution`). On the classification dataset every metric is
+also summarised per class of the test images (``quality_by_class.csv``: control, treated).
+
 Each stainer is compared with each baseline on SSIM, Pearson correlation and Pearson correlation
 inside nuclei by the paired per-image difference and its 95% t interval over the test images
 (:func:`~stainworth.stainers.quality.paired_difference`; one training of the stainer, so the
@@ -39,10 +44,16 @@ from stainworth.datasets.folders import DATASET_DIR, dataset_folder, read_datase
 from stainworth.datasets.storage import Dataset, open_dataset
 from stainworth.errors import InputDataError
 from stainworth.stainers.quality import image_quality, paired_difference, summarise
+from stainworth.stainers.resolution import frc_resolution
 from stainworth.stainers.train import dataset_normalisers
 
 PANELS = "panels.png"
 SUMMARY = "quality_summary.csv"
+BY_CLASS = "quality_by_class.csv"
+"""Classification only: :data:`SUMMARY` per class of the test images."""
+RESOLUTION = "frc_um"
+"""Per-image metric: the Fourier ring correlation resolution against the real fluorescence, um."""
+CLASS_NAMES = {0: "control", 1: "treated"}
 COMPARISONS = "baselines.csv"
 BASELINES = ("identity", "linear")
 BASELINE_METRICS = ("ssim", "pearson", "pearson_nucleus")
@@ -104,8 +115,11 @@ def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Pat
     for architecture, folder in virtual_dirs.items():
         virtual_manifest, predictions[architecture] = _virtual(Path(folder), kind, source_manifest.content_hash)
         hashes[architecture] = virtual_manifest.content_hash
-    per_image = {name: image_quality(values, real, masks=masks) for name, values in predictions.items()}
+    pixel_um = float(source_manifest.pixel_size_um)
+    per_image = {name: image_quality(values, real, masks=masks) | {RESOLUTION: resolutions(values, real) * pixel_um}
+                 for name, values in predictions.items()}
     summaries = {name: summarise(scores) for name, scores in per_image.items()}
+    classes = np.asarray(test["label"][:]) if "label" in test else None
     comparisons = baseline_comparisons(per_image, list(virtual_dirs))
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -113,10 +127,14 @@ def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Pat
             for metric, stats in summary.items()]
     pd.DataFrame(rows).to_csv(out / SUMMARY, index=False, lineterminator="\n")
     pd.DataFrame(comparisons).to_csv(out / COMPARISONS, index=False, lineterminator="\n")
+    by_class = class_summaries(per_image, classes) if classes is not None else []
+    if by_class:
+        pd.DataFrame(by_class).to_csv(out / BY_CLASS, index=False, lineterminator="\n")
     draw_panels(out / PANELS, label_free, {TITLES.get(n, n): predictions[n] for n in virtual_dirs}, real,
                 rows=config.apply.panels, title=f"{kind}: test split")
     metrics = {f"{name}.{metric}.mean": stats["mean"] for name, summary in summaries.items()
                for metric, stats in summary.items()}
+    metrics |= {f"{row['method']}.{row['class']}.{row['metric']}.mean": row["mean"] for row in by_class}
     metrics |= {"linear.a": a, "linear.b": b}
     for row in comparisons:
         key = f"{row['stainer']}.minus_{row['baseline']}.{row['metric']}"
@@ -125,9 +143,32 @@ def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Pat
     recorded = config.apply.model_dump(mode="json") | {"training": config.training_for(kind).model_dump(mode="json")}
     manifest = OutputManifest(stage="stain_report", config=recorded,
                               config_hash=config_hash(config.apply), input_hashes=hashes,
-                              counts={"test_items": int(len(real))}, paths={"report": [PANELS, SUMMARY, COMPARISONS]},
+                              counts={"test_items": int(len(real))},
+                              paths={"report": [PANELS, SUMMARY, COMPARISONS, *([BY_CLASS] if by_class else [])]},
                               metrics=metrics)
     return write_manifest(manifest, out)
+
+
+def resolutions(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """(N,) FRC resolution in px of each prediction against its target (:mod:`stainworth.stainers.resolution`)."""
+    return np.array([frc_resolution(p, t) for p, t in zip(predictions, targets, strict=True)], dtype=np.float64)
+
+
+def class_summaries(per_image: dict[str, dict[str, np.ndarray]], classes: np.ndarray) -> list[dict[str, Any]]:
+    """Every method's summary of every metric over the test images of each class (``control``, ``treated``).
+
+    A stainer that is good on average and poor on the class that carries the signal is what this
+    split shows.
+    """
+    rows = []
+    for label, name in CLASS_NAMES.items():
+        chosen = classes == label
+        if not chosen.any():
+            continue
+        for method, scores in per_image.items():
+            for metric, stats in summarise({m: np.asarray(v)[chosen] for m, v in scores.items()}).items():
+                rows.append({"method": method, "class": name, "metric": metric, **stats})
+    return rows
 
 
 def baseline_comparisons(per_image: dict[str, dict[str, np.ndarray]], stainers: list[str],
