@@ -105,6 +105,17 @@ def test_quality_by_class_puts_external_stainers_between_the_studys_and_the_base
     assert shown.iloc[1]["SSIM, treated"] == "1.500 ± 0.0100" and shown.iloc[1]["Pearson, control"] == "–"
 
 
+def test_feature_distances_show_each_distance_with_its_interval_stainers_first():
+    import pandas as pd
+
+    rows = [{"method": method, "distance": name, "estimate": 0.25 * k, "ci_low": 0.0, "ci_high": 1.0, "n": 400}
+            for k, method in enumerate(["identity", "pix2pixhd"]) for name in ("frechet", "kernel")]
+    shown = tables.feature_distance_display(pd.DataFrame(rows))
+    assert list(shown["method"]) == ["Pix2pixHD", "identity (baseline)"]
+    assert shown.iloc[0].to_dict() == {"method": "Pix2pixHD", "Fréchet distance": "0.250 [0.000, 1.000]",
+                                       "Kernel distance": "0.250 [0.000, 1.000]", "nuclei": "400"}
+
+
 def test_headline_table_has_one_row_per_network_by_capacity_from_the_summary_rows(data):
     table = data.cls_capacity().iloc[::-1]
     shown = tables.headline_table(table[table["modality"] != "virtual_pix2pixhd"], "auc")

@@ -130,6 +130,12 @@ def test_the_report_scores_both_stainers_and_the_baselines_and_draws_panels(trai
     assert set(by_class["class"]) == {"control", "treated"} and len(by_class) == 2 * 4 * 7
     counts = by_class[by_class.metric == "ssim"].groupby("method")["n"].sum()
     assert counts.to_dict() == summary[summary.metric == "ssim"].set_index("method")["n"].to_dict()  # a partition
+    distances = pd.read_csv(tmp_path / "report" / "feature_distances.csv")
+    assert set(distances["method"]) == {"identity", "linear", "pix2pixhd", "efficientunet"}
+    assert (distances.ci_low <= distances.estimate).all() and (distances.estimate <= distances.ci_high).all()
+    assert distances[distances.distance == "frechet"]["estimate"].ge(0).all()
+    assert manifest.metrics["linear.frechet_distance"] == pytest.approx(
+        distances.query("method == 'linear' and distance == 'frechet'")["estimate"].iloc[0])
     assert manifest.metrics["efficientunet.treated.ssim.mean"] == pytest.approx(
         by_class.query("method == 'efficientunet' and `class` == 'treated' and metric == 'ssim'")["mean"].iloc[0])
     assert (tmp_path / "report" / "panels.png").stat().st_size > 10_000

@@ -184,6 +184,12 @@ def _quality(qualities: Sequence[StainQuality]) -> Section:
         blocks: list[Block] = [Table(f"{quality.kind}: image quality against the real fluorescence on the test split "
                               "(mean ± SD over test images)", tables.quality_display(quality.summary),
                               f"tables/quality/{quality.kind}.csv")]
+        if quality.distances is not None:
+            blocks.append(Table(f"{quality.kind}: distance of the per-nucleus intensity and texture features to "
+                                "the real fluorescence's (Fréchet and kernel distances on features standardised by "
+                                "the real nuclei; 95% bootstrap intervals over nuclei; 0 = the same distribution)",
+                                tables.feature_distance_display(quality.distances),
+                                f"tables/quality/{quality.kind}_feature_distances.csv"))
         if quality.by_class is not None:
             blocks.append(Table(f"{quality.kind}: image quality by class of the test images (mean ± SD): a stainer "
                                 "good on average can fail on the class that carries the signal",

@@ -34,6 +34,7 @@ METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
 """Metric columns of each task's tables."""
 VERDICT_FILE = "verdict.json"
 QUALITY_TABLE, QUALITY_PANELS, QUALITY_BY_CLASS = "quality_summary.csv", "panels.png", "quality_by_class.csv"
+QUALITY_DISTANCES = "feature_distances.csv"
 
 
 def required_columns(name: str, task: str) -> tuple[str, ...]:
@@ -111,6 +112,8 @@ class StainQuality:
     panels: Path | None
     by_class: pd.DataFrame | None = None
     """Classification: the summary per class of the test images (``quality_by_class.csv``)."""
+    distances: pd.DataFrame | None = None
+    """Fréchet and kernel distances of each method's nucleus features to the real fluorescence's."""
 
 
 def checked_manifest(folder: str | Path, model: type[T], stage: str, expected: str) -> T:
@@ -260,7 +263,9 @@ def read_stain_quality(folder: str | Path, kind: str | None = None) -> StainQual
     panels = path / QUALITY_PANELS
     by_class = read_table(path / QUALITY_BY_CLASS, ("method", "class", "metric", "mean", "std", "n")) \
         if (path / QUALITY_BY_CLASS).is_file() else None
-    return StainQuality(path, manifest, found, summary, panels if panels.is_file() else None, by_class)
+    distances = read_table(path / QUALITY_DISTANCES, ("method", "distance", "estimate", "ci_low", "ci_high", "n")) \
+        if (path / QUALITY_DISTANCES).is_file() else None
+    return StainQuality(path, manifest, found, summary, panels if panels.is_file() else None, by_class, distances)
 
 
 def check_names(names: Iterable[str], allowed: tuple[str, ...], what: str) -> None:

@@ -51,6 +51,24 @@ def quality_methods(summary: pd.DataFrame) -> list[str]:
     return [m for m in QUALITY_ORDER[:2] if m in present] + external + [m for m in QUALITY_ORDER[2:] if m in present]
 
 
+DISTANCE_NAMES = {"frechet": "Fréchet", "kernel": "Kernel"}
+
+
+def feature_distance_display(distances: pd.DataFrame) -> pd.DataFrame:
+    """One row per method: each distance with its interval, and the nuclei it is over."""
+    rows = []
+    for method in quality_methods(distances):
+        own = distances[distances["method"] == method].set_index("distance")
+        row = {"method": STAINER_NAMES.get(method, method)}
+        for name in ("frechet", "kernel"):
+            row[f"{DISTANCE_NAMES[name]} distance"] = (
+                f"{own.at[name, 'estimate']:.3f} [{own.at[name, 'ci_low']:.3f}, {own.at[name, 'ci_high']:.3f}]"
+                if name in own.index else MISSING)
+        row["nuclei"] = count(own["n"].max()) if not own.empty else MISSING
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 CLASS_METRICS = ("ssim", "pearson", "pearson_nucleus", "frc_um")
 """Metrics the per-class quality table shows."""
 

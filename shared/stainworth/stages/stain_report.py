@@ -13,7 +13,11 @@ network:
 Beside the pixel metrics, each image's Fourier ring correlation resolution against the real
 fluorescence (``frc_um``: the finest detail reproduced, 1/7 threshold, in um from the dataset's
 pixel size; :mod:`stainworth.stainers.resolution`). On the classification dataset every metric is
-also summarised per class of the test images (``quality_by_class.csv``: control, treated).
+also summarised per class of the test images (``quality_by_class.csv``: control, treated). The
+distributions of per-nucleus intensity and texture features of each method and of the real
+fluorescence are compared by Fréchet and kernel distances with bootstrap intervals over nuclei
+(``feature_distances.csv``; :mod:`stainworth.stainers.feature_distance`), the baselines giving
+the scale.
 
 Each stainer is compared with each baseline on SSIM, Pearson correlation and Pearson correlation
 inside nuclei by the paired per-image difference and its 95% t interval over the test images
@@ -43,6 +47,7 @@ from stainworth.contracts.stainer import DatasetKind, StainConfig
 from stainworth.datasets.folders import DATASET_DIR, dataset_folder, read_dataset
 from stainworth.datasets.storage import Dataset, open_dataset
 from stainworth.errors import InputDataError
+from stainworth.stainers.feature_distance import feature_distances, nucleus_features
 from stainworth.stainers.quality import image_quality, paired_difference, summarise
 from stainworth.stainers.resolution import frc_resolution
 from stainworth.stainers.train import dataset_normalisers
@@ -54,6 +59,10 @@ BY_CLASS = "quality_by_class.csv"
 RESOLUTION = "frc_um"
 """Per-image metric: the Fourier ring correlation resolution against the real fluorescence, um."""
 CLASS_NAMES = {0: "control", 1: "treated"}
+DISTANCES = "feature_distances.csv"
+"""Fréchet and kernel distances of each method's per-nucleus features to the real fluorescence's."""
+MAX_NUCLEI = 2000
+"""Most test nuclei the feature distances are computed over (the kernel distance is quadratic in them)."""
 COMPARISONS = "baselines.csv"
 BASELINES = ("identity", "linear")
 BASELINE_METRICS = ("ssim", "pearson", "pearson_nucleus")
@@ -128,6 +137,8 @@ def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Pat
     pd.DataFrame(rows).to_csv(out / SUMMARY, index=False, lineterminator="\n")
     pd.DataFrame(comparisons).to_csv(out / COMPARISONS, index=False, lineterminator="\n")
     by_class = class_summaries(per_image, classes) if classes is not None else []
+    distances = distance_rows(predictions, real, masks)
+    pd.DataFrame(distances).to_csv(out / DISTANCES, index=False, lineterminator="\n")
     if by_class:
         pd.DataFrame(by_class).to_csv(out / BY_CLASS, index=False, lineterminator="\n")
     draw_panels(out / PANELS, label_free, {TITLES.get(n, n): predictions[n] for n in virtual_dirs}, real,
@@ -135,6 +146,9 @@ def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Pat
     metrics = {f"{name}.{metric}.mean": stats["mean"] for name, summary in summaries.items()
                for metric, stats in summary.items()}
     metrics |= {f"{row['method']}.{row['class']}.{row['metric']}.mean": row["mean"] for row in by_class}
+    for row in distances:
+        key = f"{row['method']}.{row['distance']}_distance"
+        metrics |= {key: row["estimate"], f"{key}.ci_low": row["ci_low"], f"{key}.ci_high": row["ci_high"]}
     metrics |= {"linear.a": a, "linear.b": b}
     for row in comparisons:
         key = f"{row['stainer']}.minus_{row['baseline']}.{row['metric']}"
@@ -144,7 +158,8 @@ def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Pat
     manifest = OutputManifest(stage="stain_report", config=recorded,
                               config_hash=config_hash(config.apply), input_hashes=hashes,
                               counts={"test_items": int(len(real))},
-                              paths={"report": [PANELS, SUMMARY, COMPARISONS, *([BY_CLASS] if by_class else [])]},
+                              paths={"report": [PANELS, SUMMARY, COMPARISONS, DISTANCES,
+                                                *([BY_CLASS] if by_class else [])]},
                               metrics=metrics)
     return write_manifest(manifest, out)
 
@@ -152,6 +167,27 @@ def stain_report(config: StainConfig, kind: DatasetKind, datasets_dir: str | Pat
 def resolutions(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """(N,) FRC resolution in px of each prediction against its target (:mod:`stainworth.stainers.resolution`)."""
     return np.array([frc_resolution(p, t) for p, t in zip(predictions, targets, strict=True)], dtype=np.float64)
+
+
+def distance_rows(predictions: dict[str, np.ndarray], real: np.ndarray, masks: np.ndarray, *,
+                  seed: int = 0) -> list[dict[str, Any]]:
+    """Fréchet and kernel distances of every method's nucleus features to the real fluorescence's.
+
+    At most :data:`MAX_NUCLEI` nuclei (a seeded draw, the same for every method); see
+    :mod:`stainworth.stainers.feature_distance`.
+    """
+    reference = nucleus_features(real, masks)
+    keep = np.arange(len(reference))
+    if len(keep) > MAX_NUCLEI:
+        keep = np.sort(np.random.default_rng(seed).choice(len(keep), MAX_NUCLEI, replace=False))
+    if len(keep) < 3:
+        return []
+    rows = []
+    for method, images in predictions.items():
+        found = feature_distances(nucleus_features(images, masks)[keep], reference[keep], seed=seed)
+        rows += [{**asdict(result), "method": method, "distance": name, "procedure": result.method}
+                 for name, result in found.items()]
+    return rows
 
 
 def class_summaries(per_image: dict[str, dict[str, np.ndarray]], classes: np.ndarray) -> list[dict[str, Any]]:
