@@ -59,6 +59,18 @@ def test_compile_writes_every_pipeline(tmp_path):
     assert {"cls_capacity.yaml", "seg_learnable.yaml", "study.yaml"} <= {p.name for p in tmp_path.iterdir()}
 
 
+def test_compile_refuses_an_external_stainer_the_pods_cannot_read(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["compile", "cls_capacity", "--profile", "smoke", "--set",
+                 "stain.external=[{name: mylab, model: /home/me/stainer.onnx}]"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "stain.external[0].model: /home/me/stainer.onnx is a path on this machine" \
+        in error and "s3:// URI" in error
+    assert main(["compile", "cls_capacity", "--profile", "smoke", "--set",
+                 "stain.external=[{name: mylab, model: 's3://models/stainer.onnx'}, {name: cyto, images: "
+                 "/scratch/lab/cyto}]", "--set", "cluster.scratch_pvc=lab-scratch", "--out", str(tmp_path / "d")]) == 0
+
+
 def test_compile_refuses_an_ingest_spec_the_pods_cannot_read(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["compile", "cls_capacity", "--profile", "smoke", "--set",

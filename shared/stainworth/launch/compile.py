@@ -21,20 +21,32 @@ def check_cluster_paths(profile: Profile) -> None:
     Raises
     ------
     ConfigError
-        ``prepare.source.ingest_spec`` is set to a path outside the scratch volume.
+        ``prepare.source.ingest_spec``, or the images or model of an external stainer
+        (``stain.external``), is a path outside the scratch volume (store URIs, ``s3://``, are
+        read by the pods themselves).
     """
     spec = profile.prepare.source.ingest_spec
-    if not spec:
-        return
-    path = PurePosixPath(spec)
-    if profile.cluster.scratch_pvc and path.is_absolute() and path.is_relative_to(SCRATCH_MOUNT):
-        return
-    where = (f"a path under {SCRATCH_MOUNT} (the volume {profile.cluster.scratch_pvc}), with the files copied there"
-             if profile.cluster.scratch_pvc else
-             f"cluster.scratch_pvc set and the spec and its files copied to that volume, under {SCRATCH_MOUNT}")
-    raise ConfigError(f"prepare.source.ingest_spec: {spec} is a path on this machine, which a cluster task's pod "
-                      f"cannot read; expected {where} (or ingest locally with make submit and run the cluster "
-                      "on the acquisitions in the store)")
+    if spec and not _on_volume(profile, spec):
+        raise ConfigError(f"prepare.source.ingest_spec: {spec} is a path on this machine, which a cluster task's "
+                          f"pod cannot read; expected {_where(profile, 'the spec and its files')} (or ingest "
+                          "locally with make submit and run the cluster on the acquisitions in the store)")
+    for k, external in enumerate(profile.stain.external):
+        for field, value in (("images", external.images), ("model", external.model)):
+            if value and not value.startswith("s3://") and not _on_volume(profile, value.removeprefix("file://")):
+                raise ConfigError(f"stain.external[{k}].{field}: {value} is a path on this machine, which a "
+                                  f"cluster task's pod cannot read; expected an s3:// URI of the store, or "
+                                  f"{_where(profile, 'the files')}")
+
+
+def _on_volume(profile: Profile, text: str) -> bool:
+    path = PurePosixPath(text)
+    return bool(profile.cluster.scratch_pvc) and path.is_absolute() and path.is_relative_to(SCRATCH_MOUNT)
+
+
+def _where(profile: Profile, what: str) -> str:
+    if profile.cluster.scratch_pvc:
+        return f"a path under {SCRATCH_MOUNT} (the volume {profile.cluster.scratch_pvc}), with {what} copied there"
+    return f"cluster.scratch_pvc set and {what} copied to that volume, under {SCRATCH_MOUNT}"
 
 
 def compile_pipeline(name: str, profile: Profile, out_dir: str | Path) -> Path:
