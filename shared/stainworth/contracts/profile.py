@@ -10,7 +10,7 @@ from stainworth.contracts.prepare import PrepareConfig
 from stainworth.contracts.retrain import RetrainConfig
 from stainworth.contracts.simulate import SimulateConfig
 from stainworth.contracts.stainer import StainConfig
-from stainworth.contracts.task import TASKS, TasksConfig, is_virtual, sweep_modalities
+from stainworth.contracts.task import TASKS, TasksConfig, is_virtual
 
 
 class Profile(StrictModel):
@@ -40,7 +40,7 @@ class Profile(StrictModel):
         Default: label-free, ``stain.builtin``'s, ``stain.external``'s, fluorescence. Modalities given
         explicitly must name a stainer of the profile.
         """
-        made = sweep_modalities(list(self.stain.builtin), [external.name for external in self.stain.external])
+        made = ["label_free", *self.stain.modalities, "fluorescence"]
         for task in TASKS:
             sweep = self.tasks.sweep(task)
             if "modalities" not in sweep.model_fields_set:

@@ -77,6 +77,11 @@ _PER_ARCHITECTURE_RANGES: dict[str, tuple[float, float, str]] = {
 }
 
 
+def is_modality(name: object) -> bool:
+    """Whether ``name`` is a well-formed modality (:data:`MODALITY_PATTERN`)."""
+    return isinstance(name, str) and re.fullmatch(MODALITY_PATTERN, name) is not None
+
+
 def is_virtual(modality: str) -> bool:
     """Whether ``modality`` is the images of a stainer (``virtual_<name>``)."""
     return modality.startswith(VIRTUAL_PREFIX)

@@ -25,14 +25,13 @@ cover test-set sampling only and are not adjusted for multiplicity: read the com
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from stainworth.contracts.task import MODALITIES, MODALITY_PATTERN
+from stainworth.contracts.task import MODALITIES, is_modality
 from stainworth.errors import ConfigError, InputDataError
 from stainworth.evaluation.tables import SEGMENTATION_METRICS, UnitStatistics, sort_rows, unit_statistics
 from stainworth.evaluation.units import UnitScores, check_units, group_by_pair, modality_rank
@@ -50,7 +49,7 @@ REPLICATE_COLUMNS = ("task", "architecture", "train_size", "subset", "replicate"
 
 
 def _check_options(units: Sequence[UnitScores], reference: str, metrics: Sequence[str]) -> None:
-    if not re.fullmatch(MODALITY_PATTERN, str(reference)):
+    if not is_modality(reference):
         raise ConfigError(f"reference: found {reference!r}; expected one of {', '.join(MODALITIES)} "
                           "or virtual_<stainer>")
     if not any(unit.modality == reference for unit in units):

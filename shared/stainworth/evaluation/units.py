@@ -14,14 +14,13 @@ other items.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from stainworth.contracts.task import MODALITIES, MODALITY_PATTERN, TASKS
+from stainworth.contracts.task import MODALITIES, TASKS, is_modality
 from stainworth.contracts.task import modality_rank as contract_modality_rank
 from stainworth.errors import InputDataError
 
@@ -109,7 +108,7 @@ def _check_unit(unit: UnitScores, task: str) -> None:
     if unit.task != task:
         raise InputDataError(f"mixed tasks: {unit.describe()} is {unit.task!r} but the first unit is {task!r}; "
                              "expected units of one task")
-    if not re.fullmatch(MODALITY_PATTERN, unit.modality):
+    if not is_modality(unit.modality):
         raise InputDataError(f"{unit.describe()}: modality {unit.modality!r} is unknown; expected one of "
                              f"{', '.join(MODALITIES)} or virtual_<stainer>")
     columns = SCORE_COLUMNS[task]

@@ -27,14 +27,13 @@ probability of any false call within it at alpha).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from stainworth.contracts.task import MODALITY_PATTERN, VERDICT_METRIC, is_virtual, modality_rank, network_source
+from stainworth.contracts.task import VERDICT_METRIC, is_modality, is_virtual, modality_rank, network_source
 from stainworth.errors import ConfigError, InputDataError
 from stainworth.evaluation.tables import TASK_METRICS, sort_rows
 from stainworth.evaluation.trend import capacity_trend
@@ -117,7 +116,7 @@ def _check_request(comparisons: pd.DataFrame, task: str, stainer_modality: str, 
         raise ConfigError(f"task: found {task!r}; expected one of {', '.join(TASK_METRICS)}")
     if metric not in TASK_METRICS[task]:
         raise ConfigError(f"metric: found {metric!r} for {task}; expected one of {', '.join(TASK_METRICS[task])}")
-    if stainer_modality == REFERENCE or not re.fullmatch(MODALITY_PATTERN, str(stainer_modality)):
+    if stainer_modality == REFERENCE or not is_modality(stainer_modality):
         raise ConfigError(f"stainer_modality: found {stainer_modality!r}; expected one of virtual_effunet, "
                           "virtual_pix2pixhd, virtual_<external stainer>, fluorescence")
     if axis not in AXES:

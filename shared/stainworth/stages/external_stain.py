@@ -31,17 +31,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from stainworth.contracts.acquisition import AcquisitionManifest
 from stainworth.contracts.base import config_hash, validate_model
 from stainworth.contracts.fields import DatasetManifest
 from stainworth.contracts.manifest import MANIFEST_NAME, OutputManifest, write_manifest
 from stainworth.contracts.stainer import DatasetKind, ExternalStainerConfig, StainConfig
-from stainworth.datasets.folders import DATASET_DIR, dataset_folder, read_dataset
+from stainworth.datasets.folders import dataset_folder, read_dataset
 from stainworth.datasets.mosaic import WindowReader
 from stainworth.datasets.recut import cut_items
-from stainworth.datasets.storage import Dataset, DatasetWriter
+from stainworth.datasets.storage import Dataset
 from stainworth.errors import InputDataError
 from stainworth.fields import MOSAIC, TILE_POSITIONS, TILE_SHAPE, field_path, open_field_array
 from stainworth.mosaic import assemble_mosaic
@@ -51,15 +50,11 @@ from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.progress import Progress
 from stainworth.stainers.external import ExternalModel, check_external_model, input_scaling, load_external_model
 from stainworth.stainers.external_images import TileReader, file_hash, file_tile_images, is_plate, plate_tile_images
-from stainworth.stainers.quality import image_quality, summarise
 from stainworth.stainers.tiling import stain_mosaic
 from stainworth.stainers.train import dataset_normalisers
+from stainworth.stainers.virtual_dataset import write_virtual_dataset
 from stainworth.store import open_store
 from stainworth.store.model_file import fetch_model_file
-
-QUALITY_TABLE = "quality_test.csv"
-CUT_CHUNK = 256
-"""Items cut and written at once."""
 
 
 @dataclass
@@ -183,23 +178,13 @@ def _virtual_mosaics(source: _Source, config: StainConfig, stitched: Path, field
                         scale: float = scale) -> np.ndarray:
                 return model((batch - np.float32(offset)) / np.float32(scale))
 
-            stain_mosaic(predict, _Plane(label_free), out, tile=config.apply.tile_px, overlap=config.apply.overlap_px,
+            stain_mosaic(predict, label_free, out, tile=config.apply.tile_px, overlap=config.apply.overlap_px,
                          batch=config.apply.batch_size)
         else:
             _place_tiles(source, fid, stitched, manifests[fid], out)
         mosaics.append(out)
         progress.step(f"{fid}: {shape[0]} x {shape[1]} px")
     return mosaics
-
-
-class _Plane:
-    """A stored mosaic read as float32 windows (the tiler's ``source``)."""
-
-    def __init__(self, array: Any) -> None:
-        self.array, self.shape = array, tuple(int(v) for v in array.shape)
-
-    def __getitem__(self, key: Any) -> np.ndarray:
-        return np.asarray(self.array[key], dtype=np.float32)
 
 
 def _place_tiles(source: _Source, fid: str, stitched: Path, acquisition: AcquisitionManifest, out: Any) -> None:
@@ -224,72 +209,40 @@ def _virtual_dataset(source: _Source, dataset: Dataset, data_manifest: DatasetMa
     """Cut every split from the virtual mosaics, on the fluorescence scale; score the test split; manifest last."""
     readers = [WindowReader(mosaic) for mosaic in mosaics]
     kind = data_manifest.kind
-    scale = _fluorescence_scale(readers, dataset, kind)
-    item_shape = tuple(int(v) for v in dataset.attrs["item_shape"])
-    labelled = "label" in dataset.arrays(dataset.splits[0])
-    progress = Progress(f"external {source.config.name}: cut", sum(-(-n // CUT_CHUNK) for n in dataset.counts.values()))
-    quality: dict[str, list[np.ndarray]] = {}
-    out.mkdir(parents=True, exist_ok=True)
-    with DatasetWriter(out / DATASET_DIR, kind=kind, item_shape=(item_shape[0], item_shape[1]),
-                       counts=dataset.counts, chunk=64, labelled=labelled) as writer:
-        for split in dataset.splits:
-            arrays, target = dataset.arrays(split), writer.arrays(split)
-            count = int(arrays["label_free"].shape[0])
-            for start in range(0, count, CUT_CHUNK):
-                stop = min(start + CUT_CHUNK, count)
-                copied = {name: np.asarray(arrays[name][start:stop]) for name in target if name != "fluorescence"}
-                virtual = scale(cut_items(readers, copied["source"], copied["positions"], copied["mask"], kind=kind))
-                target["fluorescence"][start:stop] = virtual
-                for name, values in copied.items():
-                    target[name][start:stop] = values
-                if split == "test":
-                    real = np.asarray(arrays["fluorescence"][start:stop])
-                    scores = image_quality(virtual, real, masks=copied["mask"])
-                    for name, values in scores.items():
-                        quality.setdefault(name, []).append(values)
-                progress.step(f"{split} {stop}/{count}")
-        for reader in readers:
-            reader.clear()
-        virtual_set = writer.publish(sources=list(dataset.attrs.get("sources", [])), stats=dataset.stats,
-                                     attrs={"virtual": True, "stainer": source.fingerprint,
-                                            "external": source.config.name,
-                                            "source_dataset": data_manifest.content_hash})
-    per_image = {name: np.concatenate(values) for name, values in quality.items()}
-    metrics = {"scale.offset": scale.offset, "scale.factor": scale.factor}
-    if per_image:
-        pd.DataFrame(per_image).to_csv(out / QUALITY_TABLE, index_label="item", lineterminator="\n")
-        metrics |= {f"test.{name}.{stat}": value for name, stats in summarise(per_image).items()
-                    for stat, value in stats.items()}
+    own, target = _normalisers(readers, dataset, kind)
+
+    def virtual_of(items: dict[str, np.ndarray]) -> np.ndarray:
+        cut = cut_items(readers, items["source"], items["positions"], items["mask"], kind=kind)
+        return target.invert(own.apply(cut))
+
+    virtual_set, metrics, paths = write_virtual_dataset(
+        dataset, out, virtual_of, progress=f"external {source.config.name}: cut",
+        attrs={"stainer": source.fingerprint, "external": source.config.name,
+               "source_dataset": data_manifest.content_hash})
+    for reader in readers:
+        reader.clear()
+    factor = target.scale / own.scale
+    metrics = {"scale.offset": float(target.low - own.low * factor), "scale.factor": float(factor)} | metrics
     manifest = data_manifest.model_copy(update={
         "stage": "external_stainers", "config": source.config.model_dump(mode="json"),
         "config_hash": config_hash(source.config),
         "input_hashes": {kind: data_manifest.content_hash, "stainer": source.fingerprint},
-        "counts": virtual_set.counts, "splits": virtual_set.counts, "metrics": metrics,
-        "paths": {"dataset": [DATASET_DIR], **({"quality": [QUALITY_TABLE]} if per_image else {})},
+        "counts": virtual_set.counts, "splits": virtual_set.counts, "metrics": metrics, "paths": paths,
         "content_hash": ""})
     return write_manifest(manifest, out)
 
 
-@dataclass(frozen=True)
-class _Scale:
-    """``factor * x + offset``: the stainer's units onto the real fluorescence's."""
+def _normalisers(readers: list[WindowReader], dataset: Dataset, kind: str
+                 ) -> tuple[PercentileNormaliser, PercentileNormaliser]:
+    """The virtual training items' percentile normaliser and the real fluorescence's.
 
-    factor: float
-    offset: float
-
-    def __call__(self, images: np.ndarray) -> np.ndarray:
-        return (images * np.float32(self.factor) + np.float32(self.offset)).astype(np.float32)
-
-
-def _fluorescence_scale(readers: list[WindowReader], dataset: Dataset, kind: str) -> _Scale:
-    """The affine map taking the virtual training items' percentile span onto the real fluorescence's."""
+    ``target.invert(own.apply(x))`` takes the stainer's units onto the real fluorescence's (the
+    identity baseline's rule).
+    """
     arrays = dataset.arrays("train")
     count = int(arrays["label_free"].shape[0])
     index = np.unique(np.linspace(0, count - 1, min(count, 256)).round().astype(int))
     picked = {name: np.asarray(arrays[name].get_orthogonal_selection((index,)))
               for name in ("source", "positions", "mask")}
     sample = cut_items(readers, picked["source"], picked["positions"], picked["mask"], kind=kind)
-    own = PercentileNormaliser.fit(sample)
-    target = dataset_normalisers(dataset)[1]
-    factor = target.scale / own.scale
-    return _Scale(factor=float(factor), offset=float(target.low - own.low * factor))
+    return PercentileNormaliser.fit(sample), dataset_normalisers(dataset)[1]

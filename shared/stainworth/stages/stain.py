@@ -12,31 +12,21 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
 
 from stainworth.contracts.base import canonical_json, config_hash, validate_model
 from stainworth.contracts.fields import DatasetManifest
 from stainworth.contracts.manifest import read_manifest, write_manifest
 from stainworth.contracts.stainer import Architecture, DatasetKind, StainConfig, StainerManifest, StainerTrainConfig
-from stainworth.datasets.folders import DATASET_DIR, dataset_folder, read_dataset
-from stainworth.datasets.storage import Dataset, DatasetWriter
+from stainworth.datasets.folders import dataset_folder, read_dataset
 from stainworth.errors import InputDataError
 from stainworth.nets.devices import resolve_device
-from stainworth.progress import Progress
-from stainworth.stainers.artifact import FOLDER, TrainedStainer, load_stainer
-from stainworth.stainers.quality import image_quality, summarise
+from stainworth.stainers.artifact import FOLDER, load_stainer
 from stainworth.stainers.train import train_stainer
+from stainworth.stainers.virtual_dataset import write_virtual_dataset
 from stainworth.store import open_store
 from stainworth.store.checkpoints import StoreCheckpoints
 from stainworth.store.model_file import fetch_model_file
-
-QUALITY_TABLE = "quality_test.csv"
-STAIN_CHUNK = 256
-"""Items stained and written at once (a multiple of the dataset chunk)."""
 
 
 def train_stainer_stage(config: StainConfig, kind: DatasetKind, architecture: Architecture, datasets_dir: str | Path,
@@ -85,60 +75,15 @@ def apply_stainer_stage(config: StainConfig, kind: DatasetKind, stainer_dir: str
         raise InputDataError(f"apply_stainer: the stainer in {stainer_dir} was trained on the "
                              f"{stainer_manifest.dataset_kind} dataset; expected one trained on {kind}")
     stainer = load_stainer(Path(stainer_dir) / FOLDER, device=resolve_device(config.training.device))
-    source = dataset_folder(datasets_dir, kind)
-    data_manifest, dataset = read_dataset(source, kind)
+    data_manifest, dataset = read_dataset(dataset_folder(datasets_dir, kind), kind)
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    item_shape = tuple(int(v) for v in dataset.attrs["item_shape"])
-    labelled = "label" in dataset.arrays(dataset.splits[0])
-    writer = DatasetWriter(out / DATASET_DIR, kind=kind, item_shape=(item_shape[0], item_shape[1]),
-                           counts=dataset.counts, chunk=64, labelled=labelled)
-    steps = sum(-(-n // STAIN_CHUNK) for n in dataset.counts.values())
-    progress = Progress("apply_stainer", steps)
-    quality: dict[str, list[np.ndarray]] = {}
-    try:
-        for split in dataset.splits:
-            for name, values in _stain_split(stainer, dataset, split, writer, config.apply.batch_size, progress):
-                quality.setdefault(name, []).append(values)
-        virtual_set = writer.publish(sources=list(dataset.attrs.get("sources", [])), stats=dataset.stats,
-                                     attrs={"virtual": True, "stainer": stainer_manifest.content_hash,
-                                            "architecture": stainer_manifest.architecture,
-                                            "source_dataset": data_manifest.content_hash})
-    except BaseException:
-        writer.abort()
-        raise
-    per_image = {name: np.concatenate(values) for name, values in quality.items()}
-    metrics: dict[str, float] = {}
-    if per_image:
-        pd.DataFrame(per_image).to_csv(out / QUALITY_TABLE, index_label="item", lineterminator="\n")
-        metrics = {f"test.{name}.{stat}": value for name, stats in summarise(per_image).items()
-                   for stat, value in stats.items()}
+    virtual_set, metrics, paths = write_virtual_dataset(
+        dataset, out, lambda items: stainer.predict(items["label_free"], batch_size=config.apply.batch_size),
+        attrs={"stainer": stainer_manifest.content_hash, "architecture": stainer_manifest.architecture,
+               "source_dataset": data_manifest.content_hash}, progress="apply_stainer")
     manifest = data_manifest.model_copy(update={
         "stage": "apply_stainer", "input_hashes": {kind: data_manifest.content_hash,
                                                    "stainer": stainer_manifest.content_hash},
-        "counts": virtual_set.counts, "splits": virtual_set.counts, "metrics": metrics,
-        "paths": {"dataset": [DATASET_DIR], **({"quality": [QUALITY_TABLE]} if per_image else {})},
+        "counts": virtual_set.counts, "splits": virtual_set.counts, "metrics": metrics, "paths": paths,
         "content_hash": ""})
     return write_manifest(manifest, out)
-
-
-def _stain_split(stainer: TrainedStainer, dataset: Dataset, split: str, writer: DatasetWriter, batch_size: int,
-                 progress: Progress) -> Iterator[tuple[str, np.ndarray]]:
-    """Stain one split into the writer, chunk by chunk (other fields copied).
-
-    Yields the per-image quality metrics of each chunk of the test split.
-    """
-    arrays = dataset.arrays(split)
-    target = writer.arrays(split)
-    count = int(arrays["label_free"].shape[0])
-    for start in range(0, count, STAIN_CHUNK):
-        stop = min(start + STAIN_CHUNK, count)
-        virtual = stainer.predict(np.asarray(arrays["label_free"][start:stop]), batch_size=batch_size)
-        target["fluorescence"][start:stop] = virtual
-        for name in target:
-            if name != "fluorescence":
-                target[name][start:stop] = np.asarray(arrays[name][start:stop])
-        if split == "test":
-            yield from image_quality(virtual, np.asarray(arrays["fluorescence"][start:stop]),
-                                     masks=np.asarray(arrays["mask"][start:stop])).items()
-        progress.step(f"{split} {stop}/{count}")
