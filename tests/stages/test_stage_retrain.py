@@ -2,6 +2,7 @@
 
 import io
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -46,7 +47,8 @@ def stainers(phantom_datasets, tmp_path_factory):
             train_stainer_stage(stain_config(rate), "classification", architecture, phantom_datasets, out,
                                 store_uri=scratch_store)
             made[generation][architecture] = out
-    return made
+    yield made
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def acquisitions(store_uri, tmp_path, names):

@@ -1,5 +1,7 @@
 """train_stainer and apply_stainer on the phantom datasets: manifests, store, virtual datasets, resume."""
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,7 +31,8 @@ def trained(phantom_datasets, tmp_path_factory):
         out = root / f"{kind}-{architecture}"
         train_stainer_stage(config(), kind, architecture, phantom_datasets, out, store_uri=store)
         outputs[kind] = out
-    return outputs, store
+    yield outputs, store
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_a_stainer_is_written_described_and_published(trained, phantom_datasets):

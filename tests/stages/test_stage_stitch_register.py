@@ -1,5 +1,7 @@
 """stitch and register stages on smoke phantom acquisitions from the store."""
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -22,7 +24,8 @@ def prepared(tmp_path_factory):
     stitched = stitch_fields(profile.prepare, root / "ingested", root / "stitched", store_uri=store)
     registered = register_fields(profile.prepare.registration, root / "stitched", root / "registered",
                                  store_uri=store)
-    return root, profile, stitched, registered
+    yield root, profile, stitched, registered
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def test_stitch_recovers_positions_and_writes_mosaics(prepared):

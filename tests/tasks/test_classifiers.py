@@ -1,3 +1,5 @@
+import shutil
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -28,7 +30,8 @@ def imagenet_resnet18(tmp_path_factory):
     folder = tmp_path_factory.mktemp("weights")
     torch.save(state, folder / "resnet18.pth")
     save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "resnet18.safetensors"))
-    return folder, state
+    yield folder, state
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
