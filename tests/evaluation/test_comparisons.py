@@ -163,3 +163,36 @@ def test_unusable_labels_are_named(make_classification):
     with pytest.raises(InputDataError, match=r"^cls-cnn1-fluorescence-all-s0 .* vs cls-cnn1-label_free-all-s0 .*: "
                                              r"labels: found only class 1"):
         replicate_comparisons([a, b])
+
+
+def test_trainings_still_degenerate_are_left_out_and_counted(make_classification):
+    """A pair with a failed training drops out of the combined row; with no pair left, the row is NaN."""
+    units = []
+    for r in range(3):
+        label_free = make_classification("resnet18", "label_free", 0.7, seed=1 + 10 * r, replicate=r,
+                                         train_size=200)
+        stained = make_classification("resnet18", "virtual_effunet", 0.8, seed=2 + 10 * r, replicate=r,
+                                      train_size=200)
+        units += [label_free, stained]
+    failed = "constant output: validation scores span 0"
+    flagged = [dataclasses.replace(unit, degenerate=failed) if (unit.replicate == 1 and unit.modality == "label_free")
+               else unit for unit in units]
+    table = paired_comparisons(flagged)
+    row = table.iloc[0]
+    expected = paired_comparisons([unit for unit in units if unit.replicate != 1]).iloc[0]
+    assert (row["replicates"], row["degenerate_excluded"]) == (2, 1)
+    assert (row["difference"], row["se"], row["p_value"]) == pytest.approx(
+        (expected["difference"], expected["se"], expected["p_value"]))
+    assert "1 of 3 paired trainings left out: still degenerate after the last attempt" in row["note"]
+    assert "-r1" not in row["runs"]
+    assert paired_comparisons(units).iloc[0]["degenerate_excluded"] == 0
+
+    all_failed = paired_comparisons([dataclasses.replace(unit, degenerate=failed) for unit in units])
+    row = all_failed.iloc[0]
+    assert (row["replicates"], row["degenerate_excluded"], row["n"]) == (0, 3, 300)
+    assert np.isnan([row["difference"], row["se"], row["ci_low"], row["p_value"], row["p_adjusted"]]).all()
+    assert row["note"] == "3 of 3 paired trainings left out: still degenerate after the last attempt: no comparison"
+
+    per_training = replicate_comparisons(flagged)
+    assert list(per_training["note"].str.contains("label_free still degenerate: constant output")) == \
+        [False, True, False]

@@ -193,3 +193,16 @@ def test_capacity_trend_needs_three_capacities_and_the_stain():
     assert capacity_trend(units, "virtual_effunet", "auc") is None
     assert capacity_trend(sweep_units(0.0, seed=9), "virtual_pix2pixhd", "auc") is None
     assert capacity_trend([], "virtual_effunet", "auc") is None
+
+
+def test_capacity_trend_leaves_out_the_replicates_with_a_degenerate_training():
+    import dataclasses
+
+    units = [dataclasses.replace(unit, degenerate="constant output")
+             if (unit.architecture == "net1" and unit.replicate == 0 and unit.modality == "label_free") else unit
+             for unit in sweep_units(0.04, seed=8)]
+    trend = capacity_trend(units, "virtual_effunet", "auc")
+    expected = capacity_trend([unit for unit in sweep_units(0.04, seed=8) if unit.replicate != 0], "virtual_effunet",
+                              "auc")
+    assert trend.replicates == R - 1
+    assert (trend.slope, trend.se) == pytest.approx((expected.slope, expected.se))

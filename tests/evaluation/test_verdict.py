@@ -183,3 +183,39 @@ def test_study_verdict_from_units_with_the_trend(make_segmentation):
                                               "label-free dice changes by -0.051 per tenfold more parameters")
     trend = verdict["details"]["virtual_effunet.capacity_trend"]
     assert trend["direction"] == "shrinks" and trend["replicates"] == 3
+
+
+def test_steps_with_trainings_left_out_say_so_and_a_step_with_none_left_is_undecided():
+    table = comparison_rows([0.2, np.nan, 0.01], [0.001, np.nan, 0.6], sizes=[100, 200, 400])
+    table["degenerate_excluded"] = [0, 3, 1]  # rows are reversed: 400, 200, 100
+    result = crossover(table, "segmentation", "virtual_effunet", "dice", axis="train_size")
+    assert [s.status for s in result.steps] == ["better", "undecided", "undecided"]
+    assert [s.excluded for s in result.steps] == [1, 3, 0]
+    sentence = crossover_sentence(result)
+    assert sentence.endswith("Paired trainings left out because one of the two is still degenerate after its last "
+                             "attempt (see the training endings): 1 of 4 at 100 training images and 3 of 6 at 200 "
+                             "training images.")
+    nothing = comparison_rows([np.nan, np.nan], [np.nan, np.nan], sizes=[100, 200])
+    nothing["degenerate_excluded"] = 3
+    sentence = crossover_sentence(crossover(nothing, "segmentation", "virtual_effunet", "dice", axis="train_size"))
+    assert sentence.startswith("With efficientunet7 (66,000,000 parameters), the data cannot decide whether "
+                               "virtual_effunet images score a different Dice than label-free images: no pair of "
+                               "trainings is left to compare.")
+
+
+def test_study_verdict_leaves_degenerate_trainings_out_of_the_trend_and_the_largest_capacity(make_segmentation):
+    import dataclasses
+
+    ladder = [("unet1", 1_234, 0.60), ("unet2", 60_305, 0.68), ("unet3", 1_000_000, 0.75)]
+    units = [make_segmentation(arch, modality, dice, capacity=cap, seed=10 * k + r + 100 * j, replicate=r)
+             for k, (arch, cap, dice_lf) in enumerate(ladder) for r in range(3)
+             for j, (modality, dice) in enumerate((("label_free", dice_lf), ("virtual_effunet", 0.75)))]
+    flagged = [dataclasses.replace(u, degenerate="constant output") if u.architecture == "unet3" else u
+               for u in units]
+    verdict = study_verdict("segmentation", {"comparisons": paired_comparisons(flagged)}, flagged)
+    assert verdict["sentences"][1] == ("At the largest capacity (unet3, 1,000,000 parameters) no pair of trainings "
+                                       "is left to compare: all 3 are left out, a training still degenerate after "
+                                       "its last attempt in each.")
+    assert verdict["details"]["virtual_effunet.largest_capacity"]["excluded"] == 3
+    assert "virtual_effunet.capacity_trend" not in verdict["details"]  # two capacities left: no trend
+    assert json.loads(json.dumps(verdict, allow_nan=False)) == verdict

@@ -15,6 +15,14 @@ one modality's comparisons along one sweep axis for one metric (``family``, e.g.
 ``"virtual_effunet auc capacity"``: the architectures of the capacity sweep; ``"... train_size"``:
 the training sizes of the learnable sweep).
 
+A pair in which either training is still degenerate after its last attempt (a constant output,
+a validation loss never below the trivial one: :mod:`stainworth.tasks.degenerate`, decided on
+validation data only) is left out of the combined row and counted in ``degenerate_excluded``.
+Such a training measures a failed optimisation, not the modality; the trainer already retrains a
+degenerate attempt with a fresh seed, so the combined rows estimate the difference between
+*successfully trained* networks, the ones a user would keep. When every pair of a row is left out,
+its statistics are NaN and its ``note`` says so: the verdict then cannot decide at that step.
+
 :func:`replicate_comparisons` gives the per-training rows behind them (one per architecture,
 train_size, subset, replicate, modality, metric): DeLong's paired test of the empirical AUCs
 (:func:`stainworth.metrics.delong_test`, with a permutation p-value when DeLong's se is 0) and the
@@ -40,7 +48,7 @@ from stainworth.metrics.replicates import combine_replicates, holm
 
 COLUMNS = ("task", "architecture", "train_size", "capacity", "modality", "reference", "metric", "value",
            "reference_value", "difference", "se", "ci_low", "ci_high", "df", "p_value", "p_adjusted", "family", "test",
-           "n", "replicates", "training_sd", "se_test", "note", "runs")
+           "n", "replicates", "training_sd", "se_test", "note", "degenerate_excluded", "runs")
 """Columns of :func:`paired_comparisons`, in order."""
 REPLICATE_COLUMNS = ("task", "architecture", "train_size", "subset", "replicate", "capacity", "modality", "reference",
                      "metric", "value", "reference_value", "difference", "se", "ci_low", "ci_high", "p_value", "test",
@@ -99,7 +107,27 @@ def _pairs(units: Sequence[UnitScores], reference: str
     return pairs
 
 
-def _combined_row(pairs: list[tuple[UnitScores, UnitScores]], metric: str, confidence: float) -> dict[str, Any]:
+def _failed_row(pairs: list[tuple[UnitScores, UnitScores]], metric: str) -> dict[str, Any]:
+    """A combined row with no usable pair: every statistic NaN, the reason in the note."""
+    nan = float("nan")
+    n = len(pairs[0][1].scores)
+    return {"metric": metric, "value": nan, "reference_value": nan, "difference": nan, "se": nan, "ci_low": nan,
+            "ci_high": nan, "df": nan, "p_value": nan, "test": "none", "n": n, "replicates": 0, "training_sd": nan,
+            "se_test": nan, "note": f"{_excluded_words(len(pairs), len(pairs))}: no comparison",
+            "degenerate_excluded": len(pairs),
+            "runs": ";".join(f"{unit.run} vs {reference.run}" for unit, reference in pairs)}
+
+
+def _excluded_words(excluded: int, total: int) -> str:
+    return (f"{excluded} of {total} paired training{'s' * (total != 1)} left out: still degenerate after the last "
+            "attempt")
+
+
+def _combined_row(all_pairs: list[tuple[UnitScores, UnitScores]], metric: str, confidence: float) -> dict[str, Any]:
+    pairs = [(unit, reference) for unit, reference in all_pairs if not (unit.degenerate or reference.degenerate)]
+    excluded = len(all_pairs) - len(pairs)
+    if not pairs:
+        return _failed_row(all_pairs, metric)
     units, references = [pair[0] for pair in pairs], [pair[1] for pair in pairs]
     try:
         both = unit_statistics([*units, *references], metric)
@@ -118,7 +146,9 @@ def _combined_row(pairs: list[tuple[UnitScores, UnitScores]], metric: str, confi
             "difference": difference.estimate, "se": difference.se, "ci_low": difference.ci_low,
             "ci_high": difference.ci_high, "df": difference.df, "p_value": difference.p_value, "test": test,
             "n": both.n, "replicates": difference.replicates, "training_sd": difference.training_sd,
-            "se_test": difference.se_test, "note": _join(both.note, difference.note),
+            "se_test": difference.se_test,
+            "note": _join(both.note, difference.note, _excluded_words(excluded, len(all_pairs)) if excluded else ""),
+            "degenerate_excluded": excluded,
             "runs": ";".join(f"{unit.run} vs {reference.run}" for unit, reference in pairs)}
 
 
@@ -155,14 +185,17 @@ def paired_comparisons(units: Sequence[UnitScores], reference: str = "label_free
         One row per (architecture, train_size, modality, metric) with the columns of
         :data:`COLUMNS`: ``value`` and ``reference_value`` (the two modalities' combined
         estimates; for segmentation over the images where every paired score is defined),
-        ``difference`` = value - reference_value, its combined ``se`` (never NaN), interval,
+        ``difference`` = value - reference_value, its combined ``se`` (NaN only when no pair is
+        left, see ``degenerate_excluded``), interval,
         Satterthwaite ``df``, two-sided ``p_value`` and Holm-adjusted ``p_adjusted`` within
         ``family`` (one modality's comparisons along one sweep axis for one metric, e.g.
         ``"virtual_effunet auc capacity"`` or ``"virtual_effunet dice train_size"``), ``test``,
         ``n`` (test items), ``replicates`` (paired trainings combined: replicates, times training
         subsets in the learnable sweep), ``training_sd`` (of one training's difference),
         ``se_test`` (the test-set part of ``se``), ``note`` (e.g. one training only: test-set
-        sampling only) and ``runs`` (``"<unit> vs <reference unit>"`` joined by ``;``).
+        sampling only), ``degenerate_excluded`` (pairs left out because a training is still
+        degenerate after its last attempt; every statistic NaN when all are) and ``runs``
+        (``"<unit> vs <reference unit>"`` of the pairs combined, joined by ``;``).
         ``train_size`` is a nullable integer (missing for the capacity sweep). Trainings without a
         reference training of the same subset and replicate are skipped.
 
@@ -187,7 +220,8 @@ def paired_comparisons(units: Sequence[UnitScores], reference: str = "label_free
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     if not table.empty:
         table["p_adjusted"] = table.groupby("family", sort=False)["p_value"].transform(lambda p: holm(p.to_numpy()))
-    table = table.astype({"train_size": "Int64", "capacity": "int64", "n": "int64", "replicates": "int64"})
+    table = table.astype({"train_size": "Int64", "capacity": "int64", "n": "int64", "replicates": "int64",
+                          "degenerate_excluded": "int64"})
     return sort_rows(table, ["train_size"])
 
 
@@ -254,7 +288,8 @@ def replicate_comparisons(units: Sequence[UnitScores], reference: str = "label_f
         columns of :data:`REPLICATE_COLUMNS`: DeLong's test (``test`` names the permutation test
         used when DeLong's se is 0, ``note`` says why) or the paired BCa bootstrap (``se`` the
         standard deviation of the per-image differences over sqrt(n); p-value never 0), ``n`` the
-        paired test items, both runs. Not adjusted for multiplicity.
+        paired test items, both runs; ``note`` names a training still degenerate after its last
+        attempt (the combined rows leave its pair out). Not adjusted for multiplicity.
 
     Raises
     ------
@@ -276,11 +311,11 @@ def replicate_comparisons(units: Sequence[UnitScores], reference: str = "label_f
             keys = {"task": task, "architecture": architecture, "train_size": train_size, "subset": subset,
                     "replicate": replicate, "capacity": unit.capacity, "modality": modality, "reference": reference}
             runs = {"run": unit.run, "reference_run": base.run}
-            if task == "classification":
-                rows.append(keys | _delong_row(unit, base, confidence) | runs)
-            else:
-                rows += [keys | _bootstrap_row(unit, base, metric, n_boot, confidence, seed) | runs
-                         for metric in metrics]
+            flagged = "; ".join(f"{member.modality} still degenerate: {member.degenerate}"
+                                for member in (unit, base) if member.degenerate)
+            made = ([_delong_row(unit, base, confidence)] if task == "classification"
+                    else [_bootstrap_row(unit, base, metric, n_boot, confidence, seed) for metric in metrics])
+            rows += [keys | row | {"note": _join(row["note"], flagged)} | runs for row in made]
     table = pd.DataFrame(rows, columns=list(REPLICATE_COLUMNS))
     table = table.astype({"train_size": "Int64", "subset": "int64", "replicate": "int64", "capacity": "int64",
                           "n": "int64"})

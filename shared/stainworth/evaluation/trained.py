@@ -74,7 +74,7 @@ def load_unit(folder: str | Path) -> TrainedUnit:
     scores = UnitScores(task=unit.task, architecture=unit.architecture, modality=unit.modality,
                         train_size=unit.train_size, subset=unit.subset, capacity=manifest.trainable_parameters,
                         scores=pd.read_csv(table), run=f"{unit.name} ({manifest.content_hash[:12]})",
-                        replicate=unit.replicate)
+                        replicate=unit.replicate, degenerate=manifest.degenerate or "")
     return TrainedUnit(path, manifest, scores)
 
 

@@ -112,7 +112,8 @@ def _sweep_pairs(units: Sequence[UnitScores], stainer_modality: str, reference: 
         (unit.architecture, unit.modality, unit.replicate): unit for unit in units if unit.train_size is None}
     pairs = {(architecture, replicate): (unit, by_key[(architecture, reference, replicate)])
              for (architecture, modality, replicate), unit in by_key.items()
-             if modality == stainer_modality and (architecture, reference, replicate) in by_key}
+             if modality == stainer_modality and (architecture, reference, replicate) in by_key
+             and not (unit.degenerate or by_key[(architecture, reference, replicate)].degenerate)}
     architectures = sorted({(architecture, pair[0].capacity) for (architecture, _), pair in pairs.items()},
                            key=lambda item: (item[1], item[0]))
     replicate_sets = [{r for (a, r) in pairs if a == architecture} for architecture, _ in architectures]
@@ -128,7 +129,9 @@ def capacity_trend(units: Sequence[UnitScores], stainer_modality: str, metric: s
     ----------
     units : sequence of UnitScores
         Units of one task; those of the capacity sweep (``train_size`` None) are used, all tested
-        on the same test items.
+        on the same test items. A pair with a training still degenerate after its last attempt is
+        left out, and with it that replicate at every capacity (the trend needs the same
+        replicates at each).
     stainer_modality : str
         The modality compared with the reference.
     metric : str

@@ -61,6 +61,9 @@ class UnitScores:
     replicate : int
         Which training of the same (architecture, modality, train_size, subset) (0-based):
         replicates differ in initialisation and batch order, and share every data item.
+    degenerate : str
+        Why the kept training is still degenerate after its last attempt (e.g. a constant output);
+        empty when it is not. The combined comparisons leave such trainings out.
 
     Notes
     -----
@@ -76,6 +79,7 @@ class UnitScores:
     scores: pd.DataFrame
     run: str
     replicate: int = 0
+    degenerate: str = ""
 
     @property
     def key(self) -> tuple[str, str, str, int | None, int, int]:

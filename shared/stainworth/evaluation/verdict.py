@@ -68,6 +68,8 @@ class CrossoverStep:
     replicates: int
     status: str
     """``"better"``, ``"worse"`` or ``"undecided"`` (see the module docstring)."""
+    excluded: int = 0
+    """Paired trainings left out: still degenerate after their last attempt."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +208,7 @@ def crossover(comparisons: pd.DataFrame, task: str, stainer_modality: str, metri
         train_size=None if axis == "capacity" else int(row["train_size"]), difference=float(row["difference"]),
         ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]), df=float(row["df"]),
         p_value=float(row["p_value"]), p_adjusted=float(row["p_adjusted"]), replicates=int(row["replicates"]),
-        status=_status(row, alpha)) for _, row in rows.iterrows())
+        status=_status(row, alpha), excluded=int(row.get("degenerate_excluded", 0))) for _, row in rows.iterrows())
     better = [index for index, step in enumerate(steps) if step.status == "better"]
     index = better[-1] + 1 if better and better[-1] + 1 < len(steps) else None
     at = steps[index] if index is not None else None
@@ -266,12 +268,33 @@ def crossover_sentence(result: Crossover) -> str:
     stain = result.stainer_modality
     lead = "" if axis == "capacity" else f"With {_named(steps[0].architecture)} ({steps[0].capacity:,} parameters), "
     plural = "capacities" if axis == "capacity" else "training sizes"
+    family = f"(Holm-adjusted over the {len(steps)} {plural} of family '{result.family}', alpha = {result.alpha:g})"
+    return _decision(result, steps, lead, stain, metric, plural, family) + _excluded_sentence(steps, axis)
+
+
+def _excluded_sentence(steps: Sequence[CrossoverStep], axis: str) -> str:
+    """`` Left out ...`` naming the steps with trainings still degenerate after their last attempt; or empty."""
+    flagged = [step for step in steps if step.excluded]
+    if not flagged:
+        return ""
+    parts = [f"{step.excluded} of {step.excluded + step.replicates} at {_where(step, axis)}" for step in flagged]
+    listing = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return (f" Paired trainings left out because one of the two is still degenerate after its last attempt (see "
+            f"the training endings): {listing}.")
+
+
+def _decision(result: Crossover, steps: list[CrossoverStep], lead: str, stain: str, metric: str, plural: str,
+              family: str) -> str:
+    axis = result.axis
     better = [step for step in steps if step.status == "better"]
     worse = [step for step in steps if step.status == "worse"]
-    family = f"(Holm-adjusted over the {len(steps)} {plural} of family '{result.family}', alpha = {result.alpha:g})"
     if not result.decided:
-        largest = max(steps, key=lambda step: abs(step.difference))
         opening = f"{lead}the data" if lead else "The data"
+        compared = [step for step in steps if math.isfinite(step.difference)]
+        if not compared:
+            return (f"{opening} cannot decide whether {stain} images score a different {metric} than label-free "
+                    f"images: no pair of trainings is left to compare.")
+        largest = max(compared, key=lambda step: abs(step.difference))
         return (f"{opening} cannot decide at this scale whether {stain} images score a different {metric} than "
                 f"label-free images: no difference is significant {family}; the largest, at "
                 f"{_where(largest, axis)}, is {_figures(largest, result)}.")
@@ -293,14 +316,19 @@ def crossover_sentence(result: Crossover) -> str:
 def _largest_capacity(result: Crossover) -> dict[str, Any]:
     step = result.steps[-1]
     significant = step.status != "undecided"
-    sentence = (f"At the largest capacity ({_named(step.architecture)}, {step.capacity:,} parameters) "
-                f"{result.stainer_modality} minus label-free {METRIC_NAMES.get(result.metric, result.metric)} is "
-                f"{_figures(step, result)}, {step.replicates} paired training{'s' * (step.replicates != 1)}: "
-                f"{'significant' if significant else 'not significant'} at the {100 * result.alpha:g}% level after "
-                "Holm's correction.")
+    where = f"At the largest capacity ({_named(step.architecture)}, {step.capacity:,} parameters)"
+    if math.isfinite(step.difference):
+        sentence = (f"{where} {result.stainer_modality} minus label-free "
+                    f"{METRIC_NAMES.get(result.metric, result.metric)} is {_figures(step, result)}, {step.replicates} "
+                    f"paired training{'s' * (step.replicates != 1)}: "
+                    f"{'significant' if significant else 'not significant'} at the {100 * result.alpha:g}% level "
+                    "after Holm's correction.")
+    else:
+        sentence = (f"{where} no pair of trainings is left to compare: all {step.excluded} are left out, a training "
+                    "still degenerate after its last attempt in each.")
     return {"architecture": step.architecture, "capacity": step.capacity, "difference": step.difference,
             "ci_low": step.ci_low, "ci_high": step.ci_high, "p_value": step.p_value, "p_adjusted": step.p_adjusted,
-            "significant": significant, "sentence": sentence}
+            "significant": significant, "sentence": sentence, "excluded": step.excluded}
 
 
 def _details(result: Crossover) -> dict[str, Any]:
@@ -308,7 +336,8 @@ def _details(result: Crossover) -> dict[str, Any]:
             else result.train_size, "decided": result.decided,
             "steps": [{"architecture": s.architecture, "capacity": s.capacity, "train_size": s.train_size,
                        "difference": s.difference, "ci_low": s.ci_low, "ci_high": s.ci_high, "df": s.df,
-                       "p_value": s.p_value, "p_adjusted": s.p_adjusted, "status": s.status} for s in result.steps]}
+                       "p_value": s.p_value, "p_adjusted": s.p_adjusted, "status": s.status,
+                       "excluded": s.excluded} for s in result.steps]}
 
 
 def _user_networks(comparisons: pd.DataFrame | None) -> list[str]:
