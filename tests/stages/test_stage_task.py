@@ -105,6 +105,24 @@ def test_a_retried_unit_resumes_from_the_checkpoints_in_the_store(phantom_datase
     assert "epoch 1/2" not in out and "epoch 2/2" in out and manifest.counts["epochs_run"] == 2
 
 
+def test_a_unit_that_stopped_early_keeps_only_its_state_in_the_store_and_a_rerun_rescores_it(phantom_datasets,
+                                                                                              tmp_path, capsys):
+    store = f"file://{tmp_path}/store"
+    stopping = config(epochs=40)
+    stopping.classification.training.learning_rate = 1e-12  # no improvement after epoch 1: stops at epoch 3
+    first = train_task_stage(stopping, unit(), phantom_datasets, tmp_path / "first", store_uri=store)
+    assert first.stopped_early and first.ended == "early_stop"
+    kept = [key for key in open_store(store).list("tasks/checkpoints/") if key.endswith("checkpoint.pt")]
+    assert len(kept) == 1
+    assert set(torch.load(open_store(store).root / kept[0], weights_only=True)) == {"state"}
+    capsys.readouterr()
+    again = train_task_stage(stopping, unit(), phantom_datasets, tmp_path / "again", store_uri=store)
+    out = capsys.readouterr().out
+    assert "resuming after epoch 3" in out and " epoch 1/40" not in out
+    assert again.content_hash == first.content_hash
+    assert (tmp_path / "again" / SCORES_TABLE).read_bytes() == (tmp_path / "first" / SCORES_TABLE).read_bytes()
+
+
 @pytest.mark.parametrize(("bad", "virtual", "message"), [
     (unit(modality="virtual_pix2pixhd"), False, "no virtual_pix2pixhd dataset given"),
     (unit(train_size=6, subset=2), False, r"subset 2; the sweep draws 2 subsets per size \(0\.\.1\)"),

@@ -80,6 +80,34 @@ def test_early_stopping_after_patience_epochs_without_improvement(classification
     assert result.stopped_early and result.epochs_run == 3 and result.best_epoch == 1
 
 
+def test_a_training_that_stopped_early_leaves_its_state_alone_and_resumes_to_its_best_weights(
+        classification_dataset, tmp_path):
+    data = splits(classification_dataset)
+    first = net("cnn1")
+    result = train(first, data, tmp_path, epochs=20, task="classification", learning_rate=0.05, patience=1)
+    assert result.stopped_early and 1 < result.best_epoch < result.epochs_run < 20
+    payload = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    assert set(payload) == {"state"} and payload["state"]["final"] is True  # no network, no optimiser moments
+    again, lines = net("cnn1"), []
+    resumed = train(again, data, tmp_path, epochs=40, task="classification", learning_rate=0.05, patience=1,
+                    lines=lines, restore_best=False)
+    assert (resumed.epochs_run, resumed.best_epoch, resumed.stopped_early) == (result.epochs_run, result.best_epoch,
+                                                                               True)
+    assert resumed.history == result.history and len(lines) == 1 and "resuming after epoch" in lines[0]
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values(),
+                                                 strict=True))
+
+
+def test_a_training_at_its_epoch_cap_keeps_everything_and_a_larger_cap_continues_it(classification_dataset,
+                                                                                    tmp_path):
+    data = splits(classification_dataset)
+    capped = train(net("cnn1"), data, tmp_path, epochs=2, task="classification", patience=10)
+    assert not capped.stopped_early
+    assert {"net", "optimizer", "state"} <= set(torch.load(tmp_path / CHECKPOINT, weights_only=True))
+    longer = train(net("cnn1"), data, tmp_path, epochs=3, task="classification", patience=10)
+    assert longer.epochs_run == 3 and longer.history[:2] == capped.history
+
+
 def test_a_resumed_training_ends_exactly_like_an_uninterrupted_one(segmentation_dataset, tmp_path):
     _, val = splits(segmentation_dataset)
     subset = TaskBatches(segmentation_dataset, "train", "label_free", val.normaliser, batch_size=4,

@@ -14,7 +14,12 @@ Both the stainers' loop (:mod:`stainworth.stainers.fit`) and the task networks' 
   silently continued;
 * the weights of the epoch with the lowest validation loss so far are written atomically to a
   safetensors file (:func:`save_weights`); training stops after ``patience`` epochs without a
-  lower validation loss, or at ``max_epochs`` (:meth:`TrainingState.running`).
+  lower validation loss, or at ``max_epochs`` (:meth:`TrainingState.running`);
+* a training that stopped early can never go on (its stopping rule is part of the fingerprint), so
+  its checkpoint is replaced by the state alone (:func:`save_final_state`): the networks and
+  optimiser moments, three quarters of a ResNet's checkpoint, are dead weight in the store once
+  the best weights are kept. A training that reached its epoch cap keeps everything, so that a
+  larger cap continues it.
 
 The state is stored as a plain dict of numbers and lists, so checkpoints need no pickled classes.
 """
@@ -80,6 +85,8 @@ class TrainingState:
     """Epochs since the last improvement (a lower validation loss, by ``min_improvement`` if given)."""
     progress_loss: float = math.inf
     """The validation loss of the last improvement (``best_loss`` when ``min_improvement`` is 0)."""
+    final: bool = False
+    """Read from a finished training's state alone (:func:`save_final_state`): no parts were loaded."""
 
     def running(self, max_epochs: int, patience: int) -> bool:
         """Whether another epoch is due: budget left and fewer than ``patience`` stale epochs."""
@@ -135,8 +142,22 @@ def _free_bytes(folder: Path) -> int:
     return int(stats.f_bavail * stats.f_frsize)
 
 
+def save_final_state(path: Path, state: TrainingState) -> None:
+    """Replace the checkpoint at ``path`` by ``state`` alone (no parts), atomically: a finished training.
+
+    :func:`load_checkpoint` returns such a state without touching the parts; the best weights
+    (:data:`BEST`) are the training's result.
+    """
+    temporary = path.with_suffix(".tmp")
+    torch.save({"state": asdict(state) | {"final": True}}, temporary)
+    os.replace(temporary, path)
+
+
 def load_checkpoint(path: Path, parts: Parts, expected: str) -> TrainingState:
     """Load the parts' state dicts from ``path`` and return its training state.
+
+    The parts are left untouched when the checkpoint is a finished training's state alone
+    (:func:`save_final_state`).
 
     Raises
     ------
@@ -152,12 +173,14 @@ def load_checkpoint(path: Path, parts: Parts, expected: str) -> TrainingState:
     if state.get("fingerprint") != expected:
         raise TrainingError(f"{path}: checkpoint of a different training configuration or data; "
                             "delete it or use another output folder")
-    for name, part in parts.items():
-        part.load_state_dict(payload[name])
+    final = bool(state.get("final", False))
+    if not final:
+        for name, part in parts.items():
+            part.load_state_dict(payload[name])
     return TrainingState(fingerprint=str(state["fingerprint"]), epoch=int(state["epoch"]),
                          history=list(state["history"]), best_loss=float(state["best_loss"]),
                          best_epoch=int(state["best_epoch"]), stale=int(state["stale"]),
-                         progress_loss=float(state.get("progress_loss", state["best_loss"])))
+                         progress_loss=float(state.get("progress_loss", state["best_loss"])), final=final)
 
 
 def resume(path: Path, parts: Parts, expected: str) -> TrainingState:

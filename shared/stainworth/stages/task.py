@@ -266,6 +266,7 @@ def _train_unit(config: TasksConfig, unit: TaskUnit, splits: _Splits, out: Path,
             plan = TaskFitPlan.from_config(training, unit.architecture, task=unit.task, seed=init_seed)
             fit = fit_task(net, splits.train, splits.val, work / f"attempt{attempt}", plan, settings=settings,
                            prefix=prefix, log=sync.printer(prefix + " epoch"))
+            sync.push()  # a training that stopped early leaves its state alone: the store drops the weights
             reason = degenerate_reason(fit.best, trivial)
             if not reason:
                 break

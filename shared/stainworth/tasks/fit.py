@@ -62,6 +62,7 @@ from stainworth.nets.training import (
     not_finite_note,
     resume,
     save_checkpoint,
+    save_final_state,
     save_weights,
 )
 from stainworth.progress import format_seconds
@@ -136,7 +137,14 @@ def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir
         Start of every progress line, e.g. ``"train_task run 3/60 unet1 fluorescence n=100"``.
     restore_best
         Load the best epoch's weights into ``net`` before returning (otherwise it keeps the
-        last epoch's).
+        last epoch's; a training resumed from a finished state always returns the best).
+
+    Notes
+    -----
+    A training that stops early leaves ``checkpoint.pt`` as its state alone
+    (:func:`~stainworth.nets.training.save_final_state`); resuming it trains nothing and loads
+    ``best.safetensors``. One that reaches ``max_epochs`` keeps its full checkpoint, so that a
+    larger ``max_epochs`` continues it.
 
     Raises
     ------
@@ -155,6 +163,10 @@ def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir
     optimizer = torch.optim.Adam(net.parameters(), lr=plan.learning_rate, fused=True)  # one kernel per step: 3x faster
     parts: Parts = {"net": net, "optimizer": optimizer}
     state = resume(checkpoint, parts, _fingerprint(plan, settings, train, val))
+    final = state.final
+    if final and not _stopping(state, plan):
+        raise TrainingError(f"{checkpoint}: the state of a finished training, which stopped early, cannot go on; "
+                            "delete it to train again")
     if state.epoch:
         log(f"{prefix}: resuming after epoch {state.epoch} from {checkpoint}")
     started, first = time.perf_counter(), state.epoch
@@ -171,9 +183,12 @@ def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir
             save_weights(folder / BEST, net)
         save_checkpoint(checkpoint, parts, state)
         log(_progress_line(prefix, row, epoch, plan.max_epochs, time.perf_counter() - started, epoch - first))
-    if restore_best and state.best_epoch:
+    stopped = _stopping(state, plan)
+    if stopped and not final:
+        save_final_state(checkpoint, state)
+    if (restore_best or final) and state.best_epoch:
         load_weights(folder / BEST, net)
-    return TaskFitResult(best_epoch=state.best_epoch, epochs_run=state.epoch, stopped_early=_stopping(state, plan),
+    return TaskFitResult(best_epoch=state.best_epoch, epochs_run=state.epoch, stopped_early=stopped,
                          weights=folder / BEST, history=list(state.history))
 
 
