@@ -43,7 +43,8 @@ def test_crops_match_the_mosaic(triple, tmp_path):
     assert ds.attrs["sources"] == ["ctrl-0"] and ds.attrs["extra"]["pixel_size_um"] == 0.32
     for split, count in COUNTS.items():
         arrays = ds.arrays(split)
-        assert set(arrays) == {"label_free", "fluorescence", "mask", "positions", "source"}
+        assert set(arrays) == {"label_free", "fluorescence", "mask", "instances", "positions", "source"}
+        assert arrays["instances"].dtype == np.int32
         assert arrays["label_free"].shape == (count, PATCH, PATCH) and arrays["label_free"].dtype == np.float32
         assert arrays["fluorescence"].dtype == np.float32 and arrays["mask"].dtype == np.uint8
         assert arrays["label_free"].chunks == (8, PATCH, PATCH)
@@ -53,6 +54,12 @@ def test_crops_match_the_mosaic(triple, tmp_path):
             np.testing.assert_array_equal(arrays["label_free"][k], label_free[window])
             np.testing.assert_array_equal(arrays["fluorescence"][k], fluorescence[0][window].astype(np.float32))
             np.testing.assert_array_equal(arrays["mask"][k], (labels[window] > 0).astype(np.uint8))
+            instances, crop = arrays["instances"][k], labels[window]
+            found = np.unique(instances[instances > 0])
+            assert found.tolist() == list(range(1, len(np.unique(crop[crop > 0])) + 1))  # renumbered 1..k
+            for value in found:  # one crop instance is one mosaic nucleus, whole inside the crop
+                assert np.unique(crop[instances == value]).size == 1
+                assert np.array_equal(instances == value, crop == crop[instances == value][0])
     stats = ds.stats
     assert stats["split"] == "train" and stats["n_items"] == COUNTS["train"]
     inside = stats["fluorescence"]["mask"]

@@ -94,7 +94,15 @@ def test_segmentation_tables_feature_maps_and_panels(trained, phantom_datasets, 
     assert sorted(manifest.paths["panels"]) == sorted(
         [f"panels/capacity-{m}.png" for m in MODALITIES] + [f"panels/sizes-{m}.png" for m in MODALITIES])
     assert (tmp_path / "panels" / "capacity-label_free.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((tmp_path / "verdict.json").read_text())["metric"] == "dice"
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    assert verdict["metric"] == "dice"
+    assert {"ap50", "ap", "ap_ci_low", "count_error", "count_error_ci_high"} <= set(capacity)
+    comparisons = pd.read_csv(tmp_path / "comparisons.csv")
+    assert set(comparisons["metric"]) == {"dice", "ap"}
+    assert set(comparisons["family"]) >= {"virtual_effunet dice capacity", "virtual_effunet ap capacity",
+                                          "virtual_effunet ap train_size"}
+    assert "virtual_effunet.capacity.ap" in verdict["details"]
+    assert any("instance AP over IoU 0.50:0.95" in sentence for sentence in verdict["sentences"])
 
 
 def test_units_of_another_task_or_none_are_refused(trained, phantom_datasets, tmp_path):

@@ -2,6 +2,7 @@
 
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -83,7 +84,10 @@ def test_a_segmentation_unit_scores_every_test_image(phantom_datasets, tmp_path)
     manifest = train_task_stage(config(), unit("segmentation"), phantom_datasets, tmp_path / "seg",
                                 store_uri=f"file://{tmp_path}/store")
     scores = pd.read_csv(tmp_path / "seg" / SCORES_TABLE)
-    assert list(scores.columns) == ["item", "precision", "recall", "dice"] and len(scores) == 8
+    assert list(scores.columns) == ["item", "precision", "recall", "dice", "ap50", "ap", "count_error"]
+    assert len(scores) == 8 and scores["count_error"].dtype == np.int64
+    assert manifest.metrics["test.ap"] == pytest.approx(scores["ap"].mean()) and 0 <= manifest.metrics["test.ap"] <= 1
+    assert (scores["ap"] <= scores["ap50"]).all()
     assert manifest.metrics["test.dice"] == pytest.approx(scores["dice"].mean())
     assert manifest.trainable_parameters == capacity("unet1")
 

@@ -1,5 +1,9 @@
 """Segmentation dataset: random square crops of label-free, fluorescence and binary nucleus mask.
 
+Every crop also keeps the nuclei's instance labels (``instances``: the labels of the crop numbered
+1..k, a nucleus cut by the crop's edge kept as the part inside), the truth of the per-object
+scores (instance average precision, count error) of the segmentation networks.
+
 The study cut random 256 x 256 crops from one registered 19,000 x 19,000 px mosaic (16,000 /
 1,000 / 3,000 train / val / test) with the Cellpose masks as targets. Here the mosaic is first
 partitioned into regions owned by the splits (:mod:`stainworth.datasets.splits`) and crops are
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from skimage.segmentation import relabel_sequential
 
 from stainworth.datasets.mosaic import Mosaic, WindowReader
 from stainworth.datasets.splits import (
@@ -159,6 +164,18 @@ def _check_positions(
     return checked
 
 
+def crop_instances(labels: np.ndarray) -> np.ndarray:
+    """The instance labels of a crop renumbered 1..k in order of their first label (0 stays background).
+
+    >>> crop_instances(np.array([[0, 7, 7], [3, 0, 9]])).tolist()
+    [[0, 2, 2], [1, 0, 3]]
+    """
+    values = np.asarray(labels)
+    if values.dtype.kind not in "iu":
+        values = values.astype(np.int64)
+    return relabel_sequential(values)[0].astype(np.int32, copy=False)
+
+
 def _clear(readers: tuple[WindowReader, ...]) -> None:
     for reader in readers:
         reader.clear()
@@ -188,7 +205,8 @@ def extract_segmentation_dataset(
     fluorescence
         (Y, X) or (C, Y, X) fluorescence mosaic registered onto ``label_free``.
     labels
-        (Y, X) integer nucleus instance labels; stored as the binary mask ``labels > 0``.
+        (Y, X) integer nucleus instance labels; stored as the binary mask ``labels > 0`` and as
+        the crop's instances renumbered 1..k (``instances``).
     positions
         Per split (n, 2) top-left (y, x), e.g. from :func:`sample_segmentation_patches`.
     out_group
@@ -250,7 +268,7 @@ def extract_segmentation_dataset_multi(
     checked = _check_positions(positions, mosaics, patch)
     readers = [mosaic.readers(band_rows=max(1024, 2 * patch)) for mosaic in mosaics]
     with DatasetWriter(out_group, kind="segmentation", item_shape=(patch, patch),
-                       counts={name: len(p) for name, p in checked.items()}, chunk=chunk) as writer:
+                       counts={name: len(p) for name, p in checked.items()}, chunk=chunk, instances=True) as writer:
         for name, array in checked.items():
             split = writer.split(name)
             for k, (source, y, x) in enumerate(array):
@@ -258,9 +276,10 @@ def extract_segmentation_dataset_multi(
                     _clear(readers[int(array[k - 1, 0])])
                 lf, fl, lab = readers[int(source)]
                 window = (int(y), int(y) + patch, int(x), int(x) + patch)
+                crop = lab.read(*window)
                 split.add(label_free=lf.read(*window).astype(np.float32),
                           fluorescence=fl.read(*window).astype(np.float32),
-                          mask=(lab.read(*window) > 0).astype(np.uint8),
+                          mask=(crop > 0).astype(np.uint8), instances=crop_instances(crop),
                           positions=np.array([y, x], dtype=np.int64), source=np.uint16(source))
                 if progress is not None and ((k + 1) % (16 * chunk) == 0 or k + 1 == len(array)):
                     progress(f"segmentation {name} {k + 1}/{len(array)}")

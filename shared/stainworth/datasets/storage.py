@@ -7,6 +7,8 @@ Layout::
       train/ label_free     (n, S, S) float32   chunks (chunk, S, S)
              fluorescence   (n, S, S) float32
              mask           (n, S, S) uint8     binary nucleus mask
+             instances      (n, S, S) int32     segmentation, optional: the nuclei's instance labels in
+                                                the crop, 1..k (0 background), for per-object scores
              positions      (n, 2)    int64     top-left (y, x) of the crop / nucleus box in its mosaic
              source         (n,)      uint16    index into attrs["sources"]
              label          (n,)      uint8     classification only: 0 control, 1 treated
@@ -36,6 +38,9 @@ from stainworth.errors import InputDataError
 FORMAT = "stainworth-dataset/1"
 TABLE_NAME = "items.csv"
 IMAGE_FIELDS = {"label_free": np.float32, "fluorescence": np.float32, "mask": np.uint8}
+INSTANCE_FIELD = "instances"
+"""Optional image field of segmentation datasets: instance labels 1..k per crop, 0 background (int32)."""
+_IMAGE_DTYPES = {**IMAGE_FIELDS, INSTANCE_FIELD: np.int32}
 VECTOR_FIELDS: dict[str, tuple[tuple[int, ...], Any]] = {
     "positions": ((2,), np.int64),
     "source": ((), np.uint16),
@@ -116,21 +121,25 @@ class DatasetWriter:
         Items per chunk along the first axis.
     labelled
         Whether items carry a class ``label``.
+    instances
+        Whether items carry ``instances`` (instance labels of the nuclei in the crop).
     """
 
     def __init__(self, path: str | Path, *, kind: str, item_shape: tuple[int, int],
-                 counts: Mapping[str, int], chunk: int = 64, labelled: bool = False) -> None:
+                 counts: Mapping[str, int], chunk: int = 64, labelled: bool = False, instances: bool = False) -> None:
         self.path = Path(path)
         self.partial = _prepare_target(self.path)
         self.group = zarr.open_group(str(self.partial), mode="w")
         self.kind, self.item_shape, self.counts = kind, tuple(item_shape), dict(counts)
-        self.names = [*IMAGE_FIELDS, "positions", "source"] + (["label"] if labelled else [])
+        self.names = ([*IMAGE_FIELDS] + ([INSTANCE_FIELD] if instances else []) + ["positions", "source"]
+                      + (["label"] if labelled else []))
         self.chunk = int(chunk)
         for split, count in self.counts.items():
             sub = self.group.require_group(split)
             for name in self.names:
-                if name in IMAGE_FIELDS:
-                    shape, chunks, dtype = (count, *self.item_shape), (self.chunk, *self.item_shape), IMAGE_FIELDS[name]
+                if name in _IMAGE_DTYPES:
+                    dtype = _IMAGE_DTYPES[name]
+                    shape, chunks = (count, *self.item_shape), (self.chunk, *self.item_shape)
                 else:
                     tail, dtype = VECTOR_FIELDS[name]
                     shape, chunks = (count, *tail), (max(self.chunk, 1024), *tail)
@@ -250,7 +259,7 @@ def write_dataset(
         Target directory.
     arrays_by_split
         ``{split: {"label_free": (n, S, S), "fluorescence": (n, S, S), "mask": (n, S, S),
-        "positions": (n, 2), "source": (n,), ["label": (n,)]}}``.
+        "positions": (n, 2), "source": (n,), ["label": (n,)], ["instances": (n, S, S)]}}``.
     table, stats, attrs
         Per-item table, normalisation statistics and extra attributes to store.
     kind
@@ -265,7 +274,7 @@ def write_dataset(
     counts = {split: int(np.asarray(arrays["source"]).shape[0]) for split, arrays in arrays_by_split.items()}
     size_y, size_x = np.asarray(first["mask"]).shape[1:3]
     writer = DatasetWriter(group_path, kind=kind, item_shape=(int(size_y), int(size_x)),
-                           counts=counts, chunk=chunk, labelled=labelled)
+                           counts=counts, chunk=chunk, labelled=labelled, instances=INSTANCE_FIELD in first)
     try:
         for split, arrays in arrays_by_split.items():
             for name, target in writer.arrays(split).items():

@@ -48,9 +48,12 @@ from stainworth.errors import InputDataError
 from stainworth.evaluation.units import UnitScores, aligned_scores, check_units, modality_rank
 from stainworth.metrics import delong_covariance, empirical_auc, fit_binormal
 from stainworth.metrics.bootstrap import resampled_means
+from stainworth.metrics.instances import INSTANCE_METRICS
 from stainworth.metrics.replicates import ReplicateCombination, combine_replicates, mean_covariance
 
-SEGMENTATION_METRICS = ("precision", "recall", "dice")
+SEGMENTATION_METRICS = ("precision", "recall", "dice", *INSTANCE_METRICS)
+"""Pixel scores, then the per-object ones (:mod:`stainworth.metrics.instances`: ``ap50``, ``ap``,
+``count_error``), which units scored on a dataset without instance labels lack."""
 CLASSIFICATION_METRICS = ("auc", "binormal_auc")
 TASK_METRICS: dict[str, tuple[str, ...]] = {"segmentation": SEGMENTATION_METRICS,
                                             "classification": CLASSIFICATION_METRICS}
@@ -58,6 +61,20 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {"segmentation": SEGMENTATION_METRICS
 COMBINED_SUFFIXES = ("_se", "_ci_low", "_ci_high", "_df", "_training_sd", "_se_test")
 """Columns of a combined metric after its estimate (in summary rows of :func:`capacity_table`)."""
 BINORMAL_COVARIANCE_NOTE = "binormal test covariance approximated by DeLong's correlation times the binormal se"
+
+
+def metrics_of(units: Sequence[UnitScores]) -> tuple[str, ...]:
+    """The task's metrics that every unit's scores carry (all of them for classification).
+
+    >>> import pandas as pd
+    >>> unit = UnitScores("segmentation", "unet1", "label_free", None, 0, 1,
+    ...                   pd.DataFrame(columns=["item", "precision", "recall", "dice"]), "run")
+    >>> metrics_of([unit])
+    ('precision', 'recall', 'dice')
+    """
+    if units[0].task == "classification":
+        return CLASSIFICATION_METRICS
+    return tuple(metric for metric in SEGMENTATION_METRICS if all(metric in unit.scores.columns for unit in units))
 
 
 @dataclass(frozen=True)
@@ -110,6 +127,10 @@ def unit_statistics(units: Sequence[UnitScores], metric: str) -> UnitStatistics:
     if not units:
         raise InputDataError("no units: found 0 units; expected at least one unit's scores")
     if metric in SEGMENTATION_METRICS and units[0].task == "segmentation":
+        lacking = [unit for unit in units if metric not in unit.scores.columns]
+        if lacking:
+            raise InputDataError(f"{lacking[0].describe()}: scores lack '{metric}'; expected it in every unit (the "
+                                 "per-object scores need a dataset with instance labels: extract it again)")
         columns, _ = aligned_scores(units, metric)
         result = mean_covariance(columns)
         return UnitStatistics(result.means, result.covariance, result.n, "")
@@ -204,7 +225,7 @@ def mean_interval(values: np.ndarray, *, n_boot: int = 2000, confidence: float =
 
 def _segmentation_summary(unit: UnitScores, n_boot: int, confidence: float, seed: int) -> dict[str, Any]:
     row: dict[str, Any] = {"n": len(unit.scores)}
-    for metric in SEGMENTATION_METRICS:
+    for metric in metrics_of([unit]):
         values = unit.scores[metric].to_numpy(dtype=np.float64)
         mean, low, high, n = mean_interval(values, n_boot=n_boot, confidence=confidence, seed=seed)
         se = float(np.nanstd(values, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
@@ -263,7 +284,7 @@ def _combined_row(group: list[UnitScores], replicate_rows: list[dict[str, Any]],
     row: dict[str, Any] = {"task": first.task, "architecture": first.architecture, "modality": first.modality,
                            "replicate": pd.NA, "capacity": first.capacity}
     notes = []
-    for metric in TASK_METRICS[first.task]:
+    for metric in metrics_of(group):
         try:
             statistics = unit_statistics(group, metric)
         except InputDataError as error:
@@ -334,7 +355,8 @@ def capacity_table(units: Sequence[UnitScores], *, n_boot: int = 2000, confidenc
         ``n`` (classification also ``n_pos``, ``n_neg``), the metric columns (classification then
         ``binormal_degenerate``, ``binormal_note``), ``replicates`` (nullable integer), ``note`` and
         ``run`` (summary rows: the replicates' runs joined by ``;``). Metric columns, for
-        ``precision``, ``recall``, ``dice`` (segmentation) or ``auc``, ``binormal_auc``
+        ``precision``, ``recall``, ``dice`` and, where scored, ``ap50``, ``ap``, ``count_error``
+        (segmentation) or ``auc``, ``binormal_auc``
         (classification): ``<metric>``, ``_se``, ``_ci_low``, ``_ci_high``, ``_df``,
         ``_training_sd``, ``_se_test`` (segmentation also ``_n``, the images used). Replicate rows
         hold that training's test-set figures (``_df``, ``_training_sd``, ``_se_test`` missing);
@@ -380,7 +402,7 @@ def _unit_metrics(unit: UnitScores) -> dict[str, Any]:
     """Test-set metrics of one learnable-capacity training (its spread enters ``_std``)."""
     if unit.task == "segmentation":
         return {metric: float(np.nanmean(unit.scores[metric].to_numpy(dtype=np.float64)))
-                if unit.scores[metric].notna().any() else float("nan") for metric in SEGMENTATION_METRICS}
+                if unit.scores[metric].notna().any() else float("nan") for metric in metrics_of([unit])}
     summary = _classification_summary(unit, 0.95)
     return {"auc": summary["auc"], "binormal_auc": summary["binormal_auc"],
             "binormal_degenerate": summary["binormal_degenerate"]}
@@ -396,7 +418,7 @@ def _learnable_row(group: list[UnitScores], confidence: float) -> dict[str, Any]
                            "modality": first.modality, "capacity": first.capacity, "n_subsets": len(per_subset),
                            "replicates": int(per_subset.min())}
     notes = []
-    for metric in TASK_METRICS[first.task]:
+    for metric in metrics_of(group):
         try:
             statistics = unit_statistics(group, metric)
         except InputDataError as error:
@@ -433,7 +455,8 @@ def learnable_table(units: Sequence[UnitScores], *, confidence: float = 0.95) ->
         One row per (architecture, train_size, modality): ``task``, ``architecture``,
         ``train_size``, ``modality``, ``capacity``, ``n_subsets``, ``replicates`` (the fewest
         trainings of any subset), then for each metric (segmentation ``precision``, ``recall``,
-        ``dice``; classification ``auc``, ``binormal_auc``) ``<metric>_mean`` (combined estimate:
+        ``dice`` and, where scored, ``ap50``, ``ap``, ``count_error``; classification ``auc``,
+        ``binormal_auc``) ``<metric>_mean`` (combined estimate:
         the mean of the subsets' means over their replicates), ``<metric>_std`` (standard deviation
         of the test-set metric over all trainings of the cell, ddof 1; NaN for one training),
         ``<metric>_se``, ``_ci_low``, ``_ci_high``, ``_df`` (combined over trainings and test-set

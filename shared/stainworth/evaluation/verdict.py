@@ -41,7 +41,11 @@ from stainworth.evaluation.units import UnitScores
 
 REFERENCE = "label_free"
 METRIC_NAMES = {"precision": "precision", "recall": "recall", "dice": "Dice", "auc": "empirical AUC",
-                "binormal_auc": "binormal AUC"}
+                "binormal_auc": "binormal AUC", "ap50": "instance AP at IoU 0.5",
+                "ap": "instance AP over IoU 0.50:0.95", "count_error": "count error"}
+SECONDARY_METRIC = {"segmentation": "ap"}
+"""A second metric the verdict describes along the capacity sweep when the comparisons hold it (per-object
+segmentation); the decisions of the main metric stand on their own (each metric is its own Holm family)."""
 AXES = ("capacity", "train_size")
 FAMILY_WORDS = ("Holm's correction within each family of one modality's comparisons with label-free images along "
                 "one sweep axis for one metric (e.g. 'virtual_effunet auc capacity': the architectures of the capacity "
@@ -385,10 +389,11 @@ def study_verdict(task: str, tables: Mapping[str, pd.DataFrame], units: Sequence
     -------
     dict
         ``metric``; ``sentences`` (per stain: the capacity sweep, the largest capacity, the
-        learnable sweep of each architecture, the trend over capacity); ``details`` (per
-        ``"<stain>.capacity"``, ``"<stain>.train_size"`` or ``"<stain>.train_size.<architecture>"``:
-        family, crossover and every step; ``"<stain>.largest_capacity"``; ``"<stain>.capacity_trend"``),
-        JSON-safe (NaN as None); ``family``: the multiplicity family in words.
+        learnable sweep of each architecture, the capacity sweep of the instance AP when the
+        segmentation comparisons hold it, the trend over capacity); ``details`` (per
+        ``"<stain>.capacity"``, ``"<stain>.train_size"``, ``"<stain>.train_size.<architecture>"`` or
+        ``"<stain>.capacity.ap"``: family, crossover and every step; ``"<stain>.largest_capacity"``;
+        ``"<stain>.capacity_trend"``), JSON-safe (NaN as None); ``family``: the multiplicity family in words.
 
     Raises
     ------
@@ -422,6 +427,13 @@ def study_verdict(task: str, tables: Mapping[str, pd.DataFrame], units: Sequence
             sentences.append(crossover_sentence(result))
             key = f"{stainer}.train_size" if len(names) == 1 else f"{stainer}.train_size.{architecture}"
             details[key] = _details(result)
+        secondary = SECONDARY_METRIC.get(task)
+        if secondary is not None and comparisons is not None and not comparisons[
+                (comparisons["modality"] == stainer) & (comparisons["metric"] == secondary)
+                & comparisons["train_size"].isna()].empty:
+            result = crossover(comparisons, task, stainer, secondary, alpha=alpha, confidence=confidence)
+            sentences.append(crossover_sentence(result))
+            details[f"{stainer}.capacity.{secondary}"] = _details(result)
         trend = capacity_trend(units, stainer, metric, confidence=confidence) if units else None
         if trend is not None:
             sentences.append(trend.sentence)

@@ -32,6 +32,15 @@ METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "classification": ("auc", "binormal_auc"),
 }
 """Metric columns of each task's tables."""
+OPTIONAL_METRIC_COLUMNS: dict[str, tuple[str, ...]] = {"segmentation": ("ap50", "ap", "count_error"),
+                                                       "classification": ()}
+"""Metric columns shown where the tables have them (per-object scores need instance labels)."""
+
+
+def shown_metrics(table: pd.DataFrame, task: str, suffix: str = "") -> tuple[str, ...]:
+    """The task's metric columns, then its optional ones that ``table`` has (``<metric><suffix>``)."""
+    return METRIC_COLUMNS[task] + tuple(metric for metric in OPTIONAL_METRIC_COLUMNS[task]
+                                        if f"{metric}{suffix}" in table.columns)
 VERDICT_FILE = "verdict.json"
 QUALITY_TABLE, QUALITY_PANELS, QUALITY_BY_CLASS = "quality_summary.csv", "panels.png", "quality_by_class.csv"
 QUALITY_DISTANCES = "feature_distances.csv"

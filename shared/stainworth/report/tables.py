@@ -19,7 +19,7 @@ import pandas as pd
 
 from stainworth.contracts.task import VERDICT_METRIC
 from stainworth.report.endings import ENDING_WORDS
-from stainworth.report.inputs import METRIC_COLUMNS, replicate_rows, summary_rows
+from stainworth.report.inputs import replicate_rows, shown_metrics, summary_rows
 from stainworth.report.labels import (
     MISSING,
     STAINER_NAMES,
@@ -35,7 +35,8 @@ from stainworth.report.labels import (
     with_spread,
 )
 
-METRIC_TITLES = {"precision": "precision", "recall": "recall", "dice": "Dice", "auc": "AUC (empirical)",
+METRIC_TITLES = {"precision": "precision", "recall": "recall", "dice": "Dice", "ap50": "AP@0.5",
+                 "ap": "AP@[0.5:0.95]", "count_error": "count error (predicted − true)", "auc": "AUC (empirical)",
                  "binormal_auc": "AUC (binormal)"}
 QUALITY_METRICS = {"ssim": "SSIM", "psnr": "PSNR (dB)", "pearson": "Pearson", "pearson_nucleus": "Pearson in nuclei",
                    "mse": "MSE", "nrmse": "NRMSE", "frc_um": "FRC resolution (µm)"}
@@ -162,13 +163,14 @@ def capacity_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
     def build(row: pd.Series) -> dict[str, str]:
         shown = {"architecture": network_label(row["architecture"]), "parameters": count(row["capacity"]),
                  "modality": modality_name(str(row["modality"]))}
-        for metric in METRIC_COLUMNS[task]:
+        for metric in metrics:
             shown[f"{METRIC_TITLES[metric]} [95% CI]"] = with_interval(row[metric], row[f"{metric}_ci_low"],
                                                                       row[f"{metric}_ci_high"])
         shown["trainings"] = count(row["replicates"])
         shown |= _test_items(row, task)
         return shown | {"note": _note(row["note"]), "units": _runs(row["run"])}
 
+    metrics = shown_metrics(table, task)
     return _rows(summary_rows(table), build)
 
 
@@ -185,11 +187,12 @@ def capacity_replicates_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
     def build(row: pd.Series) -> dict[str, str]:
         shown = {"architecture": network_label(row["architecture"]), "modality": modality_name(str(row["modality"])),
                  "replicate": count(row["replicate"])}
-        for metric in METRIC_COLUMNS[task]:
+        for metric in metrics:
             shown[f"{METRIC_TITLES[metric]} [95% CI, test set]"] = with_interval(
                 row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"])
         return shown | _test_items(row, task) | {"unit": str(row["run"])}
 
+    metrics = shown_metrics(table, task)
     return _rows(replicate_rows(table), build)
 
 
@@ -198,7 +201,7 @@ def learnable_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
     def build(row: pd.Series) -> dict[str, str]:
         shown = {"architecture": network_label(row["architecture"]), "training images": count(row["train_size"]),
                  "modality": modality_name(str(row["modality"]))}
-        for metric in METRIC_COLUMNS[task]:
+        for metric in metrics:
             shown[f"{METRIC_TITLES[metric]} mean ± SD"] = with_spread(row[f"{metric}_mean"], row[f"{metric}_std"])
             shown[f"{METRIC_TITLES[metric]} 95% CI"] = interval(row[f"{metric}_ci_low"], row[f"{metric}_ci_high"])
         if "n_binormal_degenerate" in row:
@@ -206,6 +209,7 @@ def learnable_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
         return shown | {"subsets": count(row["n_subsets"]), "replicates per subset": count(row["replicates"]),
                         "note": _note(row["note"]), "units": _runs(row["runs"])}
 
+    metrics = shown_metrics(table, task, "_mean")
     return _rows(table, build)
 
 

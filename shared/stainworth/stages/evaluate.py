@@ -16,6 +16,7 @@ came from):
 * ``comparisons.csv``: every modality minus label-free on the same test items, one combined row per
   (architecture, training size, modality, metric) with its interval, df, p-value, Holm-adjusted
   p-value within its ``family`` (one modality along one sweep axis for one metric) and ``runs``;
+  segmentation compares the Dice and the instance AP over IoU 0.50:0.95 (:data:`COMPARED_METRICS`);
   ``comparisons_replicates.csv``: the per-training rows behind them (DeLong for AUCs, paired
   bootstrap for Dice; test-set sampling only, not adjusted);
 * ``units.csv``: one row per training: how it was trained and how it ended (training and test
@@ -63,10 +64,14 @@ from stainworth.evaluation import (
     replicate_comparisons,
     study_verdict,
 )
+from stainworth.evaluation.tables import metrics_of
 from stainworth.evaluation.trained import load_units
 from stainworth.evaluation.trainings import headline_metrics, sweep_units, units_table
 from stainworth.report.mask_panels import mask_panels
 from stainworth.tasks.sources import ModalitySources
+
+COMPARED_METRICS = ("dice", "ap")
+"""Segmentation scores compared with label-free (each its own Holm family); the verdict decides on Dice."""
 
 
 def evaluate_stage(config: TasksConfig, task: Task, unit_dirs: Sequence[str | Path], datasets_dir: str | Path,
@@ -106,8 +111,9 @@ def evaluate_stage(config: TasksConfig, task: Task, unit_dirs: Sequence[str | Pa
     if learnable:
         tables["learnable"] = learnable_table(learnable)
     if any(u.modality == "label_free" for u in scores) and len({u.modality for u in scores}) > 1:
-        tables["comparisons"] = paired_comparisons(scores)
-        tables["comparisons_replicates"] = replicate_comparisons(scores, n_boot=n_boot)
+        compared = tuple(metric for metric in COMPARED_METRICS if metric in metrics_of(scores))  # classification: AUC
+        tables["comparisons"] = paired_comparisons(scores, metrics=compared or ("dice",))
+        tables["comparisons_replicates"] = replicate_comparisons(scores, metrics=compared or ("dice",), n_boot=n_boot)
     for name, table in tables.items():
         table.to_csv(out / f"{name}.csv", index=False, lineterminator="\n", float_format="%.6g")
     units_table(units).to_csv(out / "units.csv", index=False, lineterminator="\n")

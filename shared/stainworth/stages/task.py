@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -55,6 +56,7 @@ from stainworth.contracts.task import (
 )
 from stainworth.datasets.storage import Dataset
 from stainworth.errors import InputDataError
+from stainworth.metrics.instances import INSTANCE_METRICS
 from stainworth.nets.devices import module_device, resolve_device
 from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.nets.parameters import trainable_parameters
@@ -285,6 +287,12 @@ def _train_unit(config: TasksConfig, unit: TaskUnit, splits: _Splits, out: Path,
     return written
 
 
+def _mean(values: pd.Series) -> float:
+    """Mean over the defined values; NaN when none is (e.g. AP on a test split without nuclei)."""
+    defined = values.dropna()
+    return float(defined.mean()) if len(defined) else math.nan
+
+
 @dataclass(frozen=True)
 class _Ending:
     """How the kept training of a replicate came about."""
@@ -299,10 +307,10 @@ def _score_test(net: torch.nn.Module, test: TaskBatches, unit: TaskUnit, thresho
                 out: Path) -> dict[str, float]:
     """Write the per-image test scores; return their means."""
     if unit.task == "segmentation":
-        scores = predict_segmentation(net, test, threshold=threshold, bf16=bf16)
-        table = pd.DataFrame({"item": scores["indices"], "precision": scores["precision"],
-                              "recall": scores["recall"], "dice": scores["dice"]})
-        metrics = {f"test.{name}": float(np.nanmean(table[name])) for name in ("precision", "recall", "dice")}
+        scores = predict_segmentation(net, test, threshold=threshold, bf16=bf16, instances=test.instance_labels())
+        names = [name for name in ("precision", "recall", "dice", *INSTANCE_METRICS) if name in scores]
+        table = pd.DataFrame({"item": scores["indices"]} | {name: scores[name] for name in names})
+        metrics = {f"test.{name}": _mean(table[name]) for name in names}
     else:
         from stainworth.metrics import empirical_auc
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from stainworth.datasets.folders import DATASET_DIR
-from stainworth.datasets.storage import Dataset, DatasetWriter
+from stainworth.datasets.storage import INSTANCE_FIELD, Dataset, DatasetWriter
 from stainworth.progress import Progress
 from stainworth.stainers.quality import image_quality, summarise
 
@@ -52,12 +52,13 @@ def write_virtual_dataset(dataset: Dataset, out: Path, virtual_of: VirtualOf, *,
         manifest paths (``dataset``, and ``quality`` when the test split has items).
     """
     item_shape = tuple(int(v) for v in dataset.attrs["item_shape"])
-    labelled = "label" in dataset.arrays(dataset.splits[0])
+    first = dataset.arrays(dataset.splits[0])
+    labelled, instances = "label" in first, INSTANCE_FIELD in first
     steps = Progress(progress, sum(-(-n // CHUNK) for n in dataset.counts.values()))
     quality: dict[str, list[np.ndarray]] = {}
     out.mkdir(parents=True, exist_ok=True)
     with DatasetWriter(out / DATASET_DIR, kind=str(dataset.attrs["kind"]), item_shape=(item_shape[0], item_shape[1]),
-                       counts=dataset.counts, chunk=64, labelled=labelled) as writer:
+                       counts=dataset.counts, chunk=64, labelled=labelled, instances=instances) as writer:
         for split in dataset.splits:
             arrays, target = dataset.arrays(split), writer.arrays(split)
             count = int(arrays["label_free"].shape[0])

@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from stainworth.datasets.storage import Dataset
+from stainworth.datasets.storage import INSTANCE_FIELD, Dataset
 from stainworth.errors import ConfigError, InputDataError
 from stainworth.nets.normalise import PercentileNormaliser
 
@@ -110,9 +110,20 @@ class TaskBatches:
             raise InputDataError(f"{self.where}: dihedral augmentation needs square items, found "
                                  f"{tuple(images.shape[1:])}; use 'flips'")
         self.inputs = normaliser.apply(images)
+        self._instances = arrays.get(INSTANCE_FIELD) if self.task == "segmentation" else None
         targets = _read_items(arrays[target_name], self.indices)
         self.targets = (targets != 0).astype(np.uint8) if self.task == "segmentation" else targets.astype(np.uint8)
         _check_targets(self.task, self.targets, self.where)
+
+    def instance_labels(self) -> np.ndarray | None:
+        """(n, H, W) int32 instance labels of the items, in index order; None when the dataset has none.
+
+        Read on demand (segmentation datasets written by ``extract`` carry them; the per-object
+        scores of the test split need them, training does not).
+        """
+        if self._instances is None:
+            return None
+        return _read_items(self._instances, self.indices).astype(np.int32, copy=False)
 
     @property
     def size(self) -> int:
