@@ -102,6 +102,7 @@ def test_segmentation_tables_feature_maps_and_panels(trained, phantom_datasets, 
     assert set(comparisons["family"]) >= {"virtual_effunet dice capacity", "virtual_effunet ap capacity",
                                           "virtual_effunet ap train_size"}
     assert "virtual_effunet.capacity.ap" in verdict["details"]
+    assert {"unet1.label_free.dice", "unet1.label_free.ap"} <= set(manifest.metrics)  # the dashboard's
     assert any("instance AP over IoU 0.50:0.95" in sentence for sentence in verdict["sentences"])
 
 

@@ -54,11 +54,14 @@ def sweep_units(units: list[Any], *, capacity_sweep: bool) -> list[Any]:
 
 
 def headline_metrics(task: Task, tables: dict[str, pd.DataFrame]) -> dict[str, float]:
-    """The capacity table's main metric per (architecture, modality), all replicates combined, for the dashboard."""
+    """The capacity table's main metric per (architecture, modality), all replicates combined, for the dashboard.
+
+    Segmentation adds the instance AP over IoU 0.50:0.95 (``.ap``) where the table has it.
+    """
     table = tables.get("capacity")
     if table is None:
         return {}
-    metric = VERDICT_METRIC[task]
+    metrics = [VERDICT_METRIC[task]] + [name for name in ("ap",) if task == "segmentation" and name in table.columns]
     combined = table[table["replicate"].isna()] if "replicate" in table.columns else table
     return {f"{architecture_slug(str(row['architecture']))}.{row['modality']}.{metric}": float(row[metric])
-            for _, row in combined.iterrows()}
+            for _, row in combined.iterrows() for metric in metrics}
