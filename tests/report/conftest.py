@@ -136,6 +136,20 @@ def hotelling():
                          for m, modality in enumerate(MODALITIES)])
 
 
+def embedding_distances():
+    rows = []
+    for level, architecture, capacity in (("low", "cnn1", CLS_CAPACITY["cnn1"]), ("high", "resnet18",
+                                                                                  CLS_CAPACITY["resnet18"])):
+        for k, compared in enumerate(("virtual_effunet", "virtual_pix2pixhd", "identity (label-free)")):
+            for distance, scale in (("frechet", 1.0), ("kernel", 10.0)):
+                estimate = scale * (2.0 + k)
+                rows.append({"level": level, "architecture": architecture, "capacity": capacity, "compared": compared,
+                             "distance": distance, "estimate": estimate, "ci_low": 0.8 * estimate,
+                             "ci_high": 1.3 * estimate, "n": 200, "dimensions": 20,
+                             "run": f"classification-{architecture}-fluorescence"})
+    return pd.DataFrame(rows)
+
+
 def units(task):
     """One row per training: the capacity sweep's replicates, then the learnable sweep's subsets x replicates.
 
@@ -286,6 +300,7 @@ def data():
     return SimpleNamespace(
         seg_capacity=seg_capacity, seg_learnable=seg_learnable, cls_capacity=cls_capacity,
         cls_learnable=cls_learnable, comparisons=comparisons, embeddings=embeddings, hotelling=hotelling, units=units,
+        embedding_distances=embedding_distances,
         quality_summary=quality_summary, write_evaluation=write_evaluation, write_stain_report=write_stain_report,
         SEG_CAPACITY=SEG_CAPACITY, CLS_CAPACITY=CLS_CAPACITY, SIZES=SIZES, MODALITIES=MODALITIES,
         REPLICATES=REPLICATES, SUBSETS=SUBSETS, SUBSET_REPLICATES=SUBSET_REPLICATES, SPREAD=SPREAD, FAMILY=FAMILY,

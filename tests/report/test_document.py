@@ -23,7 +23,8 @@ def folders(data, tmp_path_factory):
            "comparisons": data.comparisons("segmentation"), "units": data.units("segmentation")}
     cls = {"capacity": data.cls_capacity(), "learnable": data.cls_learnable(),
            "comparisons": data.comparisons("classification"), "embeddings": data.embeddings(),
-           "hotelling": data.hotelling(), "units": data.units("classification")}
+           "hotelling": data.hotelling(), "embedding_distances": data.embedding_distances(),
+           "units": data.units("classification")}
     evaluations = {"segmentation": data.write_evaluation(root / "evaluate-segmentation", "segmentation", seg),
                    "classification": data.write_evaluation(root / "evaluate-classification", "classification", cls)}
     stain = {kind: data.write_stain_report(root / f"stain-{kind}", kind) for kind in ("segmentation", "classification")}
@@ -90,6 +91,8 @@ def test_numbers_with_uncertainty_and_units_are_in_the_tables(built):
            "correlation below the identity baseline (-0.040 [-0.060, -0.020]); Pearson correlation in nuclei not " \
            "distinguishable from the global linear baseline (+0.010 [-0.020, +0.040])" in html
     assert "(full precision: tables/classification/hotelling.csv)" in html
+    assert "(full precision: tables/classification/embedding_distances.csv)" in html
+    assert "<td>4.000 [3.200, 5.200]</td>" in html  # identity baseline, Fréchet, in the cnn1 trained on fluorescence
     assert "resnet18 trained from scratch because no ImageNet weights were supplied" in html
 
 

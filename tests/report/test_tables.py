@@ -75,6 +75,10 @@ def test_embeddings_hotelling_and_units(data):
     assert tables.embeddings_display(data.embeddings()).iloc[0]["cosine distance [95% CI]"] == \
         "0.0100 [0.00800, 0.0130]"
     assert tables.hotelling_display(data.hotelling()).iloc[1]["AUC [95% CI]"] == "0.750 [0.690, 0.810]"
+    distances = tables.embedding_distances_display(data.embedding_distances())
+    assert list(distances.iloc[0][["compared with the real fluorescence", "distance", "estimate [95% CI]"]]) == [
+        "virtual (EfficientUNet)", "Fréchet", "2.000 [1.600, 2.600]"]
+    assert distances.iloc[4]["compared with the real fluorescence"] == "identity (label-free)"
     units = tables.units_display(data.units("classification"), "classification")
     assert set(units["ended"]) == {"stopped early", "ran to the epoch cap"}
     first = units.iloc[0]

@@ -65,6 +65,17 @@ def test_classification_tables_verdict_embeddings_and_hotelling(trained, phantom
     assert embeddings["cosine_distance"].between(0, 1).all()
     hotelling = pd.read_csv(tmp_path / "hotelling.csv")
     assert list(hotelling["modality"]) == list(MODALITIES) and hotelling["auc"].between(0, 1).all()
+    distances = pd.read_csv(tmp_path / "embedding_distances.csv")
+    assert manifest.paths["embedding_distances"] == ["embedding_distances.csv"]
+    assert list(distances["level"].unique()) == ["low", "high"] and set(distances["distance"]) == {"frechet", "kernel"}
+    assert list(distances["compared"].unique()) == ["virtual_effunet", "identity (label-free)"]
+    copied = distances[distances["compared"] == "virtual_effunet"]  # the stand-in stain is the real fluorescence
+    assert (copied["estimate"].abs() < 1e-9).all()
+    identity = distances[distances["compared"] == "identity (label-free)"]
+    assert (identity["estimate"] > 1e-3).all() and (identity["ci_low"] <= identity["estimate"]).all()
+    assert manifest.metrics["embedding.cnn3.identity.frechet"] == pytest.approx(
+        identity.loc[(identity["architecture"] == "cnn3") & (identity["distance"] == "frechet"), "estimate"].iloc[0],
+        rel=1e-5)
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     assert verdict["metric"] == "auc" and len(verdict["sentences"]) == 3  # capacity, largest capacity, size
     assert "Holm" in verdict["family"] and verdict["details"]["virtual_effunet.capacity"]["steps"]

@@ -3,7 +3,9 @@
 * classification: the cosine distance between the control and treated class embeddings of the
   penultimate layer for low, medium and high capacity (the study's Fig. 11) on every modality
   (``embeddings.csv``), and the channelized Hotelling observer on every modality
-  (``hotelling.csv``), a capacity-free linear reference;
+  (``hotelling.csv``), a capacity-free linear reference, and the distances of every stain and the
+  identity baseline to the real fluorescence in the embeddings of the networks trained on it
+  (``embedding_distances.csv``, :mod:`stainworth.analysis.embedding_distances`);
 * segmentation: the mean activation of the penultimate decoder layer for three capacities and
   every modality (Fig. 7; ``feature_maps/<architecture slug>-<modality>.npy`` and ``.png``).
 
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stainworth.analysis.embedding_distances import write_embedding_distances
 from stainworth.analysis.embeddings import class_cosine_distance, embeddings
 from stainworth.analysis.feature_maps import has_decoder_features, mean_activation_map, save_feature_map_png
 from stainworth.analysis.observer import cho_auc
@@ -75,7 +78,9 @@ def classification_analyses(units: list[TrainedUnit], sources: ModalitySources, 
                           "training_snr": observer.training_snr})
         progress.step(f"Hotelling {modality}")
     pd.DataFrame(observers).to_csv(out / "hotelling.csv", index=False, lineterminator="\n", float_format="%.6g")
-    return {"embeddings": ["embeddings.csv"], "hotelling": ["hotelling.csv"]}
+    written = {"embeddings": ["embeddings.csv"], "hotelling": ["hotelling.csv"]}
+    distances = write_embedding_distances(units, sources, out, n_boot)
+    return written | ({"embedding_distances": distances} if distances else {})
 
 
 def feature_map_files(units: list[TrainedUnit], sources: ModalitySources, out: Path) -> list[str]:

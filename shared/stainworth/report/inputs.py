@@ -60,6 +60,8 @@ def required_columns(name: str, task: str) -> tuple[str, ...]:
         "embeddings": ("level", "architecture", "capacity", "modality", "cosine_distance", "ci_low", "ci_high",
                        "n_control", "n_treated", "run"),
         "hotelling": ("modality", "auc", "se", "ci_low", "ci_high", "channels"),
+        "embedding_distances": ("level", "architecture", "capacity", "compared", "distance", "estimate", "ci_low",
+                                "ci_high", "n", "dimensions", "run"),
         "units": ("run", "architecture", "modality", "train_size", "subset", "replicate", "capacity", "train_items",
                   "epochs_run", "ended", "attempts", "degenerate", "init_seed", f"test_{VERDICT_METRIC[task]}",
                   "weights", "study_imagenet"),
@@ -67,7 +69,8 @@ def required_columns(name: str, task: str) -> tuple[str, ...]:
     return columns[name]
 
 
-EVALUATION_TABLES = ("capacity", "learnable", "comparisons", "embeddings", "hotelling", "units")
+EVALUATION_TABLES = ("capacity", "learnable", "comparisons", "embeddings", "hotelling", "embedding_distances",
+                     "units")
 """``evaluate`` tables the report reads (``<name>.csv``), when present."""
 
 

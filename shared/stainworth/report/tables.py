@@ -241,6 +241,21 @@ def embeddings_display(table: pd.DataFrame) -> pd.DataFrame:
     return _rows(table, build)
 
 
+def embedding_distances_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Distances of each stain and the identity baseline to the real fluorescence, in the fluorescence networks."""
+    def build(row: pd.Series) -> dict[str, str]:
+        compared = str(row["compared"])
+        return {"capacity level": str(row["level"]), "network trained on fluorescence": network_label(
+                    row["architecture"]), "parameters": count(row["capacity"]),
+                "compared with the real fluorescence": modality_name(compared) if compared.startswith("virtual_")
+                else compared, "distance": "Fréchet" if row["distance"] == "frechet" else "kernel",
+                "estimate [95% CI]": with_interval(row["estimate"], row["ci_low"], row["ci_high"]),
+                "test nuclei": count(row["n"]), "principal components": count(row["dimensions"]),
+                "unit": str(row["run"])}
+
+    return _rows(table, build)
+
+
 def hotelling_display(table: pd.DataFrame) -> pd.DataFrame:
     """The channelized Hotelling observer's AUC per modality (a linear, capacity-free reference)."""
     def build(row: pd.Series) -> dict[str, str]:

@@ -51,6 +51,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from stainworth.analysis.embedding_distances import embedding_distance_metrics
 from stainworth.analysis.unit_analyses import classification_analyses, feature_map_files
 from stainworth.contracts.base import config_hash
 from stainworth.contracts.manifest import write_manifest
@@ -123,8 +124,11 @@ def evaluate_stage(config: TasksConfig, task: Task, unit_dirs: Sequence[str | Pa
     sources = ModalitySources(datasets_dir, virtual_dirs or {})
     paths = {"tables": [f"{name}.csv" for name in tables], "verdict": ["verdict.json", "verdict.md"],
              "units": ["units.csv"]}
+    extra_metrics: dict[str, float] = {}
     if task == "classification":
         paths |= classification_analyses(units, sources, out, n_boot)
+        if "embedding_distances" in paths:
+            extra_metrics = embedding_distance_metrics(pd.read_csv(out / "embedding_distances.csv"))
     else:
         written = {"feature_maps": feature_map_files(units, sources, out),
                    "panels": mask_panels(units, sources, out, config.threshold)}
@@ -133,5 +137,5 @@ def evaluate_stage(config: TasksConfig, task: Task, unit_dirs: Sequence[str | Pa
         stage="evaluate", config=config.model_dump(mode="json"), config_hash=config_hash(config),
         input_hashes={u.scores.run.split(" ")[0]: u.manifest.content_hash for u in units},
         counts={"units": len(units), "capacity_units": len(capacity), "learnable_units": len(learnable)},
-        paths=paths, metrics=headline_metrics(task, tables), task=task, verdict=verdict["sentences"])
+        paths=paths, metrics=headline_metrics(task, tables) | extra_metrics, task=task, verdict=verdict["sentences"])
     return write_manifest(manifest, out)
