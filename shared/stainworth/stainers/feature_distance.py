@@ -15,9 +15,25 @@ et al. 2018 [2]_):
   Gretton et al. 2012 [3]_); it has no bias from the sample size and is near 0 for equal
   distributions (it can be slightly negative).
 
-Intervals are percentile bootstrap intervals over nuclei, resampling (virtual, real) pairs
-together, since each nucleus is measured in both. Identical distributions give 0 for both
-distances; a shift of δ real SDs in one feature gives a Fréchet distance of δ².
+Uncertainty comes from a bootstrap over nuclei, resampling (virtual, real) pairs together (each
+nucleus is measured in both) and standardising every draw again by its own real nuclei. Both
+statistics need care, shown by simulation (``tests/stainers/test_feature_distance.py``):
+
+- the plug-in Fréchet distance is biased upwards by the noise of the two covariance estimates,
+  more so the more features per nucleus (simulated, n = 400, equal distributions: 0.02, 0.20 and
+  0.73 instead of 0 for d = 4, 16 and 32), so the
+  reported ``estimate`` is the bootstrap bias-corrected ``2 F − mean(F*)`` (clipped at 0; the
+  plug-in ``F`` is kept as ``plug_in``), and the interval is that estimate ± z · SD(F*), clipped
+  at 0. The plain percentile interval of F* covered the true distance in none of the simulated
+  cases at d ≥ 16;
+- a bootstrap draw repeats nuclei, and a pair of copies of one nucleus adds its own positive
+  ``k(v, v) + k(r, r) − 2 k(v, r)`` to the U-statistic: the draws are therefore computed over
+  pairs of *distinct* nuclei (the copies weigh by their counts), which keeps them centred on the
+  unbiased estimate; the interval is the estimate ± z · SD of the draws. Resampled naively, the
+  interval held 0 for two samples of one distribution in 21% of simulated cases.
+
+Identical distributions give 0 for both distances; a shift of δ real SDs in one feature gives a
+Fréchet distance of about δ².
 
 References
 ----------
@@ -52,11 +68,14 @@ class FeatureDistance:
     """One distance between two feature distributions, with its bootstrap interval."""
 
     estimate: float
+    """Bias-corrected for the Fréchet distance (see the module docstring); the U-statistic for the kernel one."""
     ci_low: float
     ci_high: float
     n: int
     """Nuclei measured in both images."""
     method: str
+    plug_in: float = float("nan")
+    """The distance computed once from all nuclei, before any bias correction."""
 
 
 def nucleus_features(images: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -130,12 +149,18 @@ def _mmd(h: np.ndarray) -> float:
     return float((h.sum() - np.trace(h)) / (n * (n - 1)))
 
 
-DISTANCES = {"frechet": frechet_distance, "kernel": kernel_distance}
+def _distinct_pairs_mmd(virtual: np.ndarray, real: np.ndarray, draw: np.ndarray) -> float:
+    """The U-statistic of a bootstrap draw over pairs of distinct nuclei, copies weighted by their counts."""
+    unique, first, counts = np.unique(draw, return_index=True, return_counts=True)
+    h = _pair_kernel(virtual[first], real[first])
+    weights = counts.astype(np.float64)
+    pairs = weights.sum() ** 2 - np.sum(weights**2)
+    return float((weights @ h @ weights - np.sum(weights**2 * np.diag(h))) / pairs) if pairs > 0 else 0.0
 
 
 def feature_distances(virtual: np.ndarray, real: np.ndarray, *, n_boot: int = 200, seed: int = 0,
                       confidence: float = 0.95) -> dict[str, FeatureDistance]:
-    """Fréchet and kernel distances of paired (n, d) feature sets, with percentile bootstrap intervals.
+    """Fréchet and kernel distances of paired (n, d) feature sets, with bootstrap intervals (module docstring).
 
     Raises
     ------
@@ -149,15 +174,23 @@ def feature_distances(virtual: np.ndarray, real: np.ndarray, *, n_boot: int = 20
     v, r = _standardised(virtual, real)
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(r), size=(n_boot, len(r)))
-    h = _pair_kernel(v, r)  # once: each bootstrap draw of the kernel distance picks its rows and columns
-    draws_of = {"frechet": lambda index: frechet_distance(v[index], r[index]),
-                "kernel": lambda index: _mmd(h[np.ix_(index, index)])}
-    out = {}
-    for name, distance in DISTANCES.items():
-        boot = np.array([draws_of[name](index) for index in draws])
-        tail = (1 - confidence) / 2 * 100
-        low, high = np.percentile(boot, [tail, 100 - tail])
-        out[name] = FeatureDistance(distance(v, r), float(low), float(high), len(r),
-                                    f"{name} distance of standardised nucleus features, percentile bootstrap over "
-                                    f"nuclei ({n_boot} draws)")
-    return out
+    frechet_draws, kernel_draws = [], []
+    for draw in draws:
+        dv, dr = _standardised(virtual[draw], real[draw])  # every draw standardised by its own real nuclei
+        frechet_draws.append(frechet_distance(dv, dr))
+        kernel_draws.append(_distinct_pairs_mmd(dv, dr, draw))
+    z = float(stats.norm.ppf((1 + confidence) / 2))
+    note = (f"on nuclei standardised by the real ones; bootstrap over nuclei ({n_boot} draws, each standardised "
+            "again)")
+    plug_in = frechet_distance(v, r)
+    boot = np.asarray(frechet_draws)
+    corrected = max(2 * plug_in - float(boot.mean()), 0.0)
+    spread = float(boot.std(ddof=1))
+    kernel = kernel_distance(v, r)
+    kernel_spread = float(np.std(kernel_draws, ddof=1))
+    return {"frechet": FeatureDistance(corrected, max(corrected - z * spread, 0.0), corrected + z * spread, len(r),
+                                       f"Fréchet distance, bootstrap bias-corrected, normal interval, {note}",
+                                       plug_in),
+            "kernel": FeatureDistance(kernel, kernel - z * kernel_spread, kernel + z * kernel_spread, len(r),
+                                      f"kernel distance (unbiased), normal interval over distinct-pair draws, {note}",
+                                      kernel)}
