@@ -15,8 +15,9 @@ Both the stainers' loop (:mod:`stainworth.stainers.fit`) and the task networks' 
 * the weights of the epoch with the lowest validation loss so far are written atomically to a
   safetensors file (:func:`save_weights`); training stops after ``patience`` epochs without a
   lower validation loss, or at ``max_epochs`` (:meth:`TrainingState.running`);
-* a training that stopped early can never go on (its stopping rule is part of the fingerprint), so
-  its checkpoint is replaced by the state alone (:func:`save_final_state`): the networks and
+* in the task networks' loop, a training that stopped early can never go on (its stopping rule is
+  part of the fingerprint), so its checkpoint is replaced by the state alone
+  (:func:`save_final_state`, :func:`stainworth.tasks.fit.fit_task`): the networks and
   optimiser moments, three quarters of a ResNet's checkpoint, are dead weight in the store once
   the best weights are kept. A training that reached its epoch cap keeps everything, so that a
   larger cap continues it.
