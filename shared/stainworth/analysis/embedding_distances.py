@@ -24,8 +24,6 @@ from each stain, and the distance between the two distributions is measured.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
@@ -121,16 +119,6 @@ def embedding_distances(units: list[TrainedUnit], sources: ModalitySources, *, n
                              "dimensions": projected.shape[1], "run": unit.scores.run})
         progress.step(architecture)
     return pd.DataFrame(rows, columns=list(COLUMNS))
-
-
-def write_embedding_distances(units: list[TrainedUnit], sources: ModalitySources, out: Path, n_boot: int
-                              ) -> list[str]:
-    """Write ``embedding_distances.csv`` (see :func:`embedding_distances`); the file names written."""
-    table = embedding_distances(units, sources, n_boot=min(n_boot, 500))
-    if table.empty:
-        return []
-    table.to_csv(out / "embedding_distances.csv", index=False, lineterminator="\n", float_format="%.6g")
-    return ["embedding_distances.csv"]
 
 
 def embedding_distance_metrics(table: pd.DataFrame) -> dict[str, float]:

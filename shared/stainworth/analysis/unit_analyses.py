@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stainworth.analysis.embedding_distances import write_embedding_distances
+from stainworth.analysis.embedding_distances import embedding_distance_metrics, embedding_distances
 from stainworth.analysis.embeddings import class_cosine_distance, embeddings
 from stainworth.analysis.feature_maps import has_decoder_features, mean_activation_map, save_feature_map_png
 from stainworth.analysis.observer import cho_auc
@@ -34,11 +34,17 @@ HOTELLING_CHANNELS = 10
 """Laguerre-Gauss channels of the Hotelling observer (fewer when a class has fewer training images)."""
 ANALYSIS_IMAGES = 64
 """Test images fed to the networks for feature maps (embeddings use the whole test split)."""
+DISTANCES_TABLE = "embedding_distances.csv"
+MAX_DISTANCE_DRAWS = 500
+"""Bootstrap draws of the embedding distances at most (each draw refits a covariance and a kernel matrix)."""
 
 
 def classification_analyses(units: list[TrainedUnit], sources: ModalitySources, out: Path, n_boot: int
-                             ) -> dict[str, list[str]]:
-    """Class-embedding cosine distances (low, medium, high capacity) and the Hotelling reference."""
+                             ) -> tuple[dict[str, list[str]], dict[str, float]]:
+    """Class-embedding cosine distances, the Hotelling reference and the embedding distances of the stains.
+
+    Returns the files written by role, and the dashboard metrics of the embedding distances.
+    """
     by_key = first_replicates(units)
     levels = capacity_levels(units)
     modalities = sorted({key[1] for key in by_key}, key=modality_rank)
@@ -79,8 +85,11 @@ def classification_analyses(units: list[TrainedUnit], sources: ModalitySources, 
         progress.step(f"Hotelling {modality}")
     pd.DataFrame(observers).to_csv(out / "hotelling.csv", index=False, lineterminator="\n", float_format="%.6g")
     written = {"embeddings": ["embeddings.csv"], "hotelling": ["hotelling.csv"]}
-    distances = write_embedding_distances(units, sources, out, n_boot)
-    return written | ({"embedding_distances": distances} if distances else {})
+    distances = embedding_distances(units, sources, n_boot=min(n_boot, MAX_DISTANCE_DRAWS))
+    if distances.empty:
+        return written, {}
+    distances.to_csv(out / DISTANCES_TABLE, index=False, lineterminator="\n", float_format="%.6g")
+    return written | {"embedding_distances": [DISTANCES_TABLE]}, embedding_distance_metrics(distances)
 
 
 def feature_map_files(units: list[TrainedUnit], sources: ModalitySources, out: Path) -> list[str]:

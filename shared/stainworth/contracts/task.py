@@ -24,6 +24,9 @@ Task = Literal["segmentation", "classification"]
 TASKS: tuple[Task, ...] = ("segmentation", "classification")
 VERDICT_METRIC: dict[str, str] = {"segmentation": "dice", "classification": "auc"}
 """The metric each task's verdict is decided on (also the per-training test metric of ``units.csv``)."""
+SECONDARY_METRIC: dict[str, str] = {"segmentation": "ap"}
+"""A second metric compared with label-free, described by the verdict and shown on the dashboard where the units
+carry it (segmentation: the instance AP over IoU 0.50:0.95); each metric is its own Holm family."""
 MODALITY_PATTERN = r"^(label_free|fluorescence|virtual_[a-z][a-z0-9_]{0,31})$"
 Modality = Annotated[str, Field(pattern=MODALITY_PATTERN)]
 """``label_free``, ``fluorescence``, or ``virtual_<name>``: the images of one stainer (the study's

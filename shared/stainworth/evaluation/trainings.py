@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from stainworth.contracts.task import VERDICT_METRIC, Task, architecture_slug, network_source
+from stainworth.contracts.task import SECONDARY_METRIC, VERDICT_METRIC, Task, architecture_slug, network_source
 from stainworth.evaluation.tables import sort_rows
 from stainworth.evaluation.trained import TrainedUnit
 from stainworth.tasks.registry import TASK_NETS
@@ -56,12 +56,13 @@ def sweep_units(units: list[Any], *, capacity_sweep: bool) -> list[Any]:
 def headline_metrics(task: Task, tables: dict[str, pd.DataFrame]) -> dict[str, float]:
     """The capacity table's main metric per (architecture, modality), all replicates combined, for the dashboard.
 
-    Segmentation adds the instance AP over IoU 0.50:0.95 (``.ap``) where the table has it.
+    Segmentation adds its :data:`~stainworth.contracts.task.SECONDARY_METRIC` (the instance AP) where the table
+    has it.
     """
     table = tables.get("capacity")
     if table is None:
         return {}
-    metrics = [VERDICT_METRIC[task]] + [name for name in ("ap",) if task == "segmentation" and name in table.columns]
+    metrics = [VERDICT_METRIC[task]] + [name for name in [SECONDARY_METRIC.get(task)] if name in table.columns]
     combined = table[table["replicate"].isna()] if "replicate" in table.columns else table
     return {f"{architecture_slug(str(row['architecture']))}.{row['modality']}.{metric}": float(row[metric])
             for _, row in combined.iterrows() for metric in metrics}

@@ -33,7 +33,14 @@ from typing import Any
 
 import pandas as pd
 
-from stainworth.contracts.task import VERDICT_METRIC, is_modality, is_virtual, modality_rank, network_source
+from stainworth.contracts.task import (
+    SECONDARY_METRIC,
+    VERDICT_METRIC,
+    is_modality,
+    is_virtual,
+    modality_rank,
+    network_source,
+)
 from stainworth.errors import ConfigError, InputDataError
 from stainworth.evaluation.tables import TASK_METRICS, sort_rows
 from stainworth.evaluation.trend import capacity_trend
@@ -43,9 +50,6 @@ REFERENCE = "label_free"
 METRIC_NAMES = {"precision": "precision", "recall": "recall", "dice": "Dice", "auc": "empirical AUC",
                 "binormal_auc": "binormal AUC", "ap50": "instance AP at IoU 0.5",
                 "ap": "instance AP over IoU 0.50:0.95", "count_error": "count error"}
-SECONDARY_METRIC = {"segmentation": "ap"}
-"""A second metric the verdict describes along the capacity sweep when the comparisons hold it (per-object
-segmentation); the decisions of the main metric stand on their own (each metric is its own Holm family)."""
 AXES = ("capacity", "train_size")
 FAMILY_WORDS = ("Holm's correction within each family of one modality's comparisons with label-free images along "
                 "one sweep axis for one metric (e.g. 'virtual_effunet auc capacity': the architectures of the capacity "

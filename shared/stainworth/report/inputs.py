@@ -26,21 +26,15 @@ from stainworth.contracts.manifest import MANIFEST_NAME, OutputManifest, T, read
 from stainworth.contracts.stainer import DATASET_KINDS, DatasetKind
 from stainworth.contracts.task import VERDICT_METRIC, EvaluationManifest, Task
 from stainworth.errors import InputDataError
+from stainworth.metrics.instances import INSTANCE_METRICS
 
 METRIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "segmentation": ("precision", "recall", "dice"),
     "classification": ("auc", "binormal_auc"),
 }
 """Metric columns of each task's tables."""
-OPTIONAL_METRIC_COLUMNS: dict[str, tuple[str, ...]] = {"segmentation": ("ap50", "ap", "count_error"),
-                                                       "classification": ()}
+OPTIONAL_METRIC_COLUMNS: dict[str, tuple[str, ...]] = {"segmentation": INSTANCE_METRICS, "classification": ()}
 """Metric columns shown where the tables have them (per-object scores need instance labels)."""
-
-
-def shown_metrics(table: pd.DataFrame, task: str, suffix: str = "") -> tuple[str, ...]:
-    """The task's metric columns, then its optional ones that ``table`` has (``<metric><suffix>``)."""
-    return METRIC_COLUMNS[task] + tuple(metric for metric in OPTIONAL_METRIC_COLUMNS[task]
-                                        if f"{metric}{suffix}" in table.columns)
 VERDICT_FILE = "verdict.json"
 QUALITY_TABLE, QUALITY_PANELS, QUALITY_BY_CLASS = "quality_summary.csv", "panels.png", "quality_by_class.csv"
 QUALITY_DISTANCES = "feature_distances.csv"
@@ -72,6 +66,12 @@ def required_columns(name: str, task: str) -> tuple[str, ...]:
 EVALUATION_TABLES = ("capacity", "learnable", "comparisons", "embeddings", "hotelling", "embedding_distances",
                      "units")
 """``evaluate`` tables the report reads (``<name>.csv``), when present."""
+
+
+def shown_metrics(table: pd.DataFrame, task: str, suffix: str = "") -> tuple[str, ...]:
+    """The task's metric columns, then its optional ones that ``table`` has (``<metric><suffix>``)."""
+    return METRIC_COLUMNS[task] + tuple(metric for metric in OPTIONAL_METRIC_COLUMNS[task]
+                                        if f"{metric}{suffix}" in table.columns)
 
 
 @dataclass(frozen=True)

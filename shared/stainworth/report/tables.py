@@ -160,6 +160,8 @@ def capacity_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
         interval that covers test-set sampling and retraining, the trainings combined, the note
         and the units.
     """
+    metrics = shown_metrics(table, task)
+
     def build(row: pd.Series) -> dict[str, str]:
         shown = {"architecture": network_label(row["architecture"]), "parameters": count(row["capacity"]),
                  "modality": modality_name(str(row["modality"]))}
@@ -170,7 +172,6 @@ def capacity_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
         shown |= _test_items(row, task)
         return shown | {"note": _note(row["note"]), "units": _runs(row["run"])}
 
-    metrics = shown_metrics(table, task)
     return _rows(summary_rows(table), build)
 
 
@@ -184,6 +185,8 @@ def _test_items(row: pd.Series, task: str) -> dict[str, str]:
 
 def capacity_replicates_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
     """The capacity table's replicate rows: each training's metrics with their test-set 95% intervals."""
+    metrics = shown_metrics(table, task)
+
     def build(row: pd.Series) -> dict[str, str]:
         shown = {"architecture": network_label(row["architecture"]), "modality": modality_name(str(row["modality"])),
                  "replicate": count(row["replicate"])}
@@ -192,12 +195,13 @@ def capacity_replicates_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
                 row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"])
         return shown | _test_items(row, task) | {"unit": str(row["run"])}
 
-    metrics = shown_metrics(table, task)
     return _rows(replicate_rows(table), build)
 
 
 def learnable_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
     """The learnable-capacity table: each metric as mean ± SD over all trainings and its combined 95% interval."""
+    metrics = shown_metrics(table, task, "_mean")
+
     def build(row: pd.Series) -> dict[str, str]:
         shown = {"architecture": network_label(row["architecture"]), "training images": count(row["train_size"]),
                  "modality": modality_name(str(row["modality"]))}
@@ -209,7 +213,6 @@ def learnable_display(table: pd.DataFrame, task: str) -> pd.DataFrame:
         return shown | {"subsets": count(row["n_subsets"]), "replicates per subset": count(row["replicates"]),
                         "note": _note(row["note"]), "units": _runs(row["runs"])}
 
-    metrics = shown_metrics(table, task, "_mean")
     return _rows(table, build)
 
 

@@ -51,11 +51,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from stainworth.analysis.embedding_distances import embedding_distance_metrics
 from stainworth.analysis.unit_analyses import classification_analyses, feature_map_files
 from stainworth.contracts.base import config_hash
 from stainworth.contracts.manifest import write_manifest
-from stainworth.contracts.task import EvaluationManifest, Task, TasksConfig
+from stainworth.contracts.task import SECONDARY_METRIC, VERDICT_METRIC, EvaluationManifest, Task, TasksConfig
 from stainworth.errors import InputDataError
 from stainworth.evaluation import (
     capacity_table,
@@ -71,7 +70,7 @@ from stainworth.evaluation.trainings import headline_metrics, sweep_units, units
 from stainworth.report.mask_panels import mask_panels
 from stainworth.tasks.sources import ModalitySources
 
-COMPARED_METRICS = ("dice", "ap")
+COMPARED_METRICS = (VERDICT_METRIC["segmentation"], SECONDARY_METRIC["segmentation"])
 """Segmentation scores compared with label-free (each its own Holm family); the verdict decides on Dice."""
 
 
@@ -126,9 +125,8 @@ def evaluate_stage(config: TasksConfig, task: Task, unit_dirs: Sequence[str | Pa
              "units": ["units.csv"]}
     extra_metrics: dict[str, float] = {}
     if task == "classification":
-        paths |= classification_analyses(units, sources, out, n_boot)
-        if "embedding_distances" in paths:
-            extra_metrics = embedding_distance_metrics(pd.read_csv(out / "embedding_distances.csv"))
+        written, extra_metrics = classification_analyses(units, sources, out, n_boot)
+        paths |= written
     else:
         written = {"feature_maps": feature_map_files(units, sources, out),
                    "panels": mask_panels(units, sources, out, config.threshold)}

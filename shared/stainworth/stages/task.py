@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -287,12 +286,6 @@ def _train_unit(config: TasksConfig, unit: TaskUnit, splits: _Splits, out: Path,
     return written
 
 
-def _mean(values: pd.Series) -> float:
-    """Mean over the defined values; NaN when none is (e.g. AP on a test split without nuclei)."""
-    defined = values.dropna()
-    return float(defined.mean()) if len(defined) else math.nan
-
-
 @dataclass(frozen=True)
 class _Ending:
     """How the kept training of a replicate came about."""
@@ -310,7 +303,7 @@ def _score_test(net: torch.nn.Module, test: TaskBatches, unit: TaskUnit, thresho
         scores = predict_segmentation(net, test, threshold=threshold, bf16=bf16, instances=test.instance_labels())
         names = [name for name in ("precision", "recall", "dice", *INSTANCE_METRICS) if name in scores]
         table = pd.DataFrame({"item": scores["indices"]} | {name: scores[name] for name in names})
-        metrics = {f"test.{name}": _mean(table[name]) for name in names}
+        metrics = {f"test.{name}": float(table[name].mean()) for name in names}  # NaN skipped; NaN if all are
     else:
         from stainworth.metrics import empirical_auc
 

@@ -153,7 +153,7 @@ def _mmd(h: np.ndarray) -> float:
 
 def _distinct_pairs_mmd(virtual: np.ndarray, real: np.ndarray, draw: np.ndarray) -> float:
     """The U-statistic of a bootstrap draw over pairs of distinct nuclei, copies weighted by their counts."""
-    unique, first, counts = np.unique(draw, return_index=True, return_counts=True)
+    _, first, counts = np.unique(draw, return_index=True, return_counts=True)
     h = _pair_kernel(virtual[first], real[first])
     weights = counts.astype(np.float64)
     pairs = weights.sum() ** 2 - np.sum(weights**2)
