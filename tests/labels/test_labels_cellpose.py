@@ -11,7 +11,7 @@ import torch
 from stainworth.contracts.phantom import PhantomConfig
 from stainworth.errors import ConfigError, InputDataError
 from stainworth.labels import label_nuclei_cellpose, load_cellpose_model
-from stainworth.labels.cellpose_labeler import NBASE
+from stainworth.labels.cellpose_labeler import CELLPOSE_PERCENTILES, NBASE
 from stainworth.phantom import generate_acquisition
 
 TILE = 160
@@ -81,6 +81,31 @@ def test_trained_model_loads_with_its_weights_and_labels_a_held_out_tile(tiny_mo
     assert labels.dtype == np.uint32 and labels.shape == image.shape
     again = label_nuclei_cellpose(image, load_cellpose_model(str(tiny_model)))
     np.testing.assert_array_equal(labels, again)
+    np.testing.assert_array_equal(label_nuclei_cellpose(image, model, lowhigh=tuple(
+        np.percentile(image, CELLPOSE_PERCENTILES))), labels)
+
+
+def test_a_fields_percentiles_reach_cellpose_as_its_normalisation(random_model_file, phantom_tiles, monkeypatch):
+    from cellpose import transforms
+
+    model = load_cellpose_model(random_model_file)
+    seen = []
+    original = model.eval
+
+    def spy(x, **kwargs):
+        seen.append(kwargs["normalize"])
+        return original(x, **kwargs)
+
+    monkeypatch.setattr(model, "eval", spy)
+    image = phantom_tiles[0][0]
+    label_nuclei_cellpose(image, model)
+    label_nuclei_cellpose(image, model, lowhigh=(10.0, 500.0))
+    assert seen == [{"normalize": True, "percentile": [1.0, 99.0]}, {"normalize": True, "lowhigh": [10.0, 500.0]}]
+    # Cellpose maps ``lowhigh`` to 0 and 1: the image's own percentiles give its default normalisation
+    own = [float(v) for v in np.percentile(image, CELLPOSE_PERCENTILES)]
+    np.testing.assert_allclose(transforms.normalize_img(image[..., None], lowhigh=own),
+                               transforms.normalize_img(image[..., None], percentile=CELLPOSE_PERCENTILES),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_single_channel_model_loads(tmp_path):

@@ -90,6 +90,22 @@ def test_label_scores_against_truth(prepared, labelled):
         assert labels.dtype == np.uint32
 
 
+def test_a_field_larger_than_a_block_is_labelled_by_blocks_alike(prepared, labelled, tmp_path):
+    from stainworth.stages.label import label_fields
+
+    root, profile, _, _ = prepared
+    config = profile.prepare.label.model_copy(update={"block_px": 256})
+    blocks = label_fields(config, root / "stitched", root / "registered", tmp_path / "labelled")
+    for field_id, field in blocks.fields.items():
+        whole = labelled.fields[field_id].metrics
+        assert whole["blocks"] == 1 and field.metrics["blocks"] > 4
+        assert field.metrics["nuclei_larger_than_halo"] == 0
+        assert abs(field.metrics["nuclei"] - whole["nuclei"]) <= 0.02 * whole["nuclei"]
+        assert field.metrics["dice"] == pytest.approx(whole["dice"], abs=0.005)
+        assert field.metrics["ap50"] == pytest.approx(whole["ap50"], abs=0.02)
+    assert not list((tmp_path / "labelled").rglob("*.partial"))
+
+
 def test_label_refuses_a_missing_cellpose_file(prepared, tmp_path):
     from stainworth.stages.label import label_fields
 

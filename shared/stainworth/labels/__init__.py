@@ -11,7 +11,7 @@ against ground truth (pixel Dice, precision, recall; AP at an IoU threshold). Se
 
 from stainworth.labels.cellpose_labeler import label_nuclei_cellpose, load_cellpose_model
 from stainworth.labels.classical import check_marker_image, label_nuclei_classical
-from stainworth.labels.cleanup import clean_labels, require_nuclei
+from stainworth.labels.cleanup import clean_labels, no_nuclei, require_nuclei
 from stainworth.labels.quality import label_quality
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "label_nuclei_classical",
     "label_quality",
     "load_cellpose_model",
+    "no_nuclei",
     "require_nuclei",
 ]

@@ -37,6 +37,8 @@ CELLPOSE4_KEY = "W2"
 """Key present in Cellpose 4 (Cellpose-SAM) files only."""
 NBASE = (32, 64, 128, 256)
 """Feature widths of the Cellpose 3 default (res-U-net) backbone."""
+CELLPOSE_PERCENTILES = (1.0, 99.0)
+"""Percentiles Cellpose maps to 0 and 1 before its network (its default normalisation)."""
 
 
 def load_cellpose_model(path: str | Path, *, gpu: bool = False, mkldnn: bool = False) -> CellposeModel:
@@ -95,6 +97,7 @@ def label_nuclei_cellpose(
     cellprob_threshold: float = 0.0,
     min_size_px: int = 15,
     batch_size: int = 8,
+    lowhigh: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Label nuclei with a loaded Cellpose 3 model.
 
@@ -117,6 +120,10 @@ def label_nuclei_cellpose(
         Masks smaller than this are dropped by Cellpose, px.
     batch_size
         224 x 224 tiles per network batch.
+    lowhigh
+        Intensities mapped to 0 and 1 before the network (e.g. the whole field's percentiles when
+        ``image`` is one block of it); ``None``: the image's own 1st and 99th percentiles
+        (:data:`CELLPOSE_PERCENTILES`), Cellpose's default.
 
     Returns
     -------
@@ -138,10 +145,13 @@ def label_nuclei_cellpose(
     data = check_marker_image(image)
     if diameter_px is not None and not (np.isfinite(diameter_px) and diameter_px > 0):
         raise ConfigError(f"diameter_px: found {diameter_px}, expected a number > 0 or None")
+    # A fresh dict each call: Cellpose mutates its default.
+    normalisation = ({"normalize": True, "percentile": list(CELLPOSE_PERCENTILES)} if lowhigh is None
+                     else {"normalize": True, "lowhigh": [float(lowhigh[0]), float(lowhigh[1])]})
     masks, _flows, _styles = model.eval(
         data, batch_size=batch_size, channels=list(channels), diameter=diameter_px,
         flow_threshold=flow_threshold, cellprob_threshold=cellprob_threshold, min_size=min_size_px,
-        normalize={"normalize": True, "percentile": [1.0, 99.0]},  # a fresh dict: Cellpose mutates its default
+        normalize=normalisation,
     )
     return np.asarray(masks, dtype=np.uint32).reshape(data.shape)
 

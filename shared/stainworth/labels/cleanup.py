@@ -97,11 +97,16 @@ def require_nuclei(labels: np.ndarray, *, where: str) -> np.ndarray:
         ``"<where>: no nuclei found (...)"`` with a hint on what to check.
     """
     if not np.any(labels):
-        raise InputDataError(
-            f"{where}: no nuclei found (label image {labels.shape[0]}x{labels.shape[1]} is empty); "
-            "check the nuclear marker channel, pixel_size_um, nucleus_diameter_um and min_area_um2"
-        )
+        raise no_nuclei(where, labels.shape)
     return labels
+
+
+def no_nuclei(where: str, shape: tuple[int, ...]) -> InputDataError:
+    """The error of an empty label image of ``shape``: what was labelled and what to check."""
+    return InputDataError(
+        f"{where}: no nuclei found (label image {shape[-2]}x{shape[-1]} is empty); "
+        "check the nuclear marker channel, pixel_size_um, nucleus_diameter_um and min_area_um2"
+    )
 
 
 def _compact_ids(labels: np.ndarray) -> np.ndarray:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,10 @@ from stainworth.fields import (
     read_fields,
     reuse_or_make_each,
 )
-from stainworth.labels import clean_labels, label_nuclei_classical, label_quality, require_nuclei
+from stainworth.labels import clean_labels, label_nuclei_classical, no_nuclei
+from stainworth.labels.blockwise import classical_threshold, halo_for, label_blockwise, sampled_percentiles
+from stainworth.labels.quality import label_quality_blocks
+from stainworth.mosaic.chunked import ChannelView
 from stainworth.progress import Progress
 from stainworth.store import open_store
 from stainworth.store.model_file import fetch_model_file
@@ -49,35 +54,67 @@ class Labeler:
             self.model_hash = file_sha256(model_file)
             self.model = load_cellpose_model(model_file)
 
-    def __call__(self, image: np.ndarray, pixel_size_um: float) -> np.ndarray:
-        """Raw instance labels of ``image``."""
-        if self.model is not None:
-            from stainworth.labels.cellpose_labeler import label_nuclei_cellpose
+    def for_field(self, marker: Any, pixel_size_um: float) -> Callable[[np.ndarray], np.ndarray]:
+        """The raw labeler of one field's windows, with the field's global choices made once.
 
-            return label_nuclei_cellpose(image, self.model,
-                                         diameter_px=self.config.nucleus_diameter_um / pixel_size_um)
-        return label_nuclei_classical(image, pixel_size_um=pixel_size_um, marker=self.config.marker,
-                                      nucleus_diameter_um=self.config.nucleus_diameter_um)
+        Classical: Otsu's threshold of the whole smoothed field; Cellpose: the 1st/99th
+        percentiles of the field (Cellpose's own normalisation when the field is one block).
+        See :mod:`stainworth.labels.blockwise`.
+        """
+        config = self.config
+        diameter_px = config.nucleus_diameter_um / pixel_size_um
+        single = max(marker.shape[-2:]) <= config.block_px
+        if self.model is not None:
+            from stainworth.labels.cellpose_labeler import CELLPOSE_PERCENTILES, label_nuclei_cellpose
+
+            lowhigh = None if single else sampled_percentiles(marker, CELLPOSE_PERCENTILES, block_px=config.block_px)
+            return partial(label_nuclei_cellpose, model=self.model, diameter_px=diameter_px, lowhigh=lowhigh)
+        threshold = classical_threshold(marker, sigma_px=diameter_px / 20.0, block_px=config.block_px)
+        return partial(label_nuclei_classical, pixel_size_um=pixel_size_um, marker=config.marker,
+                       nucleus_diameter_um=config.nucleus_diameter_um, threshold=threshold)
 
 
 def label_field(config: LabelConfig, labeler: Labeler, stitched: Path, registered: Path, field: FieldInfo,
-                out_root: Path) -> FieldInfo:
-    """Label one field, clean up, check, write ``labels.zarr``; score against truth if known."""
+                out_root: Path, *, progress: Progress | None = None) -> FieldInfo:
+    """Label one field block by block, clean up, check, write ``labels.zarr``; score against truth if known."""
     field_id = field.acquisition_id
     channel = channel_index(field, config.channel, setting="label.channel")
-    marker = open_field_array(registered, field_id, REGISTERED, "fluorescence")
-    image = np.asarray(marker[channel])
-    raw = labeler(image, field.pixel_size_um)
+    marker = ChannelView(open_field_array(registered, field_id, REGISTERED, "fluorescence"), channel)
     min_area_px = int(round(config.min_area_um2 / field.pixel_size_um**2))
-    labels = require_nuclei(clean_labels(raw, min_area_px=min_area_px), where=f"field '{field_id}'")
-    zarr.open_group(str(field_path(out_root, field_id, LABELS)), mode="w").create_array(
-        "nuclei", data=labels.astype(np.uint32), chunks=(CHUNK, CHUNK))
-    metrics = {"nuclei": float(labels.max())}
+    halo_px = halo_for(config.nucleus_diameter_um / field.pixel_size_um)
+    raw = labeler.for_field(marker, field.pixel_size_um)
+    target = field_path(out_root, field_id, LABELS)
+    partial_target = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial_target, ignore_errors=True)
+    labels = zarr.open_group(str(partial_target), mode="w").create_array(
+        "nuclei", shape=marker.shape, dtype=np.uint32, chunks=(CHUNK, CHUNK), fill_value=0)
+    note = (lambda line: progress.throttled_note(f"{field_id}: {line}")) if progress is not None else None
+    result = label_blockwise(marker, lambda window: clean_labels(raw(window), min_area_px=min_area_px), labels,
+                             block_px=config.block_px, halo_px=halo_px, progress=note)
+    if result.nuclei == 0:
+        shutil.rmtree(partial_target, ignore_errors=True)
+        raise no_nuclei(f"field '{field_id}'", marker.shape)
+    shutil.rmtree(target, ignore_errors=True)
+    partial_target.rename(target)
+    metrics = {"nuclei": float(result.nuclei), "blocks": float(result.blocks),
+               "nuclei_larger_than_halo": float(result.cut_by_halo)}
     if field.has_truth:
-        truth = np.asarray(open_field_array(stitched, field_id, TRUTH, "nuclei")[:])
-        quality = label_quality(labels, clean_labels(truth, min_area_px=min_area_px))  # same clean-up on both
-        metrics |= {"dice": float(quality["dice"]), "ap50": float(quality["ap"])}
+        metrics |= _truth_scores(open_field_array(stitched, field_id, TRUTH, "nuclei"),
+                                 zarr.open_group(str(target), mode="r")["nuclei"], config=config,
+                                 min_area_px=min_area_px, halo_px=halo_px)
     return field.model_copy(update={"metrics": metrics})
+
+
+def _truth_scores(truth: Any, labels: Any, *, config: LabelConfig, min_area_px: int,
+                  halo_px: int) -> dict[str, float]:
+    """Dice and AP@0.5 of the labels against the phantom's true nuclei, both cleaned up alike, by blocks."""
+    with tempfile.TemporaryDirectory(prefix="stainworth-truth-") as scratch:
+        cleaned = zarr.open_group(scratch, mode="w").create_array(
+            "nuclei", shape=truth.shape, dtype=np.uint32, chunks=(CHUNK, CHUNK), fill_value=0)
+        label_blockwise(truth, lambda window: clean_labels(window, min_area_px=min_area_px), cleaned,
+                        block_px=config.block_px, halo_px=halo_px)
+        quality = label_quality_blocks(labels, cleaned, block_px=config.block_px)
+    return {"dice": float(quality["dice"]), "ap50": float(quality["ap"])}
 
 
 def _describe(field: FieldInfo) -> str:
@@ -101,9 +138,11 @@ def label_fields(config: LabelConfig, stitched_dir: str | Path, registered_dir: 
         labeler = Labeler(config, Path(scratch))
         settings = hashlib.sha256(f"{config_hash(config)}:{labeler.model_hash}".encode()).hexdigest()
         cache = FieldCache(open_store(store_uri), "label", settings) if store_uri else None
-        jobs = [(field_id, field.lineage, partial(label_field, config, labeler, stitched, registered, field, out))
+        progress = Progress("label", len(upstream.fields))
+        jobs = [(field_id, field.lineage, partial(label_field, config, labeler, stitched, registered, field, out,
+                                                  progress=progress))
                 for field_id, field in sorted(upstream.fields.items())]
-        fields = reuse_or_make_each(cache, jobs, out, Progress("label", len(jobs)),
+        fields = reuse_or_make_each(cache, jobs, out, progress,
                                     reused="labelled earlier with the same settings and model, reused",
                                     describe=_describe)
     means = {f"mean_{name}": float(np.mean([f.metrics[name] for f in fields.values()]))
