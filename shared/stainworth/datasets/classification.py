@@ -11,16 +11,16 @@ condition), :func:`stainworth.datasets.splits.balance_and_split` (1:1 control/tr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
-from stainworth.datasets.mosaic import Mosaic, WindowReader
+from stainworth.datasets.label_boxes import band_rows_for, label_boxes, read_rows
+from stainworth.datasets.mosaic import DEFAULT_BAND_ROWS, Mosaic, WindowReader
 from stainworth.datasets.splits import CLASSES
 from stainworth.datasets.stats import dataset_statistics
 from stainworth.datasets.storage import Dataset, DatasetWriter
@@ -61,6 +61,40 @@ def _placement(canvas: int, local_centroid: tuple[float, float]) -> tuple[int, i
     return int(np.floor(centre - local_centroid[0] + 0.5)), int(np.floor(centre - local_centroid[1] + 0.5))
 
 
+def _object_pixels(
+    label_id: int, box: tuple[int, int, int, int], pieces: Iterable[tuple[int, int, np.ndarray]],
+    lf: WindowReader, fl: WindowReader,
+) -> tuple[int, tuple[float, float], np.ndarray, np.ndarray]:
+    """Area, centroid inside the box and the image values under one object, read piece by piece.
+
+    ``pieces`` yields ``(r0, r1, rows)``: the labels of rows ``r0:r1`` of the box's columns, top to
+    bottom, covering the box. The values come out in row-major order, as from one window, so their
+    sums are the same to the bit; the coordinate sums are integers and exact, so ``sum / area`` is
+    numpy's mean of the pixel coordinates.
+    """
+    y0, _, x0, x1 = box
+    area = sum_y = sum_x = 0
+    lf_parts, fl_parts = [], []
+    for r0, r1, rows in pieces:
+        inside = rows == label_id
+        yy, xx = np.nonzero(inside)
+        area += int(yy.size)
+        sum_y += int(yy.sum()) + (r0 - y0) * int(yy.size)
+        sum_x += int(xx.sum())
+        lf_parts.append(lf.read(r0, r1, x0, x1)[inside].astype(np.float64))
+        fl_parts.append(fl.read(r0, r1, x0, x1)[inside].astype(np.float64))
+    local = (float(np.float64(sum_y) / area), float(np.float64(sum_x) / area))
+    return area, local, np.concatenate(lf_parts), np.concatenate(fl_parts)
+
+
+def _box_in_bands(labels: Any, box: tuple[int, int, int, int], band: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """The labels of a box, ``band`` rows at a time, as ``(r0, r1, rows)`` from top to bottom."""
+    y0, y1, x0, x1 = box
+    for r0 in range(y0, y1, band):
+        r1 = min(y1, r0 + band)
+        yield r0, r1, read_rows(labels, r0, r1, x0, x1)
+
+
 def measure_nuclei(
     label_free: Any,
     fluorescence: Any,
@@ -70,15 +104,22 @@ def measure_nuclei(
     condition: str | None,
     source_id: str = "mosaic",
     fluorescence_channel: int = 0,
+    band_rows: int = DEFAULT_BAND_ROWS,
     progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Per-nucleus features and canvas placement, without rendering canvases.
 
+    Memory stays bounded by one band of the mosaic: a first pass reads the labels band by band
+    for the bounding box of every id (over all its pixels, as :func:`scipy.ndimage.find_objects`
+    over the whole image); a second pass measures each nucleus in the band where its box starts,
+    read with ``canvas`` extra rows below, so every nucleus that could fit the canvas is whole.
+    Taller objects (or ids with pixels far apart) are read over their box, ``band_rows`` rows at
+    a time. The images are read window by window.
+
     Parameters
     ----------
     label_free, fluorescence, labels
-        Registered mosaic triple, see :class:`stainworth.datasets.mosaic.Mosaic`. ``labels`` is
-        read whole; the images are read window by window.
+        Registered mosaic triple, see :class:`stainworth.datasets.mosaic.Mosaic`.
     canvas
         Canvas side in px.
     condition
@@ -87,6 +128,9 @@ def measure_nuclei(
         Name of the mosaic, recorded per nucleus.
     fluorescence_channel
         Channel of a (C, Y, X) fluorescence mosaic (the nuclear marker).
+    band_rows
+        Rows of labels read at once (rounded up to whole zarr chunks of ``labels``); a band is
+        read with ``canvas`` more rows below it. The table does not depend on it.
     progress
         Optional callback receiving short progress lines.
 
@@ -103,33 +147,40 @@ def measure_nuclei(
     ------
     InputDataError
         If the arrays are inconsistent or the labels hold no nucleus.
+    ConfigError
+        If ``condition``, ``canvas`` or ``band_rows`` is out of range.
     """
     if condition is not None and condition not in CLASSES:
         raise ConfigError(f"condition: found {condition!r}; expected one of {CLASSES} or None")
     if canvas < 1:
         raise ConfigError(f"canvas: found {canvas}; expected a positive number of pixels")
     mosaic = Mosaic(label_free, fluorescence, labels, fluorescence_channel=fluorescence_channel, source_id=source_id)
-    lf, fl, lab = mosaic.readers()
-    label_image = lab.full()
-    boxes = ndimage.find_objects(label_image)
-    present = [(k + 1, box) for k, box in enumerate(boxes) if box is not None]
-    if not present:
+    band = band_rows_for(labels, band_rows)
+    lf, fl, _ = mosaic.readers(band_rows=band)
+    boxes = label_boxes(labels, band_rows=band)
+    if not boxes:
         raise InputDataError(f"mosaic '{source_id}': labels hold no nuclei (every pixel is 0); "
                              f"expected at least one labelled nucleus")
-    present.sort(key=lambda item: (item[1][0].start, item[1][1].start))
+    present = sorted(boxes.items(), key=lambda item: (item[1][0], item[1][2]))  # stable: ties by id
     height, width = mosaic.shape
     rows = []
-    for k, (label_id, (ys, xs)) in enumerate(present):
-        y0, y1, x0, x1 = ys.start, ys.stop, xs.start, xs.stop
-        inside = label_image[y0:y1, x0:x1] == label_id
-        area = int(inside.sum())
-        yy, xx = np.nonzero(inside)
-        local = (float(yy.mean()), float(xx.mean()))
+    rows_read: np.ndarray | None = None
+    band_y0 = read_y1 = 0
+    for k, (label_id, (y0, y1, x0, x1)) in enumerate(present):
+        if rows_read is None or y0 >= band_y0 + band:
+            rows_read = None  # drop the previous band before reading the next
+            band_y0 = y0 // band * band
+            read_y1 = min(height, band_y0 + band + canvas)
+            rows_read = read_rows(labels, band_y0, read_y1)
+        box = (y0, y1, x0, x1)
+        if y1 <= read_y1:
+            measured = _object_pixels(label_id, box, [(y0, y1, rows_read[y0 - band_y0:y1 - band_y0, x0:x1])], lf, fl)
+        else:  # taller than the canvas (cannot fit it), or an id in places far apart: its box in bands
+            measured = _object_pixels(label_id, box, _box_in_bands(labels, box, band), lf, fl)
+        area, local, lf_values, fl_values = measured
         oy, ox = _placement(canvas, local)
         fits = oy >= 0 and ox >= 0 and oy + (y1 - y0) <= canvas and ox + (x1 - x0) <= canvas
         border = y0 == 0 or x0 == 0 or y1 == height or x1 == width
-        lf_values = lf.read(y0, y1, x0, x1)[inside].astype(np.float64)
-        fl_values = fl.read(y0, y1, x0, x1)[inside].astype(np.float64)
         rows.append({
             "source": source_id, "condition": condition, "label_id": int(label_id),
             "status": STATUS_BORDER if border else (STATUS_OK if fits else STATUS_TOO_LARGE),
