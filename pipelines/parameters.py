@@ -15,6 +15,8 @@ from kfp import dsl
 from stainworth.contracts.profile import Profile
 from stainworth.errors import PipelineError
 
+LOCAL_SLOTS = 2
+"""Loop iterations kfp.local runs at once: a local run deals its trainings, and its acquisitions, to as many tasks."""
 SECTIONS = {"prepare_config": "prepare", "simulate_config": "simulate", "stain_config": "stain",
             "tasks_config": "tasks", "retrain_config": "retrain"}
 """Pipeline parameter → the profile section it carries (as a JSON dict, unset fields left out)."""

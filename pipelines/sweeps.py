@@ -16,13 +16,11 @@ from stainworth.components.train_task import train_task
 from stainworth.contracts.profile import Profile
 from stainworth.contracts.task import LADDERS, SweepKind, Task, TasksConfig, network_source
 from stainworth.pipelines import SWEEP_PIPELINES
-from stainworth.pipelines.parameters import profile_pipeline
+from stainworth.pipelines.parameters import LOCAL_SLOTS, profile_pipeline
 from stainworth.pipelines.prepare import Prepared, prepare_tasks
 from stainworth.pipelines.stain import stain_tasks
 from stainworth.runner.platform import configure_task
 
-LOCAL_SLOTS = 2
-"""Loop iterations kfp.local runs at once: a local run deals its trainings to as many tasks."""
 REPORT_OUTPUT = "study_report"
 """The pipeline output holding the report folder (``report.html``, ``summary.md``, figures, tables)."""
 

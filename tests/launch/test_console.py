@@ -3,7 +3,7 @@
 import yaml
 
 from stainworth.launch.compile import compile_pipeline
-from stainworth.launch.console import PLAN_PREFIX, ConsoleProgress, count_tasks
+from stainworth.launch.console import PLAN_PREFIX, ConsoleProgress, count_tasks, prepare_branches
 from stainworth.pipelines.sweeps import sweep_units
 from stainworth.profiles import load_profile
 
@@ -83,9 +83,18 @@ def test_count_tasks_counts_every_loop_item(tmp_path):
     path = compile_pipeline("cls_capacity", profile, tmp_path)
     spec = next(yaml.safe_load_all(path.read_text()))
     units = len(sweep_units(profile.tasks, "classification", ["capacity"]))
-    # ingest, stitch, register, label, extract; two stainers, two applications, one stain report;
-    # evaluate; the study report
-    assert count_tasks(spec) == 5 + 2 + 2 + 1 + 1 + 1 + units
+    # ingest, acquisition groups, a stitch, register and label per branch, merge, extract; two stainers,
+    # two applications, one stain report; evaluate; the study report
+    assert count_tasks(spec) == 2 + 3 + 2 + 2 + 2 + 1 + 1 + 1 + units
+    assert count_tasks(spec, runtime_items=2) == count_tasks(spec) + 3
+
+
+def test_the_prepare_branches_follow_the_acquisitions_and_the_grouping():
+    smoke = load_profile("smoke")  # one field per condition
+    assert prepare_branches(smoke) == 2
+    assert prepare_branches(load_profile("mini", ["prepare.grouping=slots"])) == 2
+    assert prepare_branches(load_profile("mini")) == 2 * load_profile("mini").simulate.fields_per_condition
+    assert prepare_branches(load_profile("smoke", ["prepare.source.acquisition_ids=[a, b, c]"])) == 3
 
 
 def test_overlapping_iterations_of_one_loop_task_get_no_duration():

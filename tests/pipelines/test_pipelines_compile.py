@@ -102,7 +102,8 @@ def test_sweeps_share_one_prepare_and_fan_out_every_unit(pipeline, profile_name,
     kinds = [name.rstrip("-0123456789") for name in tasks]
     assert kinds.count("extract") == 1 and kinds.count("ingest") == 1
     assert kinds.count("train-stainer") == kinds.count("apply-stainer") == 2 * len(plan)
-    assert kinds.count("evaluate") == kinds.count("stain-report") == kinds.count("for-loop") == len(plan)
+    assert kinds.count("evaluate") == kinds.count("stain-report") == len(plan)
+    assert kinds.count("for-loop") == len(plan) + 1  # and the prepare fan-out
     assert set(spec["root"]["outputDefinitions"]["artifacts"]) == {
         f"{task}_{output}" for task in plan for output in ("report", "evaluation")} | {"study_report"}
     report = tasks["report"]["inputs"]["artifacts"]
@@ -129,3 +130,29 @@ def test_sweeps_share_one_prepare_and_fan_out_every_unit(pipeline, profile_name,
         evaluate = next(t for t in tasks.values() if t["taskInfo"]["name"] == f"evaluate ({task})")
         assert evaluate["inputs"]["artifacts"]["units"]["taskOutputArtifact"]["producerTask"] == \
             next(name for name, t in tasks.items() if t is loop)
+
+
+@pytest.mark.parametrize("pipeline", ["prepare", "cls_capacity"])
+def test_prepare_fans_out_one_branch_per_acquisition_then_merges(pipeline, tmp_path):
+    spec, platform = list(yaml.safe_load_all(compile_pipeline(pipeline, load_profile("paper"), tmp_path).read_text()))
+    tasks = spec["root"]["dag"]["tasks"]
+    loop = next(t for t in tasks.values() if t["taskInfo"]["name"] == "acquisitions")
+    iterator = loop["parameterIterator"]
+    assert iterator["items"]["inputParameter"] == "pipelinechannel--acquisition-groups-Output"
+    assert loop["dependentTasks"] == ["acquisition-groups", "ingest"]
+    branch = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
+    assert sorted(branch) == ["label", "register", "stitch"]
+    assert branch["stitch"]["inputs"]["parameters"]["acquisitions"]["componentInputParameter"] == \
+        iterator["itemInput"]
+    merge = tasks["merge-fields"]
+    assert sorted(merge["inputs"]["artifacts"]) == ["labelled", "registered", "stitched"]
+    loop_name = next(name for name, task in tasks.items() if task is loop)
+    producers = {value["taskOutputArtifact"]["producerTask"] for value in merge["inputs"]["artifacts"].values()}
+    assert producers == {loop_name}
+    extract = tasks["extract"]["inputs"]["artifacts"]
+    assert {name: value["taskOutputArtifact"] for name, value in extract.items()} == {
+        name: {"producerTask": "merge-fields", "outputArtifactKey": f"merged_{name}"}
+        for name in ("stitched", "registered", "labelled")}
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert {f"exec-{name}" for name in ("stitch", "register", "label", "merge-fields", "acquisition-groups")} \
+        <= set(executors)

@@ -22,8 +22,11 @@ def test_prepare_smoke_publishes_both_datasets(tmp_path):
         manifest = DatasetManifest.model_validate(store.read_json(f"{published[kind]}/manifest.json"))
         assert manifest.kind == kind and sum(manifest.splits.values()) > 0
     log = (run.run_dir / "run.log").read_text()
-    for line in ("stitch 2/2", "register 2/2", "label 2/2", "Dice", "AP@0.5"):
+    for line in ("merge stitch 2/2", "merge register 2/2", "merge label 2/2", "Dice", "AP@0.5"):
         assert line in log
+    # locally the acquisitions are dealt to the runner's two slots: a branch of one acquisition each
+    assert log.count("Executing task 'stitch'") == 2 and log.count(" stitch 1/1 ") == 2
+    assert log.count("Executing task 'merge-fields'") == 1
 
 
 ISL_OVERRIDES = [

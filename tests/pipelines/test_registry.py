@@ -25,10 +25,11 @@ def test_a_single_sweep_entry_compiles_to_its_name_description_and_sweep(name, t
     spec, _ = list(yaml.safe_load_all(compile_pipeline(name, load_profile("smoke"), tmp_path).read_text()))
     assert spec["pipelineInfo"] == {"name": f"stainworth-{name.replace('_', '-')}", "description": entry.description}
     loops = [task["taskInfo"]["name"] for task in spec["root"]["dag"]["tasks"].values() if "parameterIterator" in task]
-    assert loops == [f"{entry.task} units"]
+    assert loops == ["acquisitions", f"{entry.task} units"]  # the prepare fan-out, then the trainings
     units = [unit for item in json.loads(next(task["parameterIterator"]["items"]["raw"]
                                               for task in spec["root"]["dag"]["tasks"].values()
-                                              if "parameterIterator" in task)) for unit in item["units"]]
+                                              if task["taskInfo"]["name"] == f"{entry.task} units"))
+             for unit in item["units"]]
     whole_split = [unit.get("train_size") is None for unit in units]
     assert all(whole_split) if entry.sweep == "capacity" else not any(whole_split)
 

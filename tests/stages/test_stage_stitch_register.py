@@ -152,3 +152,20 @@ def test_other_settings_prepare_the_fields_anew(prepared, tmp_path, capsys):
     assert "reused" not in capsys.readouterr().out
     assert {f.lineage for f in registered.fields.values()}.isdisjoint(
         {f.lineage for f in read_manifest(FieldsManifest, root / "registered").fields.values()})
+
+
+def test_a_branch_stitches_its_acquisitions_only(prepared, tmp_path):
+    from stainworth.stages.stitch import acquisition_groups
+
+    root, profile, stitched, _ = prepared
+    store = f"file://{root}/store"
+    ids = sorted(stitched.fields)
+    config = profile.prepare.model_copy(update={"grouping": "slots"})
+    assert acquisition_groups(config, root / "ingested", store_uri=store, slots=1) == [ids]
+    assert acquisition_groups(profile.prepare, root / "ingested", store_uri=store, slots=1) == [[a] for a in ids]
+    with pytest.raises(InputDataError, match="slots: found 0"):
+        acquisition_groups(config, root / "ingested", store_uri=store, slots=0)
+    one = stitch_fields(profile.prepare, root / "ingested", tmp_path / "one", store_uri=store, acquisition_ids=ids[1:])
+    assert sorted(one.fields) == ids[1:] and one.fields[ids[1]] == stitched.fields[ids[1]]
+    with pytest.raises(InputDataError, match=r"stitch: acquisitions \['nope'\] are not among those to prepare"):
+        stitch_fields(profile.prepare, root / "ingested", tmp_path / "two", store_uri=store, acquisition_ids=["nope"])

@@ -121,10 +121,18 @@ class ExtractConfig(StrictModel):
     """Store prefix the datasets are published under."""
 
 
+PrepareGrouping = Literal["acquisition", "slots"]
+"""Acquisitions per stitch → register → label branch: ``acquisition`` one branch each (a cluster's
+fan-out, every acquisition its own tasks), ``slots`` dealt to the local runner's slots."""
+
+
 class PrepareConfig(StrictModel):
     """Every stage of ``prepare``."""
 
     source: SourceConfig = Field(default_factory=SourceConfig)
+    grouping: PrepareGrouping | None = None
+    """Acquisitions per branch of the prepare fan-out (:data:`PrepareGrouping`); None: ``slots`` in a
+    local run, ``acquisition`` on a cluster."""
     stitch: StitchConfig = Field(default_factory=StitchConfig)
     registration: RegisterConfig = Field(default_factory=RegisterConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)

@@ -118,6 +118,7 @@ class WindowReader:
         if band is None or y0 < self._band_y0 or y1 > self._band_y0 + band.shape[0]:
             stop = min(self.height, y0 + max(self.band_rows, y1 - y0))
             rows = slice(y0, stop)
+            band = self._band = None  # the old band goes before the new one is decoded
             band = np.asarray(self.array[rows] if self.channel is None else self.array[self.channel, rows])
             self._band, self._band_y0 = band, y0
         return band[y0 - self._band_y0:y1 - self._band_y0, x0:x1]

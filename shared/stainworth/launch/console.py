@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from stainworth.contracts.profile import Profile
+from stainworth.pipelines.parameters import LOCAL_SLOTS
 from stainworth.progress import format_seconds
 from stainworth.runner.stage_entry import ERROR_PREFIX, TIMING_PREFIX
 
@@ -37,10 +39,11 @@ _STAGE_LINE = re.compile(r"^(?: {4})+(?=[A-Za-z])")
 _SEPARATOR = "-" * 20
 
 
-def count_tasks(spec: dict[str, Any]) -> int:
+def count_tasks(spec: dict[str, Any], *, runtime_items: int = 1) -> int:
     """Tasks a compiled pipeline (KFP IR as a dict) executes: every loop's body once per item.
 
-    Sub-DAGs without an item list (conditions, loops over a runtime list) count once.
+    A loop over a list made at run time (the prepare fan-out over the acquisitions) counts
+    ``runtime_items`` times; other sub-DAGs without an item list (conditions) count once.
     """
     components = spec.get("components", {})
 
@@ -51,11 +54,28 @@ def count_tasks(spec: dict[str, Any]) -> int:
             if "dag" not in component:
                 total += 1
                 continue
-            raw = task.get("parameterIterator", {}).get("items", {}).get("raw")
-            total += (len(json.loads(raw)) if raw else 1) * in_dag(component["dag"])
+            items = task.get("parameterIterator", {}).get("items", {})
+            count = len(json.loads(items["raw"])) if "raw" in items else runtime_items if items else 1
+            total += count * in_dag(component["dag"])
         return total
 
     return in_dag(spec.get("root", {}).get("dag", {}))
+
+
+def prepare_branches(profile: Profile) -> int:
+    """Branches the prepare fan-out will have.
+
+    The phantom's (or the listed) acquisitions, dealt to the runner's slots when ``prepare.grouping``
+    is ``slots``; for a lab's files, whose count is known only at run time, the runner's slots.
+    """
+    source = profile.prepare.source
+    if source.acquisition_ids:
+        acquisitions = len(source.acquisition_ids)
+    elif source.phantom and not source.ingest_spec:
+        acquisitions = 2 * profile.simulate.fields_per_condition
+    else:
+        acquisitions = LOCAL_SLOTS
+    return min(acquisitions, LOCAL_SLOTS) if profile.prepare.grouping == "slots" else acquisitions
 
 
 class ConsoleProgress:

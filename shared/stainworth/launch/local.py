@@ -71,15 +71,19 @@ def local_store_uri(runs_dir: str | Path = "runs", store_uri: str | None = None)
 
 
 def local_profile(profile: Profile) -> Profile:
-    """The profile as a local run uses it: trainings grouped per runner slot unless the profile says otherwise.
+    """The profile as a local run uses it: trainings and acquisitions grouped per runner slot unless it says otherwise.
 
     One ``train_task`` process per slot pays the imports and kfp.local's start-up once for half of
-    all trainings (``tasks.grouping``); a cluster run keeps one GPU task per training.
+    all trainings (``tasks.grouping``), one stitch → register → label branch per slot for half of
+    the acquisitions (``prepare.grouping``); a cluster run keeps one GPU task per training and one
+    branch per acquisition.
     """
-    if profile.tasks.grouping is not None:
-        return profile
-    tasks = profile.tasks.model_copy(update={"grouping": "slots"})
-    return profile.model_copy(update={"tasks": tasks})
+    update: dict[str, Any] = {}
+    if profile.tasks.grouping is None:
+        update["tasks"] = profile.tasks.model_copy(update={"grouping": "slots"})
+    if profile.prepare.grouping is None:
+        update["prepare"] = profile.prepare.model_copy(update={"grouping": "slots"})
+    return profile.model_copy(update=update) if update else profile
 
 
 def run_local(

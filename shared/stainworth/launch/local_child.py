@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stainworth.launch.console import PLAN_PREFIX, count_tasks
+from stainworth.launch.console import PLAN_PREFIX, count_tasks, prepare_branches
 
 
 def _artifact_paths(outputs: Any) -> dict[str, str]:
@@ -29,14 +29,14 @@ def _artifact_paths(outputs: Any) -> dict[str, str]:
     return {(Path(path).name if key == "Output" else key): path for key, path in paths.items() if path}
 
 
-def _compile(pipeline: Any, target: Path) -> int:
+def _compile(pipeline: Any, target: Path, *, branches: int) -> int:
     """Write the compiled pipeline that runs beside its outputs; return how many tasks it executes."""
     import yaml
     from kfp import compiler
 
     compiler.Compiler().compile(pipeline, str(target))
     with target.open() as stream:
-        return count_tasks(next(yaml.safe_load_all(stream)))
+        return count_tasks(next(yaml.safe_load_all(stream)), runtime_items=branches)
 
 
 _PR_SET_PDEATHSIG = 1
@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
 
     profile = load_profile(spec["profile_file"])
     pipeline = build_pipeline(spec["pipeline"], profile)
-    print(f"{PLAN_PREFIX} {_compile(pipeline, Path(spec['compiled_file']))} tasks", flush=True)
+    tasks = _compile(pipeline, Path(spec["compiled_file"]), branches=prepare_branches(profile))
+    print(f"{PLAN_PREFIX} {tasks} tasks", flush=True)
     local.init(
         runner=local.SubprocessRunner(use_venv=False),
         pipeline_root=spec["pipeline_root"],

@@ -24,6 +24,7 @@ from stainworth.fields import (
     FieldCache,
     channel_index,
     field_path,
+    mean_metrics,
     open_field_array,
     read_fields,
     reuse_or_make_each,
@@ -145,8 +146,7 @@ def label_fields(config: LabelConfig, stitched_dir: str | Path, registered_dir: 
         fields = reuse_or_make_each(cache, jobs, out, progress,
                                     reused="labelled earlier with the same settings and model, reused",
                                     describe=_describe)
-    means = {f"mean_{name}": float(np.mean([f.metrics[name] for f in fields.values()]))
-             for name in ("dice", "ap50") if all(name in f.metrics for f in fields.values())}
+    means = mean_metrics(fields, ("dice", "ap50"))
     manifest = FieldsManifest(stage="label", config=config.model_dump(mode="json"), config_hash=config_hash(config),
                               input_hashes={"register": upstream.content_hash},
                               counts={"fields": len(fields), "nuclei": int(sum(f.metrics["nuclei"]

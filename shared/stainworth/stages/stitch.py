@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -132,12 +133,33 @@ def stitch_acquisition(config: StitchConfig, folder: Path, out_root: Path,
                      metrics=metrics)
 
 
+def acquisition_groups(config: PrepareConfig, ingested_dir: str | Path, *, store_uri: str | None = None,
+                       slots: int) -> list[list[str]]:
+    """The acquisitions to prepare, as the branches of the prepare fan-out (``prepare.grouping``).
+
+    ``acquisition`` (and None, as on a cluster): one branch per acquisition; ``slots``: dealt in
+    turn to at most ``slots`` branches (the local runner's slots), in the order they are selected.
+    """
+    ids = select_acquisitions(config, ingested_dir, open_store(store_uri or None))
+    if config.grouping != "slots":
+        return [[acquisition_id] for acquisition_id in ids]
+    if slots < 1:
+        raise InputDataError(f"slots: found {slots}; expected at least 1")
+    count = min(slots, len(ids))
+    return [ids[k::count] for k in range(count)]
+
+
 def stitch_fields(config: PrepareConfig, ingested_dir: str | Path, output_dir: str | Path, *,
-                  store_uri: str | None = None) -> FieldsManifest:
-    """Stitch every selected acquisition; one mosaic group per field, manifest last."""
+                  store_uri: str | None = None, acquisition_ids: Sequence[str] | None = None) -> FieldsManifest:
+    """Stitch every selected acquisition (or ``acquisition_ids`` of them); one mosaic group per field, manifest last."""
     store = open_store(store_uri or None)
     out = Path(output_dir)
     ids = select_acquisitions(config, ingested_dir, store)
+    if acquisition_ids:
+        unknown = [a for a in acquisition_ids if a not in ids]
+        if unknown:
+            raise InputDataError(f"stitch: acquisitions {unknown} are not among those to prepare ({ids})")
+        ids = list(acquisition_ids)
     progress = Progress("stitch", len(ids))
     cache = FieldCache(store, "stitch", config_hash(config.stitch))
     keys = {acquisition_id: f"{config.source.store_prefix}/{acquisition_id}" for acquisition_id in ids}
