@@ -13,6 +13,7 @@ from stainworth.plan.probe import ProbeResult, ProbeSpec, probe_in_child
 from stainworth.plan.report import make_plan, pipeline_table, unit_table, write_plan
 from stainworth.plan.units import planned_units
 from stainworth.profiles import load_profile
+from stainworth.runner.stage_probe import StageProbe
 
 
 def fake_probe(spec):
@@ -59,9 +60,15 @@ def test_longest_first_dealing():
     assert dealt_hours([1.0] * 10, 1) == 10.0
 
 
+def fake_stages(profile):
+    """Known figures of the prepare stages: 1 GiB more per stage."""
+    return {stage: StageProbe(stage, 1.0, (k + 1) * 2.0**30, {})
+            for k, stage in enumerate(("ingest", "stitch", "register", "label", "extract"))}
+
+
 def test_tables_and_files(tmp_path):
     plan = make_plan(load_profile("smoke"), ["cls_capacity", "stain"], share=0.5, gpus=2, runs_dir=tmp_path,
-                     prober=fake_probe, progress=lambda line: None)
+                     prober=fake_probe, stage_prober=fake_stages, progress=lambda line: None)
     units, pipelines = unit_table(plan), pipeline_table(plan)
     assert set(pipelines["pipeline"]) == {"cls_capacity", "stain"}
     for row in pipelines.itertuples():
@@ -75,7 +82,8 @@ def test_tables_and_files(tmp_path):
     assert units["mini_epochs_mean"].isna().all()  # no mini runs in this runs folder
     files = write_plan(plan, tmp_path / "plan")
     assert pd.read_csv(files[0]).shape == units.shape
-    assert "# Plan: profile `smoke`" in files[2].read_text() and "50% of each GPU" in files[2].read_text()
+    page = files[-1].read_text()
+    assert "# Plan: profile `smoke`" in page and "50% of each GPU" in page and "## Task requests" in page
 
 
 def test_a_real_probe_counts_flops_and_memory_of_a_training_step():
@@ -91,7 +99,8 @@ def test_a_network_of_your_own_is_planned_and_probed_with_its_task():
     own = "py:stainworth.tasks.examples:tiny_cnn"
     profile = load_profile("smoke", [f"tasks.classification.architectures=[cnn1, '{own}']"])
     specs = []
-    make_plan(profile, ["cls_capacity"], prober=lambda spec: specs.append(spec) or fake_probe(spec), progress=print)
+    make_plan(profile, ["cls_capacity"], prober=lambda spec: specs.append(spec) or fake_probe(spec),
+              stage_prober=fake_stages, progress=print)
     assert (own, "classification") in {(spec.name, spec.task) for spec in specs}
     probed = probe_in_child(ProbeSpec("task", own, 32, 4, False, task="classification"), threads=1)
     assert probed.parameters == 1265 and probed.train_flops_per_item > 0

@@ -33,7 +33,7 @@ __all__ = ["Row", "format_table", "run_benchmarks", "timed"]
 
 def run_benchmarks(*, quick: bool = False) -> list[Row]:
     """Run every benchmark and print the table; ``quick`` uses the smoke profile only."""
-    from stainworth.bench.mosaic import bench_stitch_register
+    from stainworth.bench.mosaic import FIELD_SHAPES, bench_prepare_field
     from stainworth.bench.orchestration import bench_orchestration, bench_training_efficiency
     from stainworth.bench.phantom import bench_phantom
     from stainworth.bench.prepare import bench_prepare
@@ -53,8 +53,8 @@ def run_benchmarks(*, quick: bool = False) -> list[Row]:
         rows += bench_runner_overhead(name)
     print("bench: prepare stages", flush=True)
     rows += bench_prepare(profiles[-1])
-    print("bench: stitch + register", flush=True)
-    rows += bench_stitch_register((2048, 4096) if quick else (4096, 8192))
+    print("bench: stitch → register → label → extract of one field, growing", flush=True)
+    rows += bench_prepare_field(((2048, 2048), (4096, 2048)) if quick else FIELD_SHAPES)
     print("bench: stainworth's stitcher and ASHLAR on the same tiles", flush=True)
     rows += bench_stitchers(2048 if quick else 4096)
     for architecture in ("efficientunet", "pix2pixhd"):

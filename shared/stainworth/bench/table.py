@@ -6,6 +6,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from stainworth.runner.stage_probe import PEAK_RSS_SNIPPET
+
+__all__ = ["PEAK_RSS_SNIPPET", "Row", "format_table", "timed"]
+
 
 @dataclass(frozen=True)
 class Row:
@@ -37,16 +41,3 @@ def format_table(rows: list[Row]) -> str:
         reference = f"{row.reference:.2f} {row.unit}" if row.reference else "—"
         lines.append(f"| {row.measure} | {row.value:.2f} {row.unit} | {reference} | {row.ratio} | {row.note} |")
     return "\n".join(lines)
-
-
-PEAK_RSS_SNIPPET = (
-    "def peak_rss_mb():\n"
-    "    for line in open('/proc/self/status'):\n"
-    "        if line.startswith('VmHWM:'):\n"
-    "            return int(line.split()[1]) / 1024\n"
-    "    import resource\n"
-    "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-)
-"""Source of ``peak_rss_mb()`` for benchmark child processes: the process's own resident-memory
-high-water mark (``VmHWM``). ``getrusage().ru_maxrss`` is not used on Linux because it survives
-``exec``: a child started from a large parent would report the parent's peak."""

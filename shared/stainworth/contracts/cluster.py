@@ -64,6 +64,9 @@ class ClusterConfig(StrictModel):
     """Resources of CPU tasks (simulate, prepare, evaluate, report)."""
     gpu_task: Resources = Field(default_factory=lambda: Resources(cpu="8", memory="32Gi", gpus=1))
     """Resources of training tasks (stainers and task networks)."""
+    requests: dict[str, Resources] = Field(default_factory=dict)
+    """Resources of the tasks of one component, by its name (``train_task``, ``stitch``, ...), over
+    ``gpu_task`` and ``cpu_task``: ``make plan`` writes them from its measured peaks (``requests.yaml``)."""
     scratch_pvc: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     """PersistentVolumeClaim (ReadWriteMany) mounted at ``/scratch`` in every task, ``TMPDIR`` pointing
     there: room for mosaics and checkpoints beyond a node's ephemeral storage. None: the node's."""

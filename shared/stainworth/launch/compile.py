@@ -38,6 +38,29 @@ def check_cluster_paths(profile: Profile) -> None:
                                   f"{_where(profile, 'the files')}")
 
 
+def component_names() -> list[str]:
+    """The names of the pipelines' components (the folders of :mod:`stainworth.components`)."""
+    import pkgutil
+
+    import stainworth.components
+
+    return sorted(module.name for module in pkgutil.iter_modules(stainworth.components.__path__) if module.ispkg)
+
+
+def check_requests(profile: Profile) -> None:
+    """Refuse ``cluster.requests`` for a component that does not exist (a misspelt name would be ignored).
+
+    Raises
+    ------
+    ConfigError
+        One line naming the unknown components and listing the known ones.
+    """
+    known = component_names()
+    unknown = sorted(set(profile.cluster.requests) - set(known))
+    if unknown:
+        raise ConfigError(f"cluster.requests: components {unknown} do not exist; expected names among {known}")
+
+
 def _on_volume(profile: Profile, text: str) -> bool:
     path = PurePosixPath(text)
     return bool(profile.cluster.scratch_pvc) and path.is_absolute() and path.is_relative_to(SCRATCH_MOUNT)
@@ -55,9 +78,11 @@ def compile_pipeline(name: str, profile: Profile, out_dir: str | Path) -> Path:
     Raises
     ------
     ConfigError
-        A file path in the profile that the cluster's pods cannot read (:func:`check_cluster_paths`).
+        A file path in the profile that the cluster's pods cannot read (:func:`check_cluster_paths`), or
+        requests for a component that does not exist (:func:`check_requests`).
     """
     check_cluster_paths(profile)
+    check_requests(profile)
     target = Path(out_dir) / f"{name}.yaml"
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.stem}.partial.yaml")

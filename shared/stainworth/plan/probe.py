@@ -68,6 +68,10 @@ class ProbeResult:
     """``cpu`` (extended from batches 1 and 2) or the CUDA device's name (measured at the batch)."""
     seconds_per_step: float
     """Wall time of the last measured step (at the largest batch measured); a rough figure on a CPU."""
+    host_bytes: float = 0.0
+    """Host memory of the process besides the step: on a CPU its resident memory before the network
+    was built (interpreter, libraries); on CUDA its peak resident memory (libraries, the CUDA
+    context and the host side of the training)."""
 
 
 def _resident_bytes(field: str) -> float:
@@ -160,7 +164,7 @@ def probe_network(spec: ProbeSpec, *, timed_steps: int = 1) -> ProbeResult:
         torch.cuda.synchronize()
         seconds = (time.perf_counter() - started) / timed_steps
         return ProbeResult(parameters, train_flops, forward_flops, float(torch.cuda.max_memory_allocated()),
-                           torch.cuda.get_device_name(), seconds)
+                           torch.cuda.get_device_name(), seconds, _resident_bytes("VmHWM"))
     peaks = []
     seconds = 0.0
     for batch in CPU_BATCHES:
@@ -172,7 +176,7 @@ def probe_network(spec: ProbeSpec, *, timed_steps: int = 1) -> ProbeResult:
         peaks.append(_resident_bytes("VmHWM") - before)
     slope = max(peaks[1] - peaks[0], 0.0) / (CPU_BATCHES[1] - CPU_BATCHES[0])
     peak = peaks[0] + slope * (spec.batch - CPU_BATCHES[0])
-    return ProbeResult(parameters, train_flops, forward_flops, peak, "cpu", seconds)
+    return ProbeResult(parameters, train_flops, forward_flops, peak, "cpu", seconds, before)
 
 
 def probe_in_child(spec: ProbeSpec, *, threads: int | None = None) -> ProbeResult:

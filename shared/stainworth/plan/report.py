@@ -9,6 +9,7 @@ assumptions. Every figure in a row follows from the figures beside it, so a read
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,13 +24,16 @@ from stainworth.contracts.task import VERDICT_METRIC
 from stainworth.errors import ConfigError
 from stainworth.plan.costs import DEFAULT_SHARE, GPUS, UnitCost, unit_cost, wall_hours
 from stainworth.plan.probe import ProbeResult, ProbeSpec, probe_in_child
+from stainworth.plan.requests import MARGIN, Request, plan_requests, requests_profile_fragment
 from stainworth.plan.units import PLANNED_PIPELINES, PlannedUnit, planned_units
+from stainworth.runner.stage_probe import StageProbe, probe_prepare_stages
 
 GIB = 1024**3
 DATASET_BYTES_PER_PX = 9
 """A prepared dataset item: label-free and fluorescence float32, mask uint8."""
 UNITS_GLOB = "*/evaluate*/evaluation/units.csv"
 Prober = Callable[[ProbeSpec], ProbeResult]
+StageProber = Callable[[Profile], dict[str, StageProbe]]
 
 
 @dataclass
@@ -42,6 +46,10 @@ class Plan:
     costs: dict[str, list[UnitCost]] = field(default_factory=dict)
     observed_epochs: dict[tuple[str, str], tuple[float, int, int]] = field(default_factory=dict)
     """(dataset, architecture) → (mean, max, trainings) of the epochs run at ``mini`` (from ``runs/``)."""
+    stages: dict[str, StageProbe] = field(default_factory=dict)
+    """The prepare stages measured on one field of the profile's phantom."""
+    requests: dict[str, Request] = field(default_factory=dict)
+    """Every measured component's resources (:mod:`stainworth.plan.requests`)."""
     seconds: float = 0.0
 
 
@@ -76,10 +84,17 @@ def observed_epochs(runs_dir: str | Path) -> dict[tuple[str, str], tuple[float, 
     return found
 
 
+def probe_profile_field(profile: Profile) -> dict[str, StageProbe]:
+    """The prepare stages on one field of the profile's phantom, each in a process of its own."""
+    with tempfile.TemporaryDirectory(prefix="stainworth-plan-") as scratch:
+        return probe_prepare_stages(Path(scratch) / "acquisition", Path(scratch) / "out", profile.prepare,
+                                    phantom=profile.simulate.phantom, seed=profile.simulate.seed)
+
+
 def make_plan(profile: Profile, pipelines: Sequence[str] = PLANNED_PIPELINES, *, share: float = DEFAULT_SHARE,
               gpus: int = 8, runs_dir: str | Path = "runs", prober: Prober = probe_in_child,
-              progress: Callable[[str], None] = print) -> Plan:
-    """Measure every distinct network of ``pipelines`` once and cost every unit.
+              stage_prober: StageProber = probe_profile_field, progress: Callable[[str], None] = print) -> Plan:
+    """Measure every distinct network of ``pipelines`` once, and the prepare stages; cost every unit and task.
 
     Raises
     ------
@@ -100,6 +115,10 @@ def make_plan(profile: Profile, pipelines: Sequence[str] = PLANNED_PIPELINES, *,
     plan = Plan(profile=profile.name, share=share, gpus=gpus, observed_epochs=observed_epochs(runs_dir))
     plan.costs = {pipeline: [unit_cost(unit, probes[probe_spec(profile, unit)]) for unit in group]
                   for pipeline, group in units.items()}
+    shape = profile.simulate.phantom.acquisition.mosaic_shape
+    progress(f"plan: the prepare stages on one {shape[0]}x{shape[1]} px field of the profile's phantom")
+    plan.stages = stage_prober(profile)
+    plan.requests = plan_requests(profile, plan.costs, plan.stages)
     plan.seconds = time.perf_counter() - started
     return plan
 
@@ -160,14 +179,28 @@ def _markdown(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
-def write_plan(plan: Plan, out: str | Path) -> tuple[Path, Path, Path]:
-    """Write ``units.csv``, ``pipelines.csv`` and ``plan.md`` into ``out``."""
+def request_table(plan: Plan) -> pd.DataFrame:
+    """One row per measured component (``requests.csv``): its resources and the need they come from."""
+    return pd.DataFrame([{"component": request.component, "cpu": request.resources.cpu,
+                          "memory": request.resources.memory, "gpus": request.resources.gpus,
+                          "measured_need_gib": request.need_bytes / GIB, "basis": request.basis}
+                         for request in plan.requests.values()],
+                        columns=["component", "cpu", "memory", "gpus", "measured_need_gib", "basis"])
+
+
+def write_plan(plan: Plan, out: str | Path) -> tuple[Path, ...]:
+    """Write ``units.csv``, ``pipelines.csv``, ``requests.csv``, ``requests.yaml`` and ``plan.md`` into ``out``."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    units, pipelines = unit_table(plan), pipeline_table(plan)
+    units, pipelines, requests = unit_table(plan), pipeline_table(plan), request_table(plan)
     units_csv, pipelines_csv, page = folder / "units.csv", folder / "pipelines.csv", folder / "plan.md"
+    requests_csv, requests_yaml = folder / "requests.csv", folder / "requests.yaml"
     units.to_csv(units_csv, index=False, lineterminator="\n")
     pipelines.to_csv(pipelines_csv, index=False, lineterminator="\n")
+    requests.to_csv(requests_csv, index=False, lineterminator="\n")
+    requests_yaml.write_text(f"# Measured by `make plan PROFILE={plan.profile}`: memory = {MARGIN:g} x the measured "
+                             "need, whole GiB (requests.csv).\n"
+                             + yaml.safe_dump(requests_profile_fragment(plan.requests), sort_keys=False))
     devices = ", ".join(sorted(set(units["memory_measured_on"])))
     gpus = "; ".join(f"{gpu.name}: {gpu.bf16_tflops:g} TFLOP/s, {gpu.memory_gib:g} GiB ({gpu.source})" for gpu in GPUS)
     compact = units[["pipeline", "kind", "dataset", "architecture", "trainings", "train_items", "size_px", "batch",
@@ -182,5 +215,9 @@ def write_plan(plan: Plan, out: str | Path) -> tuple[Path, Path, Path]:
         f"before task networks. Store: `dataset_gib` the prepared datasets (label-free and fluorescence float32, "
         f"mask uint8), `store_gib` the checkpoints (weights, Adam moments, best weights, float32) and stained images, "
         f"uncompressed. Every column of `units.csv` and `pipelines.csv`.\n\n"
-        f"## Pipelines\n\n{_markdown(pipelines)}\n\n## Units\n\n{_markdown(compact)}\n")
-    return units_csv, pipelines_csv, page
+        f"## Pipelines\n\n{_markdown(pipelines)}\n\n## Units\n\n{_markdown(compact)}\n\n"
+        f"## Task requests\n\nMemory request (= limit) {MARGIN:g} x the measured need, rounded up to whole GiB; "
+        f"CPUs and GPUs the profile's. Put `requests.yaml` in the profile (its `cluster.requests`) and compile: "
+        f"every task of a measured component asks for these; the others keep `cluster.cpu_task`.\n\n"
+        f"{_markdown(requests)}\n")
+    return units_csv, pipelines_csv, requests_csv, requests_yaml, page

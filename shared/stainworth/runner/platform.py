@@ -29,8 +29,12 @@ def configure_task(task: PipelineTask, cluster: ClusterConfig, *, gpu: bool) -> 
         The profile's cluster section.
     gpu
         True for training tasks: GPU limit, node selector and toleration of the GPU pool.
+
+    Resources: ``cluster.requests`` of the task's component when the profile has them (measured by
+    ``make plan``), else ``cluster.gpu_task`` or ``cluster.cpu_task``.
     """
-    resources = cluster.gpu_task if gpu else cluster.cpu_task
+    component = task.component_spec.name.replace("-", "_")  # KFP names components with hyphens
+    resources = cluster.requests.get(component) or (cluster.gpu_task if gpu else cluster.cpu_task)
     task.set_cpu_request(resources.cpu).set_cpu_limit(resources.cpu)
     task.set_memory_request(resources.memory).set_memory_limit(resources.memory)
     if gpu and resources.gpus > 0:
