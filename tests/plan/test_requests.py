@@ -88,3 +88,11 @@ def test_requests_for_a_component_that_does_not_exist_are_refused(tmp_path):
     profile = load_profile("smoke", ["cluster.requests={train_tasks: {cpu: '2', memory: 4Gi}}"])
     with pytest.raises(ConfigError, match=r"cluster.requests: components \['train_tasks'\] do not exist"):
         compile_pipeline("cls_capacity", profile, tmp_path)
+
+
+def test_the_paper_profile_carries_a_request_for_every_measured_component():
+    from stainworth.plan.requests import PREPARE_COMPONENTS
+
+    requests = load_profile("paper").cluster.requests
+    assert set(requests) == set(PREPARE_COMPONENTS) | {"train_task", "train_stainer", "apply_stainer"}
+    assert all(request.gpus == 1 for name, request in requests.items() if name.endswith(("task", "stainer")))

@@ -62,6 +62,7 @@ def test_every_task_gets_secret_env_endpoint_and_retries(tmp_path):
         task, container = executor_resources(spec, label)
         assert task["retryPolicy"]["maxRetryCount"] == 3
         assert {"name": "MINIO_ENDPOINT", "value": "minio-service.kubeflow:9000"} in container["env"]
+        assert {"name": "MALLOC_ARENA_MAX", "value": "2"} in container["env"]  # the tasks' environment
 
 
 def test_no_gpu_pool_settings_when_profile_has_no_gpus(tmp_path):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from stainworth.bench.table import Row
 from stainworth.contracts.phantom import PhantomConfig
+from stainworth.contracts.prepare import LabelConfig
 
 
 def phantom_config(shape: int | tuple[int, int]) -> PhantomConfig:
@@ -32,7 +33,7 @@ def phantom_mosaic_case(shape: int | tuple[int, int], folder: Path) -> tuple[int
     return acquisition.mosaic_shape
 
 
-FIELD_SHAPES = ((4096, 4096), (8192, 8192), (19000, 4096))
+FIELD_SHAPES = ((4096, 4096), (8192, 8192), (4096, 19000))
 """The fields ``make bench`` prepares: the 3,790² and 8,400² mosaics, and a 19,000-px-wide strip (next)."""
 
 
@@ -83,7 +84,7 @@ def bench_prepare_field(shapes: tuple[tuple[int, int], ...] = FIELD_SHAPES) -> l
             Row(f"register {name}: error vs true affine (RMS)", metrics["registration_error_px_rms"], 0.5, "px",
                 "goal < 0.5 px"),
             Row(f"label {name}: Dice against the true nuclei", metrics["dice"], None, "",
-                f"AP@0.5 {metrics['ap50']:.3f}; {metrics['blocks']:.0f} block(s) of 4096 px, "
+                f"AP@0.5 {metrics['ap50']:.3f}; {metrics['blocks']:.0f} block(s) of {LabelConfig().block_px} px, "
                 f"{metrics['nuclei_larger_than_halo']:.0f} nuclei larger than the halo; "
                 f"{metrics['measured_nuclei']:.0f} nuclei measured by extract"),
         ]

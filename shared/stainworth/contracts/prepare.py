@@ -78,7 +78,7 @@ class LabelConfig(StrictModel):
     """Typical nucleus diameter."""
     min_area_um2: float = Field(default=15.0, ge=0, le=10000)
     """Regions smaller than this are removed in the clean-up."""
-    block_px: int = Field(default=4096, ge=256, le=32768)
+    block_px: int = Field(default=3072, ge=256, le=32768)
     """Fields larger than this are labelled in overlapping blocks of this side (bounded memory; each
     nucleus kept by the block holding its centroid, :mod:`stainworth.labels.blockwise`)."""
 

@@ -37,6 +37,7 @@ from stainworth.launch.console import ConsoleProgress
 from stainworth.launch.local_child import PARENT_PID_ENV
 from stainworth.pipelines.sweeps import check_profile_networks, pipeline_tasks
 from stainworth.profiles import save_profile
+from stainworth.runner.environment import TASK_ENVIRONMENT
 from stainworth.runner.stage_entry import ERROR_PREFIX
 from stainworth.runner.threads import PARALLEL_TASKS_ENV
 from stainworth.store import open_store
@@ -201,8 +202,8 @@ def _run_child(spec_file: Path, log_file: Path, *, console: Callable[[str], None
     :class:`_Signalled` goes on up.
     """
     command = [sys.executable, "-u", "-m", "stainworth.launch.local_child", str(spec_file)]
-    env = dict(os.environ, PYTHONUNBUFFERED="1", **{PARALLEL_TASKS_ENV: str(LOCAL_PARALLEL_TASKS),
-                                                            PARENT_PID_ENV: str(os.getpid())})
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **TASK_ENVIRONMENT, **{PARALLEL_TASKS_ENV: str(LOCAL_PARALLEL_TASKS),
+                                                                          PARENT_PID_ENV: str(os.getpid())})
     errors: list[str] = []
     with _stop_signals_raise(), open(log_file, "w") as log:
         child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,

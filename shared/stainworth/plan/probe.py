@@ -18,6 +18,7 @@ was built (the interpreter and libraries). Each probe runs in a child process of
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -26,6 +27,7 @@ from typing import Any, Literal
 
 from stainworth.errors import ConfigError
 from stainworth.nets.flops import count_flops
+from stainworth.runner.environment import TASK_ENVIRONMENT
 
 ProbeKind = Literal["task", "stainer"]
 CPU_BATCHES = (1, 2)
@@ -180,11 +182,11 @@ def probe_network(spec: ProbeSpec, *, timed_steps: int = 1) -> ProbeResult:
 
 
 def probe_in_child(spec: ProbeSpec, *, threads: int | None = None) -> ProbeResult:
-    """:func:`probe_network` in a fresh Python process (its memory is its own)."""
+    """:func:`probe_network` in a fresh Python process (its memory is its own), with the tasks' environment."""
     command = [sys.executable, "-m", "stainworth.plan.probe", json.dumps(asdict(spec))]
     if threads is not None:
         command.append(str(threads))
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=os.environ | TASK_ENVIRONMENT)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         reason = (done.stderr.strip().splitlines() or ["no output"])[-1]

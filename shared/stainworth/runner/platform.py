@@ -1,8 +1,9 @@
 """Cluster-only task settings, applied in one place from the profile.
 
 Resources, GPU accelerator, GPU node-pool selector and toleration, the scratch volume, the MinIO
-secret as environment and retries end up in the compiled pipeline YAML (the container spec and the
-``kubernetes`` platform section). The local runner ignores them.
+secret and :data:`~stainworth.runner.environment.TASK_ENVIRONMENT` as environment, and retries end
+up in the compiled pipeline YAML (the container spec and the ``kubernetes`` platform section). The
+local runner ignores them (it sets the same environment itself).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from kfp import kubernetes
 from kfp.dsl import PipelineTask
 
 from stainworth.contracts.cluster import ClusterConfig
+from stainworth.runner.environment import TASK_ENVIRONMENT
 
 SECRET_KEYS = {"accesskey": "MINIO_ACCESS_KEY", "secretkey": "MINIO_SECRET_KEY"}
 """Keys of the MinIO Secret and the environment variables they become in the pods."""
@@ -51,6 +53,8 @@ def configure_task(task: PipelineTask, cluster: ClusterConfig, *, gpu: bool) -> 
         task.set_env_variable("TMPDIR", SCRATCH_MOUNT)
     kubernetes.use_secret_as_env(task, secret_name=cluster.minio_secret, secret_key_to_env=SECRET_KEYS)
     task.set_env_variable("MINIO_ENDPOINT", cluster.minio_endpoint)
+    for name, value in TASK_ENVIRONMENT.items():
+        task.set_env_variable(name, value)
     if cluster.retries:
         task.set_retry(num_retries=cluster.retries, backoff_duration="30s", backoff_factor=2.0)
     return task

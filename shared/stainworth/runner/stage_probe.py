@@ -13,6 +13,7 @@ out).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from pathlib import Path
 from stainworth.contracts.phantom import PhantomConfig
 from stainworth.contracts.prepare import PrepareConfig
 from stainworth.errors import ConfigError
+from stainworth.runner.environment import TASK_ENVIRONMENT
 
 PREPARE_STAGES = ("stitch", "register", "label", "extract")
 SEGMENTATION_ITEMS = {"train": 400, "val": 50, "test": 50}
@@ -134,7 +136,7 @@ def probe_prepare_stages(acquisition: str | Path, out: str | Path, config: Prepa
     probes = {}
     for stage in stages:
         done = subprocess.run([sys.executable, "-c", STAGE_CHILD, stage, str(acquisition), str(out), settings, *extra],
-                              capture_output=True, text=True, check=False)
+                              capture_output=True, text=True, check=False, env=os.environ | TASK_ENVIRONMENT)
         lines = done.stdout.strip().splitlines()
         if done.returncode != 0 or not lines:
             reason = (done.stderr.strip().splitlines() or ["no output"])[-1]
