@@ -1,3 +1,5 @@
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -171,3 +173,18 @@ def test_quality_by_blocks_refuses_bad_images():
     with pytest.raises(InputDataError, match="dtype float32"):
         label_quality_blocks(np.zeros((4, 4), np.float32), np.zeros((4, 4), np.uint32))
     assert label_quality_blocks(np.zeros((4, 4), np.uint32), np.zeros((4, 4), np.uint32))["ap"] == 1.0
+
+
+@pytest.mark.parametrize("block_px", [64, 4096])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_inf_in_the_marker_is_refused_naming_the_window(block_px, bad):
+    image = np.random.default_rng(0).normal(size=(200, 150)).astype(np.float32)
+    image[130, 70] = bad
+    for refuse in (lambda: classical_threshold(image, sigma_px=1.0, block_px=block_px),
+                   lambda: sampled_percentiles(image, (1.0, 99.0), block_px=block_px)):
+        with pytest.raises(InputDataError, match=r"^marker image: found 1 NaN/Inf pixels in rows \d+:\d+, columns "
+                                                 r"\d+:\d+, expected finite intensities$") as refused:
+            refuse()
+        y0, y1, x0, x1 = (int(v) for v in re.findall(r"\d+", str(refused.value))[1:])
+        assert y0 <= 130 < y1 and x0 <= 70 < x1
+        assert (y1 - y0, x1 - x0) != image.shape or block_px == 4096

@@ -1,5 +1,7 @@
 """Whole-mosaic staining by overlapping tiles: exact reproduction, no seams, bounded memory."""
 
+import threading
+import time
 import tracemalloc
 
 import numpy as np
@@ -150,6 +152,8 @@ def test_refusals(tmp_path):
         stain_mosaic(identity, source, np.zeros_like(source), tile=32, overlap=32)
     with pytest.raises(InputDataError, match="batch 0"):
         stain_mosaic(identity, source, np.zeros_like(source), tile=32, overlap=8, batch=0)
+    with pytest.raises(InputDataError, match="in_flight -1; expected 0"):
+        stain_mosaic(identity, source, np.zeros_like(source), tile=32, overlap=8, in_flight=-1)
     with pytest.raises(InputDataError, match=r"predict returned float32 of shape \(2, 1, 16, 16\)"):
         stain_mosaic(lambda batch: batch[..., :16, :16], source, np.zeros_like(source), tile=32, overlap=8, batch=2)
 
@@ -171,3 +175,149 @@ def test_memory_does_not_grow_with_the_mosaic(tmp_path):
     assert peak < 16e6, f"peak {peak / 1e6:.1f} MB"
     for y0, x0 in ((0, 0), (1000, 2900), (side - 300, side - 300)):
         np.testing.assert_allclose(out[y0:y0 + 300, x0:x0 + 300], source[y0:y0 + 300, x0:x0 + 300], atol=1e-6)
+
+
+def nonlinear(batch):
+    return (np.tanh(3.0 * batch) + batch * batch - 0.5).astype(np.float32)
+
+
+def stain_threads():
+    return [t for t in threading.enumerate() if t.name.startswith(("stainworth-read-ahead", "stainworth-write-behind"))]
+
+
+@pytest.mark.parametrize(("shape", "chunk", "tile", "overlap", "batch"), [
+    ((300, 470), 96, 64, 16, 3),    # chunks larger than tiles: several strips, a short last batch
+    ((250, 333), 40, 64, 24, 4),    # chunks smaller than tiles, odd sides: shifted edge tiles
+    ((50, 700), 64, 128, 32, 2),    # shorter than a tile: reflected edge tiles
+])
+def test_background_threads_change_no_bit(tmp_path, shape, chunk, tile, overlap, batch):
+    # The same zarr mosaic stained sequentially (in_flight=0, no threads) and with reading ahead and
+    # writing behind: the same bits, and the same progress lines from the calling thread.
+    stored = create_array(tmp_path / "source.zarr", shape, chunk=chunk)
+    stored[:] = random_image(shape, seed=4)
+    results, lines = {}, {}
+    for in_flight in (0, 1, 2, 5):
+        out = create_array(tmp_path / f"out{in_flight}.zarr", shape, chunk=chunk + 7, fill_value=float("nan"))
+        log, callers = lines.setdefault(in_flight, []), []
+
+        def record(line, log=log, callers=callers):
+            log.append(line)
+            callers.append(threading.current_thread())
+
+        stain_mosaic(nonlinear, stored, out, tile=tile, overlap=overlap, batch=batch, progress=record,
+                     in_flight=in_flight)
+        results[in_flight] = out[:]
+        assert set(callers) == {threading.current_thread()}
+    count = len(tile_grid(shape, tile, overlap))
+    assert count > 2 * batch
+    assert lines[0] == [f"stain tile {k}/{count}" for k in range(1, count + 1)]
+    for in_flight in (1, 2, 5):
+        np.testing.assert_array_equal(results[in_flight], results[0])
+        assert lines[in_flight] == lines[0]
+    assert np.isfinite(results[0]).all()
+    # in memory too (its own strip order, so compared with its own sequential run)
+    source = np.asarray(stored[:])
+    plain, threaded = np.empty(shape, np.float32), np.empty(shape, np.float32)
+    stain_mosaic(nonlinear, source, plain, tile=tile, overlap=overlap, batch=batch, in_flight=0)
+    stain_mosaic(nonlinear, source, threaded, tile=tile, overlap=overlap, batch=batch)
+    np.testing.assert_array_equal(threaded, plain)
+    assert not stain_threads()
+
+
+def test_reading_ahead_is_bounded():
+    class CountingSource:
+        def __init__(self, array):
+            self.array, self.shape, self.dtype, self.reads = array, array.shape, array.dtype, 0
+
+        def __getitem__(self, key):
+            self.reads += 1
+            return self.array[key]
+
+    shape, tile, overlap, batch = (400, 400), 64, 16, 2
+    source = CountingSource(random_image(shape))
+    reads_at_predict = []
+
+    def predict(tiles):
+        reads_at_predict.append(source.reads)
+        time.sleep(0.002)  # slow enough for an unbounded reader to run far ahead
+        return tiles
+
+    for in_flight in (0, 2):
+        reads_at_predict.clear()
+        source.reads = 0
+        stain_mosaic(predict, source, np.empty(shape, np.float32), tile=tile, overlap=overlap, batch=batch,
+                     in_flight=in_flight)
+        # one read per tile: when batch k is predicted, at most in_flight more batches are read
+        assert all(reads <= (k + 1 + in_flight) * batch for k, reads in enumerate(reads_at_predict))
+        assert reads_at_predict[0] >= batch
+
+
+class FailingArray:
+    """A zarr array whose reads (or writes) fail from the ``after``-th call on."""
+
+    def __init__(self, array, *, reads=None, writes=None):
+        self.array, self.shape, self.dtype, self.chunks = array, array.shape, array.dtype, array.chunks
+        self.fail_reads, self.fail_writes = reads, writes
+        self.read_count = self.write_count = 0
+
+    def __getitem__(self, key):
+        self.read_count += 1
+        if self.fail_reads is not None and self.read_count >= self.fail_reads:
+            raise OSError(f"chunk read {self.read_count} failed")
+        return self.array[key]
+
+    def __setitem__(self, key, values):
+        self.write_count += 1
+        if self.fail_writes is not None and self.write_count >= self.fail_writes:
+            raise PermissionError(f"chunk write {self.write_count} refused")
+        self.array[key] = values
+
+
+@pytest.mark.parametrize("in_flight", [0, 2])
+def test_errors_reach_the_caller_and_threads_end(tmp_path, in_flight):
+    shape, chunk, tile = (400, 500), 64, 64
+    stored = create_array(tmp_path / "source.zarr", shape, chunk=chunk)
+    stored[:] = random_image(shape, seed=5)
+
+    def output():
+        return create_array(tmp_path / "out.zarr", shape, chunk=chunk)
+
+    calls = []
+
+    def fails_on_third(batch):
+        calls.append(len(batch))
+        if len(calls) == 3:
+            raise RuntimeError("network failed on batch 3")
+        return batch
+
+    with pytest.raises(RuntimeError, match="network failed on batch 3"):
+        stain_mosaic(fails_on_third, stored, output(), tile=tile, overlap=16, batch=2, in_flight=in_flight)
+    assert len(calls) == 3 and not stain_threads()
+    with pytest.raises(OSError, match="chunk read 5 failed"):
+        stain_mosaic(identity, FailingArray(stored, reads=5), output(), tile=tile, overlap=16, batch=2,
+                     in_flight=in_flight)
+    assert not stain_threads()
+    with pytest.raises(PermissionError, match="chunk write 3 refused"):
+        stain_mosaic(identity, stored, FailingArray(output(), writes=3), tile=tile, overlap=16, batch=2,
+                     in_flight=in_flight)
+    assert not stain_threads()
+
+
+def test_chunks_read_back_only_once_written(tmp_path):
+    # Chunks smaller than tiles: chunks of the output are evicted and read back soon after (strip
+    # boundaries), while slow writes are still queued; a read that did not wait for them would
+    # see stale values.
+    class SlowWrites(FailingArray):
+        def __setitem__(self, key, values):
+            time.sleep(0.01)
+            super().__setitem__(key, values)
+
+    shape, chunk, tile, overlap = (250, 333), 40, 64, 24
+    stored = create_array(tmp_path / "source.zarr", shape, chunk=chunk)
+    stored[:] = random_image(shape, seed=6)
+    expected = create_array(tmp_path / "expected.zarr", shape, chunk=chunk)
+    stain_mosaic(nonlinear, stored, expected, tile=tile, overlap=overlap, batch=4, in_flight=0)
+    out = SlowWrites(create_array(tmp_path / "out.zarr", shape, chunk=chunk, fill_value=float("nan")))
+    stain_mosaic(nonlinear, stored, out, tile=tile, overlap=overlap, batch=4, in_flight=5)
+    assert out.read_count > 0 and out.write_count > out.read_count  # only chunks written before are read
+    np.testing.assert_array_equal(out.array[:], expected[:])

@@ -42,7 +42,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_otsu
 
-from stainworth.errors import ConfigError
+from stainworth.errors import ConfigError, InputDataError
 
 OTSU_BINS = 256
 """Histogram bins of Otsu's threshold (scikit-image's default, so one block gives its value)."""
@@ -107,6 +107,17 @@ def _read(image: Any, box: tuple[int, int, int, int]) -> np.ndarray:
     return np.asarray(image[y0:y1, x0:x1])
 
 
+def _read_finite(image: Any, box: tuple[int, int, int, int]) -> np.ndarray:
+    """``_read`` as float32, refusing NaN/Inf in one line that names the window read."""
+    data = _read(image, box).astype(np.float32, copy=False)
+    bad = int(np.count_nonzero(~np.isfinite(data)))
+    if bad:
+        y0, y1, x0, x1 = box
+        raise InputDataError(f"marker image: found {bad} NaN/Inf pixels in rows {y0}:{y1}, columns {x0}:{x1}, "
+                             "expected finite intensities")
+    return data
+
+
 def classical_threshold(image: Any, *, sigma_px: float, block_px: int) -> float:
     """Otsu's threshold of the Gaussian-smoothed field, computed block by block.
 
@@ -123,13 +134,18 @@ def classical_threshold(image: Any, *, sigma_px: float, block_px: int) -> float:
         Gaussian sigma of the classical labeler, px (0: no smoothing).
     block_px
         Side of a core block, px.
+
+    Raises
+    ------
+    InputDataError
+        The image holds NaN/Inf (the window where it was found is named).
     """
     radius = int(math.ceil(4 * sigma_px)) + 1 if sigma_px > 0 else 0
     windows = list(block_windows(tuple(image.shape[-2:]), block_px, radius))
 
     def smoothed_cores() -> Iterator[np.ndarray]:
         for window in windows:
-            data = _read(image, window.window).astype(np.float32, copy=False)
+            data = _read_finite(image, window.window)
             smooth = cv2.GaussianBlur(data, (0, 0), sigma_px) if sigma_px > 0 else data
             (y0, y1, x0, x1), (wy, _, wx, _) = window.core, window.window
             yield smooth[y0 - wy:y1 - wy, x0 - wx:x1 - wx]
@@ -161,7 +177,7 @@ def sampled_percentiles(image: Any, percentiles: tuple[float, float], *, block_p
     for window in block_windows((height, width), block_px, 0):
         y0, y1, x0, x1 = window.core
         first_y, first_x = -y0 % step, -x0 % step
-        parts.append(_read(image, window.core)[first_y::step, first_x::step].astype(np.float32).ravel())
+        parts.append(_read_finite(image, window.core)[first_y::step, first_x::step].ravel())
     sample = np.concatenate(parts)
     low, high = np.percentile(sample, percentiles)
     return float(low), float(high)

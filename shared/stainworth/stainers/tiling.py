@@ -16,17 +16,38 @@ whole footprint written to ``out``.
 zarr arrays decode and encode whole chunks (shards, if sharded), so both arrays are accessed
 through a small write-back cache of whole chunks, large enough for the chunks two tile rows of a
 strip touch: each chunk is then read once and written once per strip it lies in (twice at most
-for chunks on a strip boundary). Arrays without chunks (numpy) are sliced directly.
+for chunks on a strip boundary). As the previous contents of ``out`` do not matter, a chunk of
+``out`` is read only if this call has written it before (a strip boundary); the others start as
+zeros. Arrays without chunks (numpy) are sliced directly.
+
+Reading ahead, writing behind
+-----------------------------
+With ``in_flight > 0`` (the default, :data:`IN_FLIGHT`) two background threads keep the I/O off
+the network's path (:mod:`stainworth.stainers.background`): one reads and decompresses the tiles
+of the next ``in_flight`` batches while ``predict`` runs on the current one, the other compresses
+and writes the chunks of ``out`` the cache evicts (at most ``in_flight`` waiting), and a chunk
+read back is read only once its write has landed. Blending, the cache of ``out`` and ``progress``
+stay in the calling thread, in the same order as without threads, so the output is the same bit
+for bit for any ``in_flight``; ``in_flight=0`` does everything in the calling thread. zstd
+(numcodecs) and torch's convolutions release the GIL, so the threads overlap with the network.
+How much that hides depends on the cores the network leaves idle: a CPU network that keeps
+every core busy competes with the (de)compression (a few percent hidden on the 2 cores of
+``make bench``, see ``docs/stainers.md``), a GPU network leaves the CPU to it.
+An exception in ``predict`` or in either thread stops both threads, joins them and reaches the
+caller unchanged. ``source`` is then read from one thread while ``out`` is written from another
+and read from the calling thread (different chunks at any time): zarr arrays allow this; for an
+array that is not safe to use from several threads, pass ``in_flight=0``.
 
 Memory is therefore bounded independently of the mosaic's height, width and area:
-``O(batch * tile**2)`` for the batch, its predictions, one tile of contributions and the carried
-strip, plus ``O(H + W)`` float32 for the two 1-D weight sums (128 KB for a 16384 px square), plus,
-per zarr array, the cache of ``(ceil(tile / c) + 1) * (ceil((strip + tile) / c) + 2)`` chunks of
-side ``c`` (float32; with ``strip = max(2 c, 2 tile)``: 10 chunks, 40 MB, for ``c = 1024`` and
-``tile = 512``; 10 MB for ``c = 512``). The memory ``predict`` itself needs (network activations,
-also ``O(batch * tile**2)``) comes on top. The price: ``out`` must have a floating dtype (partial
-sums live in it), and the overlap strips at the top of each tile and at strip boundaries are read
-back once.
+``O((in_flight + 1) * batch * tile**2)`` for the batches read ahead, the current one, its
+predictions, one tile of contributions and the carried strip, plus ``O(H + W)`` float32 for the
+two 1-D weight sums (128 KB for a 16384 px square), plus, per zarr array, the cache of
+``(ceil(tile / c) + 1) * (ceil((strip + tile) / c) + 2)`` chunks of side ``c`` (float32; with
+``strip = max(2 c, 2 tile)``: 10 chunks, 40 MB, for ``c = 1024`` and ``tile = 512``; 10 MB for
+``c = 512``) and, for ``out``, up to ``in_flight`` evicted chunks waiting to be written. The
+memory ``predict`` itself needs (network activations, also ``O(batch * tile**2)``) comes on top.
+The price: ``out`` must have a floating dtype (partial sums live in it), and the overlap strips at
+the top of each tile and at strip boundaries are read back once.
 """
 
 from __future__ import annotations
@@ -37,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from stainworth.errors import InputDataError
+from stainworth.stainers.background import ReadAhead, WriteBehind
 from stainworth.stainers.chunk_windows import CachedWindows, DirectWindows, block_shape, window_access
 from stainworth.stainers.tile_layout import check_grid, tile_profiles, tile_strips
 
@@ -48,6 +70,9 @@ Windows = DirectWindows | CachedWindows
 STRIP_CHUNKS = 2
 """A strip of tile columns is at least this many chunks (and this many tiles) wide."""
 
+IN_FLIGHT = 2
+"""Default batches read ahead of the network, and changed chunks written behind it."""
+
 
 def stain_mosaic(
     predict: Predict,
@@ -58,12 +83,14 @@ def stain_mosaic(
     overlap: int = 64,
     batch: int = 4,
     progress: Callable[[str], None] | None = None,
+    in_flight: int = IN_FLIGHT,
 ) -> None:
     """Run ``predict`` over overlapping tiles of ``source`` and write the blended result into ``out``.
 
     See the module docstrings (here and :mod:`stainworth.stainers.tile_layout`) for the grid, the
-    blending weights, the order of the tiles and the memory bound: ``O(batch * tile**2)`` plus
-    ``O(H + W)`` plus a cache of about ten chunks per zarr array, independent of the mosaic's size.
+    blending weights, the order of the tiles, the background threads and the memory bound:
+    ``O((in_flight + 1) * batch * tile**2)`` plus ``O(H + W)`` plus a cache of about ten chunks per
+    zarr array, independent of the mosaic's size.
 
     Parameters
     ----------
@@ -85,34 +112,53 @@ def stain_mosaic(
     batch
         Tiles per ``predict`` call.
     progress
-        Optional callback receiving ``"stain tile k/n"`` lines, one per tile blended.
+        Optional callback receiving ``"stain tile k/n"`` lines, one per tile blended, in order, from
+        the calling thread.
+    in_flight
+        Batches read ahead of the network, and evicted chunks of ``out`` waiting to be written
+        behind it, each by a background thread (see "Reading ahead, writing behind" in the module
+        docstring); 0 does everything in the calling thread (for arrays not safe to use from
+        several threads). The output is the same, bit for bit, for any value.
 
     Raises
     ------
     InputDataError
         ``source`` not 2-D, ``out`` of another shape or not floating-point, invalid ``tile``,
-        ``overlap`` or ``batch``, or ``predict`` returning the wrong shape.
+        ``overlap``, ``batch`` or ``in_flight``, or ``predict`` returning the wrong shape.
+    Exception
+        Whatever ``predict``, reading ``source`` or writing ``out`` raises, unchanged, also when it
+        is raised in a background thread; the threads are stopped and joined before it propagates.
     """
     shape = _check_arrays(source, out, tile, overlap, batch)
+    if in_flight < 0:
+        raise InputDataError(f"stain tiling: in_flight {in_flight}; expected 0 (no threads) or more batches")
     rows, weights_y = tile_profiles(shape[0], tile, overlap)
     cols, weights_x = tile_profiles(shape[1], tile, overlap)
     blocks = [b for b in (block_shape(source), block_shape(out)) if b is not None]
     strip_px = max([STRIP_CHUNKS * max(tile, b[1]) for b in blocks], default=shape[1])
-    reader, writer = (window_access(array, tile, strip_px) for array in (source, out))
+    reader = window_access(source, tile, strip_px)
     order = [(r, c, c == strip[0] and c > 0) for strip in tile_strips(cols, strip_px)
              for r in range(len(rows)) for c in strip]
-    accumulator = _Accumulator(writer, rows, cols, weights_y, weights_x, tile)
-    inputs = np.empty((batch, 1, tile, tile), np.float32)
-    for first in range(0, len(order), batch):
-        chunk = order[first:first + batch]
-        for i, (r, c, _) in enumerate(chunk):
+    batches = [order[first:first + batch] for first in range(0, len(order), batch)]
+
+    def read_batch(k: int) -> np.ndarray:
+        inputs = np.empty((len(batches[k]), 1, tile, tile), np.float32)
+        for i, (r, c, _) in enumerate(batches[k]):
             inputs[i, 0] = _read_tile(reader, rows[r], cols[c], tile, shape)
-        predictions = _predict_batch(predict, inputs[:len(chunk)])
-        for i, (r, c, strip_start) in enumerate(chunk):
-            accumulator.add(r, c, predictions[i, 0], strip_start=strip_start)
-            if progress is not None:
-                progress(f"stain tile {first + i + 1}/{len(order)}")
-    writer.flush()
+        return inputs
+
+    with ReadAhead(read_batch, len(batches), depth=in_flight) as inputs, WriteBehind(depth=in_flight) as behind:
+        writer = window_access(out, tile, strip_px, behind=behind, blank=True)
+        accumulator = _Accumulator(writer, rows, cols, weights_y, weights_x, tile)
+        done = 0
+        for tiles, batch_inputs in zip(batches, inputs, strict=True):
+            predictions = _predict_batch(predict, batch_inputs)
+            for i, (r, c, strip_start) in enumerate(tiles):
+                accumulator.add(r, c, predictions[i, 0], strip_start=strip_start)
+                done += 1
+                if progress is not None:
+                    progress(f"stain tile {done}/{len(order)}")
+        writer.flush()
 
 
 def _check_arrays(source: Any, out: Any, tile: int, overlap: int, batch: int) -> tuple[int, int]:
@@ -172,7 +218,9 @@ class _Accumulator:
         weight_y, weight_x = self.weights_y[r], self.weights_x[c]
         y0, x0 = rows[r], cols[c]
         y1, x1 = y0 + len(weight_y), x0 + len(weight_x)
-        values = prediction[:y1 - y0, :x1 - x0].astype(np.float32) * weight_y[:, None] * weight_x[None, :]
+        values = prediction[:y1 - y0, :x1 - x0].astype(np.float32)  # a copy, weighted in place
+        values *= weight_y[:, None]
+        values *= weight_x[None, :]
         top = min(rows[r - 1] + tile, y1) - y0 if r > 0 else 0  # footprint rows [0, top): earlier tile rows
         if top > 0:
             values[:top] += self.writer.read(y0, y0 + top, x0, x1)
