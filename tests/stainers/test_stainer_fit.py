@@ -115,3 +115,28 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(data, tmp_
         fit(stainer, *poisoned, tmp_path, StainerTrainConfig(max_epochs=3, patience=10, seed=3),
             log=lambda line: None, settings=None)
     assert (tmp_path / CHECKPOINT).read_bytes() == saved
+
+
+def test_the_learning_rate_falls_on_each_plateau_and_a_resumed_training_follows_it(data, tmp_path):
+    config = StainerTrainConfig(max_epochs=8, patience=10, seed=3, plateau_factor=0.1, plateau_patience=1)
+    whole = small_stainer(learning_rate=0.2)  # too high: the validation loss rises after epoch 4
+    result = fit(whole, *data, tmp_path / "whole", config, log=lambda line: None)
+    losses = [row["val_loss"] for row in result.history]
+    scales = [row["learning_rate_scale"] for row in result.history]
+    expected, scale, best = [], 1.0, np.inf
+    for loss in losses:
+        expected.append(scale)
+        best, scale = (loss, scale) if loss < best else (best, scale * 0.1)
+    assert scales == pytest.approx(expected) and min(scales) < 1
+    assert whole.optimizer.param_groups[0]["lr"] == pytest.approx(0.2 * scales[-1])
+    constant = run(small_stainer(learning_rate=0.2), data, tmp_path / "constant", 8)
+    assert [row["learning_rate_scale"] for row in constant.history] == [1.0] * 8
+    fit(small_stainer(learning_rate=0.2), *data, tmp_path / "split", config.model_copy(update={"max_epochs": 5}),
+        log=lambda line: None)
+    resumed = small_stainer(learning_rate=0.2)
+    again = fit(resumed, *data, tmp_path / "split", config, log=lambda line: None)
+    assert [row["learning_rate_scale"] for row in again.history] == scales
+    for key, value in whole.generator.state_dict().items():
+        assert torch.equal(value, resumed.generator.state_dict()[key]), key
+    with pytest.raises(TrainingError, match="checkpoint of a different training configuration"):
+        run(small_stainer(learning_rate=0.2), data, tmp_path / "split", 9)  # the same, without the plateau

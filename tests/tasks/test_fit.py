@@ -13,7 +13,8 @@ from stainworth.nets.training import BEST, CHECKPOINT
 from stainworth.tasks import build_task_net
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.fit import fit_task, validate_task
-from stainworth.tasks.fit_plan import LearningRateSchedule, TaskFitPlan, epoch_learning_rate
+from stainworth.nets.schedule import LearningRateSchedule
+from stainworth.tasks.fit_plan import TaskFitPlan
 
 TIMING = {"seconds", "data_seconds", "step_seconds", "val_seconds"}
 
@@ -149,21 +150,6 @@ def test_a_resumed_training_with_a_plateau_schedule_ends_exactly_like_an_uninter
     assert rates[:2] == [pytest.approx(0.05), pytest.approx(0.275)]
     assert [row["learning_rate"] for row in resumed.history] == rates
     assert [row["val_loss"] for row in resumed.history] == [row["val_loss"] for row in whole.history]
-
-
-def test_the_learning_rate_warms_up_then_falls_on_every_plateau():
-    schedule = LearningRateSchedule(warmup_epochs=3, plateau_factor=0.1, plateau_patience=2)
-    rows = [{"val_loss": v} for v in (1.0, 0.9, 0.8, 0.7, 0.75, 0.76, 0.77, 0.6, 0.61)]
-    rates = [epoch_learning_rate(1.0, schedule, rows[:k]) for k in range(len(rows) + 1)]
-    assert rates == pytest.approx([0.1, 0.4, 0.7, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1, 0.1])
-    assert epoch_learning_rate(1.0, LearningRateSchedule(), rows) == 1.0  # the default is constant
-
-
-def test_the_plateau_follows_every_decrease_whatever_early_stopping_asks_for():
-    rows = [{"val_loss": v} for v in (1.0, 0.97, 0.96, 0.9, 0.89)]
-    for threshold in (0.0, 0.05):
-        schedule = LearningRateSchedule(plateau_factor=0.1, plateau_patience=2, min_improvement=threshold)
-        assert [epoch_learning_rate(1.0, schedule, rows[:k]) for k in range(len(rows) + 1)] == [1.0] * 6
 
 
 def test_a_minimum_improvement_stops_a_creeping_training_sooner(segmentation_dataset, tmp_path):

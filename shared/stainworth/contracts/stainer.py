@@ -82,6 +82,11 @@ class StainerTrainConfig(StrictModel):
     min_improvement: float = Field(default=0.0, ge=0.0, lt=1.0)
     """Relative decrease of the validation loss that counts as progress for early stopping (0: any
     decrease, the study's rule); the best epoch is always the one with the lowest loss."""
+    plateau_factor: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Reduce-on-plateau: every optimiser's learning rate is multiplied by this after
+    ``plateau_patience`` epochs without a lower validation loss (1: a constant rate, the study's;
+    :mod:`stainworth.nets.schedule`)."""
+    plateau_patience: int = Field(default=3, ge=1)
     seed: int = 0
     max_train_items: int | None = Field(default=None, ge=1)
     """Use only the first n training items (``None``: all)."""

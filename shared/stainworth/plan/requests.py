@@ -36,9 +36,8 @@ MARGIN = 1.25
 GIB = 1024**3
 TASK_BYTES_PER_PX = {"segmentation": 5, "classification": 4}
 """Bytes per pixel of a task training's splits in memory: float32 image, uint8 mask (segmentation)."""
-PREPARE_COMPONENTS = {"ingest": "ingest", "stitch": "stitch", "register": "register", "label": "label",
-                      "extract": "extract"}
-"""Component → the stage probe that measures it."""
+PREPARE_COMPONENTS = ("ingest", "stitch", "register", "label", "extract")
+"""Components measured by the stage probe of the same name."""
 
 
 @dataclass(frozen=True)
@@ -102,11 +101,11 @@ def plan_requests(profile: Profile, costs: Mapping[str, list[UnitCost]],
     requests = {component: Request(component, Resources(cpu=gpu.cpu, memory=memory_quantity(need, margin),
                                                         gpus=gpu.gpus), need, basis)
                 for component, (need, basis) in needs.items()}
-    for component, stage in PREPARE_COMPONENTS.items():
+    for stage in PREPARE_COMPONENTS:
         if stages and stage in stages:
             probe = stages[stage]
-            requests[component] = Request(
-                component, Resources(cpu=cpu.cpu, memory=memory_quantity(probe.peak_bytes, margin)),
+            requests[stage] = Request(
+                stage, Resources(cpu=cpu.cpu, memory=memory_quantity(probe.peak_bytes, margin)),
                 probe.peak_bytes, f"{stage} stage on one field of the profile's phantom, its own process: "
                 f"peak {probe.peak_bytes / GIB:.2f} GiB in {probe.seconds:.0f} s")
     return dict(sorted(requests.items()))

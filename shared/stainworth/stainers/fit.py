@@ -29,6 +29,7 @@ import torch
 from stainworth.contracts.stainer import StainerTrainConfig
 from stainworth.errors import TrainingError
 from stainworth.nets.devices import autocast, module_device
+from stainworth.nets.schedule import LearningRateSchedule, epoch_learning_rate, set_learning_rate
 from stainworth.nets.training import (
     BEST,
     CHECKPOINT,
@@ -56,7 +57,8 @@ class FitResult:
     epochs_run: int
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
-    """One row per epoch: ``epoch``, mean training losses, ``val_loss``, ``val_ssim``, ``seconds``."""
+    """One row per epoch: ``epoch``, mean training losses, ``val_loss``, ``val_ssim``, ``learning_rate_scale``
+    (the configured rates times this), ``seconds``."""
 
     @property
     def best(self) -> dict[str, float]:
@@ -101,7 +103,10 @@ def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str
         ``seed`` (data order), ``bf16`` (autocast for validation; training steps follow the
         stainer's own setting) and ``min_improvement`` (relative decrease of the validation loss
         that restarts the patience count, :func:`~stainworth.nets.training.improves`; the lowest
-        loss always sets the best epoch) are used here.
+        loss always sets the best epoch), ``plateau_factor`` and ``plateau_patience`` (every
+        optimiser's rate lowered on each plateau of the validation loss,
+        :func:`~stainworth.nets.schedule.epoch_learning_rate`; the rate of each epoch is in its
+        history row as ``learning_rate_scale``) are used here.
     alpha
         Weight of MSE in the validation loss; None: ``config.efficientunet.alpha``.
     settings
@@ -121,16 +126,23 @@ def fit(stainer: Stainer, train: PairedBatches, val: PairedBatches, workdir: str
     alpha = config.efficientunet.alpha if alpha is None else alpha
     max_epochs, patience, seed = config.max_epochs, config.patience, config.seed
     min_improvement = config.min_improvement
+    schedule = LearningRateSchedule(plateau_factor=config.plateau_factor, plateau_patience=config.plateau_patience)
+    plateau = {"plateau": [config.plateau_factor, config.plateau_patience]} if config.plateau_factor < 1 else {}
     expected = fingerprint({"settings": settings or {}, "seed": seed, "patience": patience, "alpha": alpha}
-                           | ({"min_improvement": min_improvement} if min_improvement else {}))
+                           | ({"min_improvement": min_improvement} if min_improvement else {}) | plateau)
+    optimizers = [part for part in stainer.parts().values() if isinstance(part, torch.optim.Optimizer)]
+    base_rates = [optimizer.param_groups[0]["lr"] for optimizer in optimizers]  # before a checkpoint's are loaded
     state = resume(checkpoint, stainer.parts(), expected)
     if state.epoch:
         log(f"train_stainer: resuming after epoch {state.epoch} from {checkpoint}")
     started, first = time.perf_counter(), state.epoch
     while state.running(max_epochs, patience):
         epoch = state.epoch + 1
+        scale = epoch_learning_rate(1.0, schedule, state.history)
+        for optimizer, base in zip(optimizers, base_rates, strict=True):
+            set_learning_rate(optimizer, base * scale)
         row = _train_epoch(stainer, train, epoch, seed, checkpoint)
-        row |= validate(stainer.generator, val, alpha=alpha, bf16=config.bf16)
+        row |= validate(stainer.generator, val, alpha=alpha, bf16=config.bf16) | {"learning_rate_scale": scale}
         if state.record(row, min_improvement):
             save_weights(folder / BEST, stainer.generator)
         save_checkpoint(checkpoint, stainer.parts(), state)

@@ -15,7 +15,7 @@ cap. The best epoch and the plateau still follow every decrease (a threshold the
 learning rate of slowly learning networks so early that they stalled).
 
 The learning rate of an epoch is a function of the history so far
-(:func:`~stainworth.tasks.fit_plan.epoch_learning_rate`):
+(:func:`~stainworth.nets.schedule.epoch_learning_rate`):
 an optional linear warm-up from a tenth of ``learning_rate`` over ``warmup_epochs`` (during which
 early stopping does not count stale epochs: the validation loss of a network whose learning rate
 is still rising says little about where it will end), then
@@ -51,6 +51,7 @@ from stainworth.errors import ConfigError, TrainingError
 from stainworth.metrics import empirical_auc
 from stainworth.metrics.segmentation import mask_counts, scores_from_counts
 from stainworth.nets.devices import autocast, module_device
+from stainworth.nets.schedule import epoch_learning_rate, set_learning_rate
 from stainworth.nets.training import (
     BEST,
     CHECKPOINT,
@@ -67,7 +68,7 @@ from stainworth.nets.training import (
 )
 from stainworth.progress import format_seconds
 from stainworth.tasks.data import TaskBatches
-from stainworth.tasks.fit_plan import TaskFitPlan, epoch_learning_rate
+from stainworth.tasks.fit_plan import TaskFitPlan
 from stainworth.tasks.predict import outputs
 
 METRIC = {"segmentation": "val_dice", "classification": "val_auc"}
@@ -173,8 +174,7 @@ def fit_task(net: torch.nn.Module, train: TaskBatches, val: TaskBatches, workdir
     while state.epoch < plan.max_epochs and not _stopping(state, plan):
         epoch = state.epoch + 1
         rate = epoch_learning_rate(plan.learning_rate, plan.schedule, state.history)
-        for group in optimizer.param_groups:
-            group["lr"] = rate
+        set_learning_rate(optimizer, rate)
         row = _train_epoch(net, optimizer, train, epoch, plan,
                            lambda e, s: _not_finite(prefix, e, s, checkpoint))
         row |= validate_task(net, val, bf16=plan.bf16) | {"learning_rate": rate}
