@@ -9,11 +9,11 @@ from safetensors.torch import load_file
 
 from stainworth.errors import ConfigError, TrainingError
 from stainworth.nets.normalise import PercentileNormaliser
+from stainworth.nets.schedule import LearningRateSchedule
 from stainworth.nets.training import BEST, CHECKPOINT
 from stainworth.tasks import build_task_net
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.fit import fit_task, validate_task
-from stainworth.nets.schedule import LearningRateSchedule
 from stainworth.tasks.fit_plan import TaskFitPlan
 
 TIMING = {"seconds", "data_seconds", "step_seconds", "val_seconds"}

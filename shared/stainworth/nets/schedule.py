@@ -17,9 +17,9 @@ import torch
 
 @dataclass(frozen=True)
 class LearningRateSchedule:
-    """Warm-up, reduce-on-plateau and the progress early stopping asks for in the training loops (:func:`~stainworth.tasks.fit.fit_task`,
-    :func:`~stainworth.stainers.fit.fit`).
+    """Warm-up, reduce-on-plateau and the progress early stopping asks for, in both training loops.
 
+    Used by :func:`~stainworth.tasks.fit.fit_task` and :func:`~stainworth.stainers.fit.fit`.
     The defaults: a constant rate, any lower validation loss counts.
     """
 

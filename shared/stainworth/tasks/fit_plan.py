@@ -1,5 +1,7 @@
-"""What one task-network training is asked to do: the task, budget, seed, learning rate and its schedule
-(:class:`~stainworth.nets.schedule.LearningRateSchedule`)."""
+"""What one task-network training is asked to do: the task, budget, seed, learning rate and its schedule.
+
+The schedule is :class:`~stainworth.nets.schedule.LearningRateSchedule`, shared with the stainers.
+"""
 
 from __future__ import annotations
 
