@@ -5,6 +5,7 @@ from safetensors.torch import save_file
 
 from stainworth.errors import InputDataError
 from stainworth.nets.efficientunet import BATCH_NORM_MOMENTUM, build_efficientunet
+from stainworth.nets.padding import EdgePad
 from stainworth.nets.parameters import trainable_parameters
 
 
@@ -99,3 +100,41 @@ def test_group_norm_refuses_imagenet_weights(rgb_encoder_file):
 
     with pytest.raises(ValidationError, match="ImageNet weights carry batch-norm statistics"):
         EfficientUNetConfig(norm="group", encoder_weights_uri="s3://bucket/b0.safetensors")
+
+
+def strided_convolutions(net):
+    return [m for m in net.modules() if hasattr(m, "static_padding") and tuple(m.stride) == (2, 2)]
+
+
+def test_edge_padding_gives_every_strided_layer_a_constant_response_to_a_constant_map():
+    # TensorFlow's "same" padding at a stride of 2 on an even side pads the right and bottom only: with
+    # zeros, the last row and column of a strided layer's output see a border the first ones do not
+    # (the dark bottom-right corner of a trained stainer); filled with the map's content, they see none
+    torch.manual_seed(0)
+    edge = strided_convolutions(build_efficientunet())
+    torch.manual_seed(0)
+    zeros = strided_convolutions(build_efficientunet(padding="zeros"))
+    assert len(edge) == len(zeros) == 5
+    for with_edge, with_zeros in zip(edge, zeros, strict=True):
+        constant = torch.full((1, with_edge.in_channels, 16, 16), 0.7)
+        with torch.no_grad():
+            flat, bordered = with_edge(constant)[0], with_zeros(constant)[0]
+        assert torch.allclose(flat, flat[:, :1, :1].expand_as(flat), rtol=1e-5, atol=1e-6)
+        inner = bordered[:, 1:-1, 1:-1]
+        assert torch.allclose(inner, flat[:, 1:-1, 1:-1], rtol=1e-5, atol=1e-6)  # the same layer inside
+        assert not torch.allclose(bordered[:, -1, :], flat[:, -1, :], atol=1e-3)
+
+
+def test_edge_padding_keeps_the_weights_their_names_and_the_symmetric_zero_paddings():
+    torch.manual_seed(0)
+    edge = build_efficientunet().state_dict()
+    torch.manual_seed(0)
+    zeros = build_efficientunet(padding="zeros").state_dict()
+    assert edge.keys() == zeros.keys() and all(torch.equal(edge[k], zeros[k]) for k in edge)
+    pads = [m for m in build_efficientunet().modules() if isinstance(m, (torch.nn.ZeroPad2d, EdgePad))]
+    sides = [m.padding if isinstance(m, torch.nn.ZeroPad2d) else m.pads for m in pads]
+    assert all(isinstance(m, EdgePad) == (left != right or top != bottom)
+               for m, (left, right, top, bottom) in zip(pads, sides, strict=True))
+    assert sum(isinstance(m, EdgePad) for m in pads) == 5
+    with pytest.raises(InputDataError, match="padding 'same'; expected one of"):
+        build_efficientunet(padding="same")

@@ -114,14 +114,16 @@ def test_stainers_trained_otherwise_than_the_study_are_named(data, tmp_path):
     config = StainConfig.model_validate({
         "training": {"patience": 10, "min_improvement": 0.02, "efficientunet": {"learning_rate": 0.001},
                      "pix2pixhd": {"norm": "batch", "lambda_l1": 100, "upsample": "resize"}},
-        "training_by_dataset": {"segmentation": {"efficientunet": {"norm": "group"}}}})
+        "training_by_dataset": {"segmentation": {"efficientunet": {"norm": "group"}},
+                                "classification": {"efficientunet": {"padding": "zeros"}}}})
     qualities = [read_stain_quality(data.write_stain_report(tmp_path / kind, kind,
                                                            training=config.training_for(kind).model_dump(mode="json")),
                                    kind) for kind in ("segmentation", "classification")]
     found = deviations([], "real", qualities)
     assert found == [
         "segmentation stainers: EfficientUNet encoder efficientnet-b0 (study: efficientnet-b7); EfficientUNet "
-        "learning rate 0.001 (study: 0.0003); EfficientUNet group normalisation (study: batch); Pix2pixHD batch "
+        "learning rate 0.001 (study: 0.0003); EfficientUNet group normalisation (study: batch); EfficientUNet's "
+        "one-sided paddings filled with the image's content (study: an off-the-shelf network, zeros); Pix2pixHD batch "
         "normalisation (study: instance); Pix2pixHD resize upsampling (study: transposed convolutions); Pix2pixHD "
         "with an L1 term of weight 100 beside the study's Eq. 1; early "
         "stopping after 10 epochs without a 2% lower validation loss (study: 10 epochs without a lower one).",
@@ -130,7 +132,7 @@ def test_stainers_trained_otherwise_than_the_study_are_named(data, tmp_path):
         "upsampling (study: transposed convolutions); Pix2pixHD with an L1 term of weight 100 beside the study's "
         "Eq. 1; early stopping after 10 epochs without a 2% lower validation loss (study: 10 epochs without a "
         "lower one)."]
-    study = StainerTrainConfig(efficientunet={"encoder": "efficientnet-b7"}).model_dump(mode="json")
+    study = StainerTrainConfig(efficientunet={"encoder": "efficientnet-b7", "padding": "zeros"}).model_dump(mode="json")
     assert deviations([], "real", [read_stain_quality(data.write_stain_report(tmp_path / "s", "segmentation",
                                                                             training=study), "segmentation")]) == []
     older = read_stain_quality(data.write_stain_report(tmp_path / "old", "segmentation"), "segmentation")

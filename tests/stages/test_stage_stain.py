@@ -76,6 +76,23 @@ def test_the_virtual_dataset_pairs_item_for_item_with_its_source(trained, phanto
         table["ssim"].mean(), rel=1e-6)
 
 
+def test_apply_averages_over_the_training_symmetries_unless_told_not_to(trained, phantom_datasets, tmp_path):
+    from stainworth.stainers.artifact import load_stainer
+
+    outputs, _ = trained
+    one_pass = config().model_copy(update={"apply": config().apply.model_copy(update={"average_symmetries": False})})
+    stained = {}
+    for name, settings in (("averaged", config()), ("one_pass", one_pass)):
+        apply_stainer_stage(settings, "segmentation", outputs["segmentation"], phantom_datasets, tmp_path / name)
+        stained[name] = open_dataset(tmp_path / name / "dataset.zarr").arrays("test")["fluorescence"][:]
+    stainer = load_stainer(outputs["segmentation"] / "stainer")
+    label_free = open_dataset(phantom_datasets / "segmentation" / "dataset.zarr").arrays("test")["label_free"][:]
+    np.testing.assert_allclose(stained["one_pass"], stainer.predict(label_free), rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(stained["averaged"], stainer.averaging_its_training_symmetries().predict(label_free),
+                               rtol=1e-5, atol=1e-3)
+    assert not np.allclose(stained["averaged"], stained["one_pass"], rtol=1e-3)
+
+
 def test_a_dataset_of_the_wrong_kind_is_refused(trained, phantom_datasets, tmp_path):
     outputs, _ = trained
     with pytest.raises(InputDataError, match="a classification dataset; expected segmentation"):

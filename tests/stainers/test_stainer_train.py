@@ -1,6 +1,7 @@
 """Training both stainers on a small dataset, the stainer folder, and loading it back."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -9,7 +10,8 @@ from scipy import ndimage
 from stainworth.contracts.stainer import StainerTrainConfig
 from stainworth.datasets.storage import write_dataset
 from stainworth.errors import InputDataError
-from stainworth.stainers.artifact import DESCRIPTION, WEIGHTS, load_stainer
+from stainworth.nets.padding import EdgePad
+from stainworth.stainers.artifact import DESCRIPTION, FORMAT, WEIGHTS, ZERO_PADDED_FORMAT, load_stainer
 from stainworth.stainers.train import train_stainer
 
 
@@ -103,3 +105,37 @@ def test_a_stainer_description_with_invalid_settings_names_the_field(dataset, tm
     (tmp_path / "stainer" / DESCRIPTION).write_text(json.dumps(description))
     with pytest.raises(InputDataError, match=r"stainer.json: config.batch_size: .*expected the stainer settings"):
         load_stainer(tmp_path / "stainer")
+
+
+def test_a_stainer_written_before_the_padding_setting_loads_with_zero_padding(dataset, tmp_path):
+    config = StainerTrainConfig.model_validate(CONFIGS["efficientunet"] | {"max_epochs": 1})
+    train_stainer(config, dataset, tmp_path / "work", tmp_path / "stainer", log=lambda line: None)
+    assert load_stainer(tmp_path / "stainer").config.efficientunet.padding == "edge"
+    description = json.loads((tmp_path / "stainer" / DESCRIPTION).read_text())
+    assert description["format"] == FORMAT
+    del description["config"]["efficientunet"]["padding"]
+    (tmp_path / "stainer" / DESCRIPTION).write_text(json.dumps(description | {"format": ZERO_PADDED_FORMAT}))
+    old = load_stainer(tmp_path / "stainer")
+    assert old.config.efficientunet.padding == "zeros"
+    assert not any(isinstance(m, EdgePad) for m in old.generator.modules())
+    (tmp_path / "stainer" / DESCRIPTION).write_text(json.dumps(description | {"format": "stainworth-stainer/9"}))
+    with pytest.raises(InputDataError, match="format 'stainworth-stainer/9'; expected 'stainworth-stainer/2' or "):
+        load_stainer(tmp_path / "stainer")
+
+
+def test_a_stainer_averages_over_the_symmetries_it_was_trained_with(dataset, tmp_path):
+    from stainworth.stainers.symmetry import symmetry_average
+
+    config = StainerTrainConfig.model_validate(CONFIGS["efficientunet"] | {"max_epochs": 1})
+    train_stainer(config, dataset, tmp_path / "work", tmp_path / "stainer", log=lambda line: None)
+    stainer = load_stainer(tmp_path / "stainer")
+    averaging = stainer.averaging_its_training_symmetries()
+    assert (stainer.average, averaging.average) == ("none", "dihedral")
+    images = dataset.arrays("test")["label_free"][:]
+    plain, averaged = stainer.predict(images), averaging.predict(images)
+    expected = stainer.output_normaliser.invert(symmetry_average(
+        stainer.predict_normalised, stainer.input_normaliser.apply(images)[:, None], "dihedral")[:, 0])
+    np.testing.assert_allclose(averaged, expected, rtol=1e-5, atol=1e-3)
+    assert not np.allclose(averaged, plain, rtol=1e-3)
+    untransformed = replace(stainer, config=stainer.config.model_copy(update={"augment": "none"}))
+    np.testing.assert_array_equal(untransformed.averaging_its_training_symmetries().predict(images), plain)

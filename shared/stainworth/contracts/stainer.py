@@ -28,6 +28,9 @@ class EfficientUNetConfig(StrictModel):
     """Normalisation layers: the EfficientNet's batch normalisation, or group normalisation (8 groups,
     Wu and He 2018), which behaves the same in training and evaluation (docs/stainers.md); group
     normalisation cannot take ImageNet encoder weights, whose batch-norm statistics it lacks."""
+    padding: Literal["edge", "zeros"] = "edge"
+    """The encoder's one-sided ("same", stride 2) paddings filled with the map's own content
+    (``edge``), or smp's zeros, which leave a dark bottom-right corner (``zeros``; docs/stainers.md)."""
 
     @field_validator("alpha_grid")
     @classmethod
@@ -115,6 +118,11 @@ class ApplyConfig(StrictModel):
     """Whole-mosaic staining: overlap of neighbouring tiles (blended)."""
     panels: int = Field(default=6, ge=1, le=32)
     """Test images shown in the report's image panels."""
+    average_symmetries: bool = True
+    """Stain every split as the mean over the symmetries each stainer was trained with (its
+    ``augment``: eight for ``dihedral``, none for ``none``), each output turned back; eight times the
+    forward passes. Removes errors fixed in the network's own frame, such as a corner of every patch
+    (:mod:`stainworth.stainers.symmetry`, docs/stainers.md). Whole mosaics are stained in one pass."""
 
 
 STUDY_STAINERS: tuple[Architecture, ...] = ("efficientunet", "pix2pixhd")

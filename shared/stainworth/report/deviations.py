@@ -16,7 +16,7 @@ training: training items, epochs, how it ended, initial weights) are compared wi
 - fewer training or test images than the study's datasets;
 - virtual stains absent from the evaluation;
 - stainer training settings other than the study's (from each ``stain_report``'s recorded
-  training configuration): encoder, learning rates, normalisation layers, Pix2pixHD's L1 term,
+  training configuration): encoder, learning rates, normalisation layers, padding, Pix2pixHD's L1 term,
   the early-stopping rule;
 - phantom instead of real images.
 """
@@ -220,6 +220,9 @@ def stainer_deviation(quality: StainQuality) -> list[str]:
         parts.append(f"EfficientUNet learning rate {unet.learning_rate:g} (study: {their_unet.learning_rate:g})")
     if unet.norm != their_unet.norm:
         parts.append(f"EfficientUNet {unet.norm} normalisation (study: {their_unet.norm})")
+    if unet.padding != "zeros":
+        parts.append("EfficientUNet's one-sided paddings filled with the image's content (study: an off-the-shelf "
+                     "network, zeros)")
     if gan.norm != their_gan.norm:
         parts.append(f"Pix2pixHD {gan.norm} normalisation (study: {their_gan.norm})")
     if gan.upsample != their_gan.upsample:

@@ -75,6 +75,8 @@ def apply_stainer_stage(config: StainConfig, kind: DatasetKind, stainer_dir: str
         raise InputDataError(f"apply_stainer: the stainer in {stainer_dir} was trained on the "
                              f"{stainer_manifest.dataset_kind} dataset; expected one trained on {kind}")
     stainer = load_stainer(Path(stainer_dir) / FOLDER, device=resolve_device(config.training.device))
+    if config.apply.average_symmetries:
+        stainer = stainer.averaging_its_training_symmetries()
     data_manifest, dataset = read_dataset(dataset_folder(datasets_dir, kind), kind)
     out = Path(output_dir)
     virtual_set, metrics, paths = write_virtual_dataset(

@@ -119,7 +119,7 @@ def build_stainer(config: StainerTrainConfig, *, alpha: float | None = None, enc
 
         unet = config.efficientunet
         return RegressionStainer(build_efficientunet(unet.encoder, encoder_weights=encoder_weights,
-                                                     norm=unet.norm).to(device),
+                                                     norm=unet.norm, padding=unet.padding).to(device),
                                  alpha=unet.alpha if alpha is None else alpha, learning_rate=unet.learning_rate,
                                  bf16=config.bf16)
     from stainworth.stainers.pix2pixhd.discriminator import MultiscaleDiscriminator

@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +32,14 @@ from stainworth.errors import InputDataError
 from stainworth.nets.devices import autocast, module_device, resolve_device
 from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.stainers.adapters import build_stainer
+from stainworth.stainers.batches import Augment
+from stainworth.stainers.symmetry import symmetry_average
 
 WEIGHTS = "model.safetensors"
 DESCRIPTION = "stainer.json"
-FORMAT = "stainworth-stainer/1"
+FORMAT = "stainworth-stainer/2"
+ZERO_PADDED_FORMAT = "stainworth-stainer/1"
+"""Stainers written before the EfficientUNet's ``padding`` setting: read as ``padding="zeros"``."""
 FOLDER = "stainer"
 """Name of the stainer folder inside a ``train_stainer`` output (beside its ``manifest.json``)."""
 
@@ -49,9 +53,21 @@ class TrainedStainer:
     input_normaliser: PercentileNormaliser
     output_normaliser: PercentileNormaliser
     info: dict[str, Any]
+    average: Augment = "none"
+    """Symmetries the output is averaged over (:mod:`stainworth.stainers.symmetry`); ``"none"``: one pass."""
+
+    def averaging_its_training_symmetries(self) -> TrainedStainer:
+        """A copy of this stainer, its output averaged over the symmetries it was trained with (``config.augment``)."""
+        return replace(self, average=self.config.augment)
 
     def predict_normalised(self, batch: np.ndarray) -> np.ndarray:
-        """Generator output for a normalised (B, 1, H, W) float32 batch (for tiled staining)."""
+        """Generator output for a normalised (B, 1, H, W) float32 batch (for tiled staining).
+
+        Averaged over :attr:`average`'s symmetries when that is not ``"none"``.
+        """
+        return symmetry_average(self._forward, batch, self.average)
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
         self.generator.eval()
         device = module_device(self.generator)
         with torch.no_grad(), autocast(self.config.bf16, device):
@@ -123,11 +139,15 @@ def load_stainer(folder: str | Path, *, device: torch.device | str | None = None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InputDataError(f"{source / DESCRIPTION}: not JSON ({error}); expected a stainer description "
                              "written by train_stainer") from None
-    if not isinstance(description, dict) or description.get("format") != FORMAT:
+    if not isinstance(description, dict) or description.get("format") not in (FORMAT, ZERO_PADDED_FORMAT):
         found = description.get("format") if isinstance(description, dict) else type(description).__name__
-        raise InputDataError(f"{source / DESCRIPTION}: format {found!r}; expected '{FORMAT}'")
+        raise InputDataError(f"{source / DESCRIPTION}: format {found!r}; expected '{FORMAT}' or '{ZERO_PADDED_FORMAT}'")
+    settings = description.get("config")
+    if description["format"] == ZERO_PADDED_FORMAT and isinstance(settings, dict) \
+            and isinstance(settings.get("efficientunet"), dict):
+        settings = {**settings, "efficientunet": {"padding": "zeros", **settings["efficientunet"]}}
     try:
-        config = StainerTrainConfig.model_validate(description.get("config"))
+        config = StainerTrainConfig.model_validate(settings)
     except ValidationError as error:
         problem = error.errors()[0]
         raise InputDataError(f"{source / DESCRIPTION}: config.{'.'.join(map(str, problem['loc']))}: {problem['msg']}; "
