@@ -27,7 +27,8 @@ from stainworth.errors import InputDataError
 from stainworth.nets.normalise import PercentileNormaliser
 
 Augment = Literal["none", "flips", "dihedral"]
-_TRANSFORMS = {"none": 1, "flips": 4, "dihedral": 8}
+SYMMETRIES = {"none": 1, "flips": 4, "dihedral": 8}
+"""Symmetries of each ``augment`` group: codes ``range(n)`` of :func:`symmetry`."""
 
 
 class PairedBatches:
@@ -70,8 +71,8 @@ class PairedBatches:
         self.size = min(int(label_free.shape[0]), limit or int(label_free.shape[0]))
         if self.size < 1:
             raise InputDataError(f"{where}: no items; expected at least one pair")
-        if augment not in _TRANSFORMS:
-            raise InputDataError(f"{where}: augment {augment!r}; expected one of {sorted(_TRANSFORMS)}")
+        if augment not in SYMMETRIES:
+            raise InputDataError(f"{where}: augment {augment!r}; expected one of {sorted(SYMMETRIES)}")
         if augment == "dihedral" and label_free.shape[1] != label_free.shape[2]:
             raise InputDataError(f"{where}: dihedral augmentation needs square items, found "
                                  f"{tuple(label_free.shape[1:])}; use 'flips'")
@@ -104,7 +105,7 @@ class PairedBatches:
             order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
             x, y = x[order], y[order]
             if shuffle and self.augment != "none":
-                x, y = _transform(x, y, rng.integers(0, _TRANSFORMS[self.augment], size=len(x)))
+                x, y = _transform(x, y, rng.integers(0, SYMMETRIES[self.augment], size=len(x)))
             pending_x.append(x)
             pending_y.append(y)
             x_all, y_all = np.concatenate(pending_x), np.concatenate(pending_y)
@@ -116,18 +117,33 @@ class PairedBatches:
             yield _tensor(pending_x[0]), _tensor(pending_y[0])
 
 
+def symmetry(images: np.ndarray, code: int) -> np.ndarray:
+    """Symmetry ``code`` (0-7) of the last two axes: bit 0 flips rows, bit 1 flips columns, bit 2 transposes.
+
+    Codes 0-3 are the four flips (``"flips"``), 0-7 the eight symmetries of the square (``"dihedral"``).
+    Returns a view.
+    """
+    if code & 1:
+        images = images[..., ::-1, :]
+    if code & 2:
+        images = images[..., ::-1]
+    return np.swapaxes(images, -1, -2) if code & 4 else images
+
+
+def inverse_symmetry(images: np.ndarray, code: int) -> np.ndarray:
+    """Undo :func:`symmetry` ``code``: the same steps in reverse order (each is its own inverse)."""
+    if code & 4:
+        images = np.swapaxes(images, -1, -2)
+    if code & 2:
+        images = images[..., ::-1]
+    return images[..., ::-1, :] if code & 1 else images
+
+
 def _transform(x: np.ndarray, y: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Apply symmetry ``which[i]`` to pair ``i``: bit 0 flips rows, bit 1 flips columns, bit 2 transposes."""
+    """Apply symmetry ``which[i]`` (:func:`symmetry`) to pair ``i``."""
     x, y = x.copy(), y.copy()
     for i, code in enumerate(which):
-        pair = [x[i], y[i]]
-        if code & 1:
-            pair = [image[::-1] for image in pair]
-        if code & 2:
-            pair = [image[:, ::-1] for image in pair]
-        if code & 4:
-            pair = [image.T for image in pair]
-        x[i], y[i] = pair
+        x[i], y[i] = symmetry(x[i], int(code)), symmetry(y[i], int(code))
     return x, y
 
 

@@ -20,31 +20,18 @@ from collections.abc import Callable
 
 import numpy as np
 
-from stainworth.stainers.batches import Augment
+from stainworth.stainers.batches import SYMMETRIES, Augment, inverse_symmetry, symmetry
 
 
-def symmetries(group: Augment, height: int, width: int) -> list[tuple[int, bool]]:
-    """The (quarter turns, left-right flip) pairs of ``group`` that map an H × W image onto its own shape.
+def symmetries(group: Augment, height: int, width: int) -> range:
+    """The codes (:func:`~stainworth.stainers.batches.symmetry`) of ``group`` that keep an H × W image's shape.
 
     ``"dihedral"`` gives the eight symmetries of the square when ``height == width`` and the four
-    of the rectangle (identity, the two flips, the half turn) otherwise; ``"flips"`` the four of
-    the rectangle; ``"none"`` the identity.
+    flips otherwise; ``"flips"`` the four flips; ``"none"`` the identity.
     """
-    if group == "none":
-        return [(0, False)]
-    if group == "dihedral" and height == width:
-        return [(turns, flip) for turns in range(4) for flip in (False, True)]
-    return [(0, False), (0, True), (2, False), (2, True)]
-
-
-def _forward(images: np.ndarray, turns: int, flip: bool) -> np.ndarray:
-    out = np.rot90(images, turns, axes=(-2, -1))
-    return out[..., ::-1] if flip else out
-
-
-def _back(images: np.ndarray, turns: int, flip: bool) -> np.ndarray:
-    out = images[..., ::-1] if flip else images
-    return np.rot90(out, -turns, axes=(-2, -1))
+    if group == "dihedral" and height != width:
+        group = "flips"
+    return range(SYMMETRIES[group])
 
 
 def symmetry_average(predict: Callable[[np.ndarray], np.ndarray], batch: np.ndarray,
@@ -65,10 +52,10 @@ def symmetry_average(predict: Callable[[np.ndarray], np.ndarray], batch: np.ndar
     ndarray
         float32, the shape of ``batch``. With ``"none"``, ``predict(batch)`` itself.
     """
-    transforms = symmetries(group, int(batch.shape[-2]), int(batch.shape[-1]))
-    if len(transforms) == 1:
+    codes = symmetries(group, int(batch.shape[-2]), int(batch.shape[-1]))
+    if len(codes) == 1:
         return predict(batch)
     total = np.zeros(batch.shape, np.float64)
-    for turns, flip in transforms:
-        total += _back(predict(np.ascontiguousarray(_forward(batch, turns, flip))), turns, flip)
-    return (total / len(transforms)).astype(np.float32)
+    for code in codes:
+        total += inverse_symmetry(predict(np.ascontiguousarray(symmetry(batch, code))), code)
+    return (total / len(codes)).astype(np.float32)
