@@ -97,7 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     reference.add_argument("--seed", type=int, default=0, help="seed of fields, draws and trainings (default 0)")
     reference.add_argument("--profile", default=LOCAL_DEFAULT_PROFILE,
                            help="profile whose tasks.classification.training trains the network (default: mini)")
-    reference.add_argument("--out", default="runs/reference_observers", help="output folder")
+    reference.add_argument("--out", default="runs/reference_observers",
+                           help="output folder; finished network trainings are kept in its trainings/ subfolder, "
+                           "so a re-run with the same options resumes (delete it to train again)")
     return parser
 
 
@@ -247,7 +249,7 @@ def _stain_mosaic(args: argparse.Namespace) -> int:
 
 def _reference_observers(args: argparse.Namespace) -> int:
     from stainworth.analysis.reference import check_options, reference_observer_table
-    from stainworth.analysis.reference_report import output_folder, write_reference_table
+    from stainworth.analysis.reference_report import TRAININGS_FOLDER, output_folder, write_reference_table
     from stainworth.analysis.reference_settings import axis_settings, select_settings
     from stainworth.contracts.phantom import PhantomConfig
     from stainworth.profiles import load_profile
@@ -264,7 +266,8 @@ def _reference_observers(args: argparse.Namespace) -> int:
                if args.network_at == "all" or (s.is_off if args.network_at == "off" else s.name == "default")]
     table = reference_observer_table(
         PhantomConfig(), training, settings, network_settings=network,
-        nuclei_per_class=nuclei, replicates=replicates, seed=args.seed, max_epochs=3 if args.quick else None)
+        nuclei_per_class=nuclei, replicates=replicates, seed=args.seed, max_epochs=3 if args.quick else None,
+        cache=out / TRAININGS_FOLDER)
     csv_path, md_path = write_reference_table(table, out)
     print(f"reference-observers: done in {table.seconds:.0f}s; {csv_path}; {md_path}")
     return 0

@@ -42,6 +42,8 @@ def test_a_network_is_trained_once_per_distinct_set_of_images(quick_run):
     reused = networks["note"].str.startswith("same images as `default`: its trainings")
     assert reused[networks["modality"] == "label_free"].all()  # the phase images are those of the default
     assert not reused[networks["modality"] == "h3k27me3"].any()
+    # each distinct training is kept for a re-run to resume from: phase once, the marker per setting
+    assert len(list((quick_run / "trainings").glob("*.npz"))) == 3
 
 
 @pytest.mark.parametrize(("argv", "pattern"), [

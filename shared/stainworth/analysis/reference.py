@@ -30,7 +30,7 @@ import numpy as np
 
 from stainworth.analysis.nucleus_features import feature_aucs
 from stainworth.analysis.observer import cho_auc
-from stainworth.analysis.reference_network import train_replicates, write_canvases
+from stainworth.analysis.reference_network import TrainingCache, train_replicates, write_canvases
 from stainworth.analysis.reference_nuclei import NucleusCrops, RegisteredField, collect_nuclei, split_counts
 from stainworth.analysis.reference_segmentation import MARKERS, field_dice, mean_with_interval
 from stainworth.analysis.reference_settings import PhantomSetting
@@ -143,11 +143,14 @@ def images_key(crops: NucleusCrops, image_field: str) -> str:
 def network_rows(setting: PhantomSetting, crops: NucleusCrops, training: TaskTrainingConfig, *, architecture: str,
                  replicates: int, max_epochs: int | None, log: Callable[[str], None],
                  on_training: Callable[[str, float], None],
-                 trained: dict[str, tuple[str, list[ReferenceRow]]] | None = None) -> list[ReferenceRow]:
+                 trained: dict[str, tuple[str, list[ReferenceRow]]] | None = None,
+                 cache: Path | None = None) -> list[ReferenceRow]:
     """Per-replicate and combined test AUCs of the network on both modalities.
 
     ``trained`` maps :func:`images_key` to the setting and rows of trainings already made in this
     table; images seen before reuse those rows (the note names the setting), new ones are added.
+    ``cache`` is a folder of finished trainings (:class:`~stainworth.analysis.reference_network.TrainingCache`)
+    read before training and added to after each replicate; ``None`` trains every replicate.
     """
     rows: list[ReferenceRow] = []
     trained = {} if trained is None else trained
@@ -166,7 +169,8 @@ def network_rows(setting: PhantomSetting, crops: NucleusCrops, training: TaskTra
                 on_training(modality, 0.0)
                 continue
             result = train_replicates(folder, image_field, training, architecture=architecture,
-                                      replicates=replicates, max_epochs=max_epochs, log=log)
+                                      replicates=replicates, max_epochs=max_epochs, log=log,
+                                      cache=None if cache is None else TrainingCache(cache, key))
             made = []
             for k, run in enumerate(result.trainings, start=1):
                 ended = "early stop" if run.stopped_early else "epoch cap"
@@ -200,7 +204,8 @@ def check_options(*, nuclei_per_class: int, replicates: int, seed: int) -> None:
 def reference_observer_table(base: PhantomConfig, training: TaskTrainingConfig, settings: list[PhantomSetting], *,
                              network_settings: list[str], nuclei_per_class: int = 2000, replicates: int = 3,
                              architecture: str = "resnet18", seed: int = 0, canvas: int = 48,
-                             max_epochs: int | None = None, stream: TextIO | None = None) -> ReferenceTable:
+                             max_epochs: int | None = None, stream: TextIO | None = None,
+                             cache: Path | None = None) -> ReferenceTable:
     """Measure every observer of the module docstring at every setting.
 
     Parameters
@@ -220,6 +225,9 @@ def reference_observer_table(base: PhantomConfig, training: TaskTrainingConfig, 
         Network epoch cap (``None``: the profile's); a lower cap is for quick looks only.
     stream
         Where progress lines go (default standard output).
+    cache
+        Folder of finished network trainings, read before training and added to after each one, so
+        that an interrupted table resumes (``None``: train every replicate).
 
     Returns
     -------
@@ -263,6 +271,6 @@ def reference_observer_table(base: PhantomConfig, training: TaskTrainingConfig, 
 
             table.rows += network_rows(setting, crops, training, architecture=architecture, replicates=replicates,
                                        max_epochs=max_epochs, log=progress.throttled_note, on_training=trained,
-                                       trained=trained_images)
+                                       trained=trained_images, cache=cache)
     table.seconds = time.perf_counter() - started
     return table

@@ -14,6 +14,8 @@ from stainworth.analysis.reference_nuclei import split_counts
 from stainworth.errors import InputDataError
 
 CSV_FILE, MARKDOWN_FILE = "reference_observers.csv", "reference_observers.md"
+TRAININGS_FOLDER = "trainings"
+"""Subfolder of the output folder that keeps finished network trainings (a re-run resumes from it)."""
 MODALITY_ORDER = ("label_free", "h3k27me3", "lamin_a_c")
 
 
