@@ -140,3 +140,17 @@ def test_epochs_observed_at_mini_come_from_the_newest_run_of_each_pipeline(tmp_p
     run("seg_capacity-20261201-000000-dddd", "mini", [7], metric="dice")
     assert observed_epochs(tmp_path) == {("classification", "cnn1"): (40.0, 50, 2),
                                          ("segmentation", "cnn1"): (7.0, 7, 1)}
+
+
+def test_a_learnable_subset_smaller_than_min_epoch_items_is_costed_at_the_epoch_it_trains():
+    profile = load_profile("mini")
+    units = {(u.kind, u.train_items): u for u in planned_units(profile, "cls_learnable")
+             if u.kind == "learnable"}
+    assert {items: unit.epoch_items for (_, items), unit in units.items()} == {100: 400, 200: 400, 400: None}
+    probe = ProbeResult(parameters=10, train_flops_per_item=2.0, forward_flops_per_item=1.0, peak_bytes=1.0,
+                        device="test", seconds_per_step=0.0)
+    small, full = unit_cost(units[("learnable", 100)], probe), unit_cost(units[("learnable", 400)], probe)
+    assert small.steps_per_training == full.steps_per_training == math.ceil(400 / 32) * 40
+    unit = units[("learnable", 100)]
+    predicting = 1.0 * (unit.val_items * 40 + unit.predict_items)
+    assert small.flops == pytest.approx(unit.count * (2.0 * 400 * 40 + predicting))

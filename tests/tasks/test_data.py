@@ -51,6 +51,39 @@ def test_epochs_cover_every_item_once_in_an_order_fixed_by_seed_and_epoch(segmen
     np.testing.assert_array_equal(means, np.sort(ordered.mean(axis=(1, 2, 3))))
 
 
+def test_a_small_subset_is_passed_over_repeatedly_to_fill_its_epoch(classification_dataset):
+    chosen = [0, 3, 5, 21, 30, 38]
+    plain = TaskBatches(classification_dataset, "train", "label_free", normaliser(classification_dataset),
+                        batch_size=4, indices=chosen, augment="dihedral")
+    filled = TaskBatches(classification_dataset, "train", "label_free", normaliser(classification_dataset),
+                         batch_size=4, indices=chosen, augment="dihedral", min_epoch_items=16)
+    assert (filled.size, filled.items_per_epoch, len(filled), len(plain)) == (6, 16, 4, 2)
+    x, y = gather(filled)
+    assert x.shape == (16, 1, 32, 32)
+    labels = classification_dataset.arrays("train")["label"][:][chosen]
+    ordered = gather(filled, shuffle=False)[0]
+    identity = {round(float(np.abs(item).sum()), 2): label for item, label in zip(ordered, labels, strict=True)}
+    sums = [round(float(np.abs(item).sum()), 2) for item in x]  # a symmetry of the square keeps an image's absolute sum
+    passes = [sorted(sums[k:k + 6]) for k in (0, 6)]
+    assert passes[0] == passes[1] == sorted(identity)  # each full pass shows every item once
+    assert set(sums[12:]) <= set(identity) and len(set(sums[12:])) == 4  # the last pass is cut short
+    np.testing.assert_array_equal(y, [identity[value] for value in sums])  # labels stay with their images
+    np.testing.assert_array_equal(x, gather(filled)[0])  # a function of (seed, epoch)
+    assert not np.array_equal(x, gather(filled, epoch=2)[0])
+    assert sum(len(b) for b, _ in filled.epoch(1, seed=0, shuffle=False)) == 6  # validation order: one pass
+
+
+def test_min_epoch_items_at_or_below_the_size_changes_nothing(classification_dataset):
+    args = (classification_dataset, "train", "label_free", normaliser(classification_dataset))
+    plain = TaskBatches(*args, batch_size=16, augment="dihedral")
+    for limit in (None, 10, 40):
+        same = TaskBatches(*args, batch_size=16, augment="dihedral", min_epoch_items=limit)
+        np.testing.assert_array_equal(gather(same)[0], gather(plain)[0])
+        assert same.describe() == plain.describe()
+    assert TaskBatches(*args, batch_size=16, min_epoch_items=41).describe() != TaskBatches(*args,
+                                                                                          batch_size=16).describe()
+
+
 def test_indices_select_a_subset_across_chunks(segmentation_dataset):
     chosen = [33, 2, 9, 17, 8]
     batches = TaskBatches(segmentation_dataset, "train", "label_free", normaliser(segmentation_dataset), batch_size=4,
@@ -168,6 +201,7 @@ def test_a_classification_dataset_without_labels_and_non_square_dihedral_are_ref
     ({"field": "mask"}, r"input field 'mask': expected one of label_free, fluorescence"),
     ({"batch_size": 0}, r"batch_size 0: expected an integer >= 1"),
     ({"augment": "rotate"}, r"augment 'rotate': expected one of none, flips, dihedral"),
+    ({"min_epoch_items": 0}, r"min_epoch_items: found 0; expected an integer >= 1 or None"),
 ])
 def test_bad_options_are_config_errors(segmentation_dataset, kwargs, message):
     arguments = {"field": "label_free", "batch_size": 4} | kwargs

@@ -186,7 +186,9 @@ def train_replicates(dataset: Path, field: str, training: TaskTrainingConfig, *,
     opened = open_dataset(dataset)
     normaliser = PercentileNormaliser.fit(opened.arrays("train")[field])
     train, val, test = (TaskBatches(opened, name, field, normaliser, batch_size=training.batch_size,
-                                    augment=training.augment if name == "train" else "none") for name in SPLITS)
+                                    augment=training.augment if name == "train" else "none",
+                                    min_epoch_items=training.min_epoch_items if name == "train" else None)
+                        for name in SPLITS)
     trainings = []
     for replicate in range(replicates):
         key = None if cache is None else cache.key(field, training, architecture=architecture, replicate=replicate,

@@ -189,6 +189,11 @@ class TaskTrainingConfig(StrictModel):
     """Trainings of one replicate at most: a degenerate one is retrained with a fresh seed."""
     max_val_items: int | None = Field(default=None, ge=2)
     """Validate on the first n validation items only (``None``: all)."""
+    min_epoch_items: int | None = Field(default=None, ge=1)
+    """Items an epoch shows at least: a training set or learnable-capacity subset smaller than this
+    is passed over repeatedly within an epoch (each pass shuffled and augmented anew), so that
+    warm-up, plateau schedule and patience count about as many optimiser steps at every training
+    size (``None``: one pass, the study's epoch)."""
     bf16: bool = False
     """bfloat16 autocast (on the CPU roughly twice as fast)."""
     device: DeviceName = "auto"

@@ -67,8 +67,9 @@ class UnitCost:
 
 def unit_cost(unit: PlannedUnit, probe: ProbeResult) -> UnitCost:
     """Compute and store bytes of ``unit`` from its network's ``probe``."""
-    steps = math.ceil(unit.train_items / unit.batch) * unit.max_epochs
-    per_training = (probe.train_flops_per_item * unit.train_items * unit.max_epochs
+    per_epoch = max(unit.train_items, unit.epoch_items or 0)
+    steps = math.ceil(per_epoch / unit.batch) * unit.max_epochs
+    per_training = (probe.train_flops_per_item * per_epoch * unit.max_epochs
                     + probe.forward_flops_per_item * (unit.val_items * unit.max_epochs + unit.predict_items))
     output_bytes = unit.predict_items * unit.size**2 * 4 if unit.kind == "stainer" else 0
     store = unit.count * (probe.parameters * 4 * CHECKPOINT_COPIES + output_bytes)

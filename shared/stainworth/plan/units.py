@@ -44,6 +44,8 @@ class PlannedUnit:
     max_epochs: int
     bf16: bool
     channels_last: bool = False
+    epoch_items: int | None = None
+    """Items a training epoch shows when more than ``train_items`` (``min_epoch_items``; ``None``: one pass)."""
 
 
 def _sizes(profile: Profile) -> dict[DatasetKind, int]:
@@ -87,7 +89,8 @@ def task_units(profile: Profile, pipeline: str, task: Task, sweeps: tuple[SweepK
     val = min(counts["val"], training.max_val_items or counts["val"])
     return [PlannedUnit(pipeline, kind, task, architecture, count, train, val, counts["test"], _sizes(profile)[task],
                         training.batch_size, training.epochs_for(architecture), training.bf16,
-                        training.channels_last)
+                        training.channels_last,
+                        training.min_epoch_items if (training.min_epoch_items or 0) > train else None)
             for (kind, architecture, train), count in groups.items()]
 
 

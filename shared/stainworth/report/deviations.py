@@ -38,7 +38,8 @@ from stainworth.report.endings import ALL, ending_shares, share, still_degenerat
 from stainworth.report.inputs import Evaluation, StainQuality
 from stainworth.report.labels import count, modality_name, network_label
 
-STUDY_TRAINING_FIELDS = ("learning_rate", "batch_size", "patience", "augment", "max_val_items", "bf16")
+STUDY_TRAINING_FIELDS = ("learning_rate", "batch_size", "patience", "augment", "max_val_items", "min_epoch_items",
+                         "bf16")
 """Training settings the study states; others (seed, epoch caps) it leaves open."""
 
 

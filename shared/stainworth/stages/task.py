@@ -151,7 +151,7 @@ def _splits(config: TasksConfig, unit: TaskUnit, datasets_dir: str | Path,
     return _Splits(
         manifest,
         TaskBatches(dataset, "train", field, normaliser, batch_size=training.batch_size, indices=indices,
-                    augment=training.augment),
+                    augment=training.augment, min_epoch_items=training.min_epoch_items),
         TaskBatches(dataset, "val", field, normaliser, batch_size=training.batch_size, indices=val_indices),
         TaskBatches(dataset, "test", field, normaliser, batch_size=training.batch_size), normaliser)
 

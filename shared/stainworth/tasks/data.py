@@ -64,6 +64,9 @@ class TaskBatches:
         stored in increasing order.
     augment
         Symmetries applied in shuffled epochs: ``"none"``, ``"flips"`` or ``"dihedral"``.
+    min_epoch_items
+        Items a shuffled epoch shows at least: fewer items are passed over repeatedly, each pass a
+        fresh permutation (and augmentation), the last one cut short; ``None``: one pass.
 
     Attributes
     ----------
@@ -86,8 +89,13 @@ class TaskBatches:
     """
 
     def __init__(self, dataset: Dataset, split: str, field: str, normaliser: PercentileNormaliser, *,
-                 batch_size: int, indices: Any = None, augment: Augment = "none") -> None:
+                 batch_size: int, indices: Any = None, augment: Augment = "none",
+                 min_epoch_items: int | None = None) -> None:
         _check_options(field, batch_size, augment)
+        if min_epoch_items is not None and (isinstance(min_epoch_items, bool) or not isinstance(min_epoch_items, int)
+                                            or min_epoch_items < 1):
+            raise ConfigError(f"min_epoch_items: found {min_epoch_items!r}; expected an integer >= 1 or None")
+        self.min_epoch_items = min_epoch_items
         self.where = f"{dataset.path} split '{split}'"
         self.task = _task_of(dataset)
         self.split, self.field, self.normaliser = split, field, normaliser
@@ -130,15 +138,21 @@ class TaskBatches:
         """Items per epoch."""
         return int(self.indices.size)
 
+    @property
+    def items_per_epoch(self) -> int:
+        """Items a shuffled epoch shows: ``size``, or ``min_epoch_items`` when that is larger."""
+        return max(self.size, self.min_epoch_items or 0)
+
     def __len__(self) -> int:
-        """Batches per epoch."""
-        return -(-self.size // self.batch_size)
+        """Batches per shuffled epoch."""
+        return -(-self.items_per_epoch // self.batch_size)
 
     def describe(self) -> dict[str, Any]:
         """What identifies these batches in a checkpoint fingerprint (not the dataset's folder, which may move)."""
         return {"split": self.split, "field": self.field, "task": self.task, "items": self.size,
                 "indices_sha256": hashlib.sha256(self.indices.astype("<i8").tobytes()).hexdigest(),
-                "batch_size": self.batch_size, "augment": self.augment, "normaliser": self.normaliser.to_dict()}
+                "batch_size": self.batch_size, "augment": self.augment, "normaliser": self.normaliser.to_dict()
+                } | ({"items_per_epoch": self.items_per_epoch} if self.items_per_epoch > self.size else {})
 
     def epoch(self, epoch: int, *, seed: int, shuffle: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of one epoch; order and augmentation are a function of ``(seed, epoch)`` only.
@@ -147,9 +161,12 @@ class TaskBatches:
         """
         rng = np.random.default_rng([int(seed), int(epoch)])
         order = rng.permutation(self.size) if shuffle else np.arange(self.size)
+        if shuffle and self.items_per_epoch > self.size:
+            passes = [order] + [rng.permutation(self.size) for _ in range(-(-self.items_per_epoch // self.size) - 1)]
+            order = np.concatenate(passes)[:self.items_per_epoch]
         augmenting = shuffle and self.augment != "none"
-        codes = rng.integers(0, _TRANSFORMS[self.augment], size=self.size) if augmenting else None
-        for start in range(0, self.size, self.batch_size):
+        codes = rng.integers(0, _TRANSFORMS[self.augment], size=order.size) if augmenting else None
+        for start in range(0, order.size, self.batch_size):
             chosen = order[start:start + self.batch_size]
             x, y = self.inputs[chosen], self.targets[chosen]
             if codes is not None:
