@@ -191,17 +191,18 @@ def train_replicates(dataset: Path, field: str, training: TaskTrainingConfig, *,
                         for name in SPLITS)
     trainings = []
     for replicate in range(replicates):
-        key = None if cache is None else cache.key(field, training, architecture=architecture, replicate=replicate,
-                                                    max_epochs=max_epochs)
-        stored = None if cache is None else cache.load(key, test.size)
+        if cache is None:
+            trainings.append(_train_one(train, val, test, training, architecture, replicate, max_epochs, log))
+            continue
+        key = cache.key(field, training, architecture=architecture, replicate=replicate, max_epochs=max_epochs)
+        stored = cache.load(key, test.size)
         if stored is not None:
             log(f"{architecture} {field} replicate {replicate + 1}: read from {cache.folder / key}.npz")
             scores = stored.pop("scores")
             trainings.append(Training(auc=empirical_auc(scores, test.targets), scores=scores, **stored))
             continue
         trainings.append(_train_one(train, val, test, training, architecture, replicate, max_epochs, log))
-        if cache is not None:
-            cache.store(key, trainings[-1])
+        cache.store(key, trainings[-1])
     covariance = delong_covariance(np.stack([t.scores for t in trainings]), test.targets).covariance
     combined = combine_replicates([t.auc.auc for t in trainings], covariance, df_method="components")
     return NetworkReference(architecture=architecture, trainings=trainings, combined=combined)
