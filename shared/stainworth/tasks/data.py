@@ -135,7 +135,7 @@ class TaskBatches:
 
     @property
     def size(self) -> int:
-        """Items per epoch."""
+        """Distinct items (of the split, or of the subset ``indices`` chose); an epoch shows ``items_per_epoch``."""
         return int(self.indices.size)
 
     @property
