@@ -19,7 +19,6 @@ as the evaluation tables use for one modality) on the DeLong covariance of their
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from stainworth.metrics.roc import AucEstimate
 from stainworth.nets.devices import resolve_device
 from stainworth.nets.normalise import PercentileNormaliser
 from stainworth.nets.training import fingerprint
+from stainworth.store.local_files import atomic_local_file
 from stainworth.tasks import build_task_net
 from stainworth.tasks.data import TaskBatches
 from stainworth.tasks.degenerate import degenerate_reason, trivial_loss
@@ -80,8 +80,8 @@ class TrainingCache:
 
     A training is deterministic given its images, its settings and its seeds, so a file found under
     its key is its outcome: test scores, epochs, best epoch, how it ended, attempts and training
-    time. Files are written whole (a temporary name, then a rename), so an interrupted run leaves
-    finished trainings and nothing half-written. Delete the folder to train everything again.
+    time. Files are written whole (:func:`~stainworth.store.local_files.atomic_local_file`), so an
+    interrupted run leaves finished trainings and nothing half-written. Delete the folder to train everything again.
     """
 
     folder: Path
@@ -120,13 +120,11 @@ class TrainingCache:
 
     def store(self, key: str, training: Training) -> None:
         """Keep one finished training under ``key`` (written whole)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         meta = {"key": key, "epochs": training.epochs, "best_epoch": training.best_epoch,
                 "stopped_early": training.stopped_early, "attempts": training.attempts,
                 "seconds": training.seconds, "degenerate": training.degenerate}
-        partial = self.folder / f".{key}.partial.npz"
-        np.savez(partial, scores=training.scores, meta=np.array(json.dumps(meta)))
-        os.replace(partial, self.folder / f"{key}.npz")
+        with atomic_local_file(self.folder / f"{key}.npz") as stream:
+            np.savez(stream, scores=training.scores, meta=np.array(json.dumps(meta)))
 
 
 def replicate_seed(seed: int, replicate: int, attempt: int) -> int:
